@@ -1,0 +1,456 @@
+package clerkauth
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// decision is the outcome of authenticating one request, as Clerk's
+// RequestState: signed-in with a session, signed-out with a reason, or a
+// handshake redirect.
+type decision struct {
+	status  string
+	reason  string
+	message string
+	// carrier is where the token came from: "header", "cookie" or "".
+	carrier string
+	session *session
+	// location is the handshake (or sync) redirect.
+	location string
+	// setCookies are Set-Cookie values for the response: the loop guard, and
+	// the directives of a resolved handshake.
+	setCookies []string
+	// extraHeaders are other response headers of a resolved handshake.
+	extraHeaders http.Header
+	// tokenPresented tells the 401 whether to name an invalid token.
+	tokenPresented bool
+}
+
+// authRequest is Clerk's AuthenticateContext: what one request offers.
+type authRequest struct {
+	r             *http.Request
+	now           time.Time
+	clerkURL      *url.URL
+	query         url.Values
+	cookies       cookieJar
+	tokenInHeader string
+	secFetchDest  string
+	accept        string
+	origin        string
+	referer       string
+
+	suffixed       bool
+	sessionCookie  string
+	clientUAT      float64
+	refreshCookie  string
+	devBrowser     string
+	handshakeToken string
+	handshakeNonce string
+	redirectCount  float64
+}
+
+// newAuthRequest gathers the request's token sources (reference C step 1).
+func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
+	a := &authRequest{
+		r:            r,
+		now:          now,
+		clerkURL:     h.requestURL(r),
+		cookies:      parseCookies(r.Header),
+		secFetchDest: headerValue(r.Header, "Sec-Fetch-Dest"),
+		accept:       headerValue(r.Header, "Accept"),
+		origin:       headerValue(r.Header, "Origin"),
+		referer:      headerValue(r.Header, "Referer"),
+	}
+	a.query = a.clerkURL.Query()
+	a.tokenInHeader = parseAuthorizationHeader(headerValue(r.Header, "Authorization"))
+	a.suffixed = h.usesSuffixedCookies(a)
+	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
+	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
+		a.clientUAT = uat
+	}
+	if h.inst != nil {
+		a.refreshCookie = a.cookie(cookieRefresh + "_" + h.inst.cookieSuffix)
+	}
+	a.devBrowser = firstNonEmpty(a.query.Get(queryDevBrowser), a.cookie(h.cookieName(cookieDevBrowser, a.suffixed)))
+	a.handshakeToken = firstNonEmpty(a.query.Get(queryHandshake), a.cookie(cookieHandshake))
+	a.handshakeNonce = firstNonEmpty(a.query.Get(queryHandshakeNonce), a.cookie(cookieHandshakeNonce))
+	if n, ok := jsNumber(a.cookie(cookieRedirectCount)); ok {
+		a.redirectCount = n
+	}
+	return a
+}
+
+func (a *authRequest) cookie(name string) string { return a.cookies[name] }
+
+// headerValue is Headers.get of the Fetch API: repeated headers are joined
+// with ", ", so a request cannot pick which copy we read.
+func headerValue(h http.Header, name string) string {
+	v := h[http.CanonicalHeaderKey(name)]
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return v[0]
+	default:
+		return strings.Join(v, ", ")
+	}
+}
+
+// parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
+// sensitive), or a bare value with no space is the token itself; any other
+// scheme is no token, and the cookie is consulted instead. Like the SDK's
+// split(' ', 2), a token stops at the next space.
+func parseAuthorizationHeader(v string) string {
+	if v == "" {
+		return ""
+	}
+	scheme, rest, found := strings.Cut(v, " ")
+	token := rest
+	if i := strings.IndexByte(rest, ' '); i >= 0 {
+		token = rest[:i]
+	}
+	if !found || token == "" {
+		return scheme
+	}
+	if scheme == "Bearer" {
+		return token
+	}
+	return ""
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (h *Handler) cookieName(base string, suffixed bool) string {
+	if suffixed && h.inst != nil {
+		return base + "_" + h.inst.cookieSuffix
+	}
+	return base
+}
+
+// usesSuffixedCookies is @clerk/backend's rule for choosing between
+// __session and __session_<suffix> (reference C step 1.2).
+func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
+	if h.inst == nil {
+		return false
+	}
+	sfx := "_" + h.inst.cookieSuffix
+	suffixedUAT, hasSuffixedUAT := a.cookies[cookieClientUAT+sfx]
+	uat, hasUAT := a.cookies[cookieClientUAT]
+	suffixedSession := a.cookies[cookieSession+sfx]
+	session := a.cookies[cookieSession]
+
+	var sessionJWT *decodedJWT
+	if session != "" {
+		sessionJWT, _ = decodeJWT(session)
+		iss := claimTruthy(sessionJWT, "iss")
+		if !iss {
+			return false
+		}
+		if !h.tokenBelongsToInstance(sessionJWT) {
+			return true
+		}
+	}
+	if suffixedUAT == "" && suffixedSession == "" {
+		return false
+	}
+	var suffixedJWT *decodedJWT
+	if suffixedSession != "" {
+		suffixedJWT, _ = decodeJWT(suffixedSession)
+	}
+	// An absent cookie is not "0".
+	suffixedUATZero := hasSuffixedUAT && suffixedUAT == "0"
+	uatZero := hasUAT && uat == "0"
+	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, "iat") > numClaimOrZero(suffixedJWT, "iat") {
+		return false
+	}
+	if suffixedUATZero && !uatZero {
+		return false
+	}
+	if !h.inst.production && suffixedJWT != nil {
+		if exp, _, isNum := numericClaim(suffixedJWT.claims, "exp"); isNum && exp <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+			return false
+		}
+	}
+	if suffixedUAT == "" && suffixedSession != "" {
+		return false
+	}
+	return true
+}
+
+// tokenBelongsToInstance compares the unverified iss, scheme removed, with
+// the Frontend API host of the publishable key (never the proxy).
+func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
+	iss, ok := d.claims["iss"].(string)
+	if !ok {
+		return false
+	}
+	iss = strings.NewReplacer("https://", "", "http://", "", "HTTPS://", "", "HTTP://", "").Replace(iss)
+	return iss == h.inst.fapiHost
+}
+
+func claimTruthy(d *decodedJWT, name string) bool {
+	if d == nil {
+		return false
+	}
+	switch v := d.claims[name].(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	case float64:
+		return v != 0
+	case bool:
+		return v
+	default:
+		return true
+	}
+}
+
+func numClaimOrZero(d *decodedJWT, name string) float64 {
+	if d == nil {
+		return 0
+	}
+	v, _ := d.claims[name].(float64)
+	return v
+}
+
+// authenticate is authenticateRequest (reference C step 2): a header token
+// decides alone; otherwise the cookies do.
+func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
+	if a.tokenInHeader != "" {
+		return h.authenticateHeader(ctx, a)
+	}
+	return h.authenticateCookie(ctx, a)
+}
+
+// authenticateHeader is step 3.
+func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
+	token := a.tokenInHeader
+	d, decodeErr := decodeJWT(token)
+	if decodeErr == nil && isNonSessionToken(d) {
+		return signedOut(reasonTokenTypeMismatch, "", "header", true)
+	}
+	if decodeErr != nil {
+		return h.tokenFailure(a, decodeErr, "header")
+	}
+	s, err := h.verifySession(ctx, d, a.now)
+	if err != nil {
+		return h.tokenFailure(a, err, "header")
+	}
+	return h.signedInChecks(a, s, "header")
+}
+
+// authenticateCookie is step 4.
+func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decision {
+	if a.handshakeNonce != "" || a.handshakeToken != "" {
+		if d := h.resolveHandshake(ctx, a); d != nil {
+			return d
+		}
+	}
+	if d := h.multiDomainSync(a); d != nil {
+		return d
+	}
+	if h.isDevelopment() {
+		if a.query.Has(queryDevBrowser) {
+			return h.maybeHandshake(a, reasonDevBrowserSync, "", "")
+		}
+		if a.devBrowser == "" {
+			return h.maybeHandshake(a, reasonDevBrowserMissing, "", "")
+		}
+	}
+	hasClient := a.clientUAT != 0
+	hasSession := a.sessionCookie != ""
+	switch {
+	case !hasClient && !hasSession:
+		return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+	case !hasClient && hasSession:
+		return h.maybeHandshake(a, reasonSessionTokenButNoClientUAT, "", "")
+	case hasClient && !hasSession:
+		return h.maybeHandshake(a, reasonClientUATButNoSessionToken, "", "")
+	}
+	d, err := decodeJWT(a.sessionCookie)
+	if err != nil {
+		return h.tokenFailure(a, err, "cookie")
+	}
+	if isNonSessionToken(d) {
+		return signedOut(reasonTokenTypeMismatch, "", "cookie", true)
+	}
+	if iat, ok := d.claims["iat"].(float64); ok && iat < a.clientUAT {
+		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
+	}
+	s, err := h.verifySession(ctx, d, a.now)
+	if err != nil {
+		return h.tokenFailure(a, err, "cookie")
+	}
+	if out := h.signedInChecks(a, s, "cookie"); out.status != statusSignedIn {
+		return out
+	}
+	if h.needsCrossOriginSync(a) {
+		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
+	}
+	return &decision{status: statusSignedIn, carrier: "cookie", session: s}
+}
+
+// isNonSessionToken is Clerk's token-class check (SEC-340): OAuth access
+// tokens, M2M tokens and JWT templates are signed by the same key but are
+// not sessions.
+func isNonSessionToken(d *decodedJWT) bool {
+	if typ, _ := d.header.Typ.(string); typ == "at+jwt" || typ == "application/at+jwt" {
+		return true
+	}
+	if sub, _ := d.claims["sub"].(string); strings.HasPrefix(sub, "mch_") {
+		return true
+	}
+	if cat, present := d.cat(); present {
+		return cat != jwtCategorySession && cat != jwtCategoryIgnore
+	}
+	return false
+}
+
+// verifySession is verifyToken: the M2M category, the key, the signature,
+// then the claims. Every error path returns a tokenError.
+func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *tokenError) {
+	return h.verifySessionWithSkew(ctx, d, now, h.verify.skew)
+}
+
+func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration) (*session, *tokenError) {
+	if cat, _ := d.cat(); cat == jwtCategoryM2M {
+		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid session token category."}
+	}
+	if h.keys == nil {
+		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during verification."}
+	}
+	key, kerr := h.keys.keyFor(ctx, d.kid())
+	if kerr != nil {
+		return nil, kerr
+	}
+	if err := verifySignature(d, key); err != nil {
+		return nil, err
+	}
+	opts := h.verify
+	opts.skew = skew
+	if err := verifyClaims(d.claims, &opts, now); err != nil {
+		return nil, err
+	}
+	return newSession(d.claims), nil
+}
+
+// signedInChecks are the deliberate additions of reference A.4 to A.6, run on
+// a verified token before it may sign in.
+func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *decision {
+	if vals, present := a.query[h.sessionParam]; present {
+		if len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
+			return signedOut(reasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
+		}
+	}
+	if carrier == "cookie" && isCrossSiteUnsafe(a, h.AuthorizedParties) {
+		return signedOut(reasonOriginMismatch, "A cookie-authenticated "+a.r.Method+" came from another origin.", carrier, true)
+	}
+	if s.status == "pending" && !h.AllowPending {
+		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
+	}
+	return &decision{status: statusSignedIn, carrier: carrier, session: s}
+}
+
+// isCrossSiteUnsafe is decision A.5: a state-changing request that rides on
+// the cookie must come from our own origin or an authorized party.
+func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
+	switch a.r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	if strings.EqualFold(headerValue(a.r.Header, "Sec-Fetch-Site"), "cross-site") {
+		return true
+	}
+	if a.origin == "" {
+		return false
+	}
+	own := a.clerkURL.Scheme + "://" + a.clerkURL.Host
+	return a.origin != own && !contains(authorizedParties, a.origin)
+}
+
+// tokenFailure is handleSessionTokenError (step 5): time-claim failures may
+// handshake, everything else is signed-out with the verification reason.
+func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
+	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
+	switch err.reason {
+	case reasonTokenExpired:
+		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, carrier)
+	case reasonTokenNotActiveYet:
+		return h.maybeHandshake(a, reasonSessionTokenNBF, message, carrier)
+	case reasonTokenIatInTheFuture:
+		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, carrier)
+	}
+	return signedOut(err.reason, message, carrier, true)
+}
+
+// refreshError names why no refresh was attempted. We never refresh at the
+// Backend API: the handshake does the same without a secret on the hot path.
+func (h *Handler) refreshError(a *authRequest) string {
+	switch {
+	case a.r.Method != http.MethodGet:
+		return refreshNonEligibleNonGet
+	case a.refreshCookie == "":
+		return refreshNonEligibleNoCookie
+	default:
+		return refreshMissingAPIClient
+	}
+}
+
+func signedOut(reason, message, carrier string, tokenPresented bool) *decision {
+	return &decision{status: statusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
+}
+
+// isDocumentRequest is isRequestEligibleForHandshake: a GET that is probably
+// a document navigation.
+func isDocumentRequest(method, secFetchDest, accept string) bool {
+	if method != http.MethodGet {
+		return false
+	}
+	if secFetchDest == "document" || secFetchDest == "iframe" {
+		return true
+	}
+	return secFetchDest == "" && strings.HasPrefix(accept, "text/html")
+}
+
+// maybeHandshake is handleMaybeHandshakeStatus (step 6). location, when
+// given, is a sync redirect; otherwise the handshake URL is built.
+func (h *Handler) maybeHandshake(a *authRequest, reason, message, location string) *decision {
+	carrier := ""
+	if a.tokenInHeader != "" {
+		carrier = "header"
+	} else if a.sessionCookie != "" {
+		carrier = "cookie"
+	}
+	out := signedOut(reason, message, carrier, carrier != "")
+	if !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) || h.inst == nil {
+		return out
+	}
+	if location == "" {
+		location = h.handshakeURL(a, reason)
+	}
+	// The SDK stops at exactly 3; any count of 3 or more stops here, so a
+	// forged counter cannot restart the loop.
+	if a.redirectCount >= 3 {
+		return out
+	}
+	return &decision{
+		status:     statusHandshake,
+		reason:     reason,
+		message:    message,
+		carrier:    carrier,
+		location:   location,
+		setCookies: []string{cookieRedirectCount + "=" + formatCount(a.redirectCount+1) + "; SameSite=Lax; HttpOnly; Max-Age=2"},
+	}
+}
+
+func formatCount(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }

@@ -1,0 +1,174 @@
+package clerkauth
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("clerk_auth", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("clerk_auth", httpcaddyfile.Before, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var c Handler
+	err := c.UnmarshalCaddyfile(h.Dispenser)
+	return &c, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	clerk_auth [<matcher>] {
+//	    publishable_key <pk_live_...|pk_test_...>
+//	    secret_key      <sk_...>
+//	    jwt_key         <PEM>|{file.<path>}|{env.<VAR>}
+//	    jwks_url        <url>
+//	    api_url         <url>
+//	    authorized_parties <origin...>
+//	    issuer          <url>
+//	    clock_skew      <duration>
+//	    session_param   <name>
+//	    mode            require|optional
+//	    allow_pending
+//	    sign_in_url     <url>|<path>|off
+//	    proxy_url       <url>
+//	    domain          <domain>
+//	    is_satellite
+//	    satellite_auto_sync
+//	    demo
+//	}
+//
+// With no block (or no key setting), the keys come from the environment
+// variables CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY and CLERK_JWT_KEY.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		sub := d.Val()
+		switch sub {
+		case "publishable_key":
+			if err := oneArg(d, &h.PublishableKey); err != nil {
+				return err
+			}
+		case "secret_key":
+			if err := oneArg(d, &h.SecretKey); err != nil {
+				return err
+			}
+		case "jwt_key":
+			if err := oneArg(d, &h.JWTKey); err != nil {
+				return err
+			}
+		case "jwks_url":
+			if err := oneArg(d, &h.JWKSURL); err != nil {
+				return err
+			}
+		case "api_url":
+			if err := oneArg(d, &h.APIURL); err != nil {
+				return err
+			}
+		case "issuer":
+			if err := oneArg(d, &h.Issuer); err != nil {
+				return err
+			}
+		case "session_param":
+			if err := oneArg(d, &h.SessionParam); err != nil {
+				return err
+			}
+		case "sign_in_url":
+			if err := oneArg(d, &h.SignInURL); err != nil {
+				return err
+			}
+		case "proxy_url":
+			if err := oneArg(d, &h.ProxyURL); err != nil {
+				return err
+			}
+		case "domain":
+			if err := oneArg(d, &h.Domain); err != nil {
+				return err
+			}
+		case "mode":
+			if err := oneArg(d, &h.Mode); err != nil {
+				return err
+			}
+			if h.Mode != "require" && h.Mode != "optional" {
+				return d.Errf("mode: must be require or optional, not %q", h.Mode)
+			}
+		case "authorized_parties":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("authorized_parties: needs at least one origin")
+			}
+			for _, o := range args {
+				if err := checkOrigin(o); err != nil {
+					return d.Errf("authorized_parties: %v", err)
+				}
+			}
+			h.AuthorizedParties = append(h.AuthorizedParties, args...)
+		case "clock_skew":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("clock_skew: %q is not a duration: %v", v, err)
+			}
+			if dur < 0 {
+				return d.Errf("clock_skew: must not be negative")
+			}
+			cd := caddy.Duration(dur)
+			h.ClockSkew = &cd
+		case "allow_pending":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.AllowPending = true
+		case "is_satellite":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.Satellite = true
+		case "satellite_auto_sync":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.SatelliteAutoSync = true
+		case "demo":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.Demo = true
+		default:
+			return d.Errf("unknown subdirective %q", sub)
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument for the current subdirective.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s: missing value", name)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s: takes one value, got more", name)
+	}
+	return nil
+}
+
+func noArgs(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if d.NextArg() {
+		return d.Errf("%s: takes no value", name)
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,393 @@
+package clerkauth
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// handshakeURL is buildRedirectToHandshake (reference F.5.1): the Frontend
+// API's handshake endpoint, told where to come back to.
+func (h *Handler) handshakeURL(a *authRequest, reason string) string {
+	redirect := *a.clerkURL
+	redirect.RawQuery = removeQueryParams(redirect.RawQuery, queryDevBrowser, queryLegacyDevBrowser)
+	var q strings.Builder
+	appendParam(&q, queryRedirectURL, redirect.String())
+	appendParam(&q, queryAPIVersion, clerkAPIVersion)
+	appendParam(&q, querySuffixedCookies, boolString(a.suffixed))
+	appendParam(&q, queryHandshakeReason, reason)
+	if h.SecretKey != "" {
+		// Decision A.7: with a secret key the payload comes back as a nonce
+		// we exchange at the Backend API; without one, as a signed token.
+		appendParam(&q, queryHandshakeFormat, "nonce")
+	}
+	if t := firstNonEmpty(a.sessionCookie, a.tokenInHeader); t != "" {
+		appendParam(&q, querySession, t)
+	}
+	if h.isDevelopment() && a.devBrowser != "" {
+		appendParam(&q, queryDevBrowser, a.devBrowser)
+	}
+	return h.inst.frontendAPIBase() + "/v1/client/handshake?" + q.String()
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func appendParam(b *strings.Builder, name, value string) {
+	if b.Len() > 0 {
+		b.WriteByte('&')
+	}
+	b.WriteString(formEncode(name))
+	b.WriteByte('=')
+	b.WriteString(formEncode(value))
+}
+
+// formEncode is the application/x-www-form-urlencoded serializer of the URL
+// standard (what URLSearchParams writes): only ALPHA DIGIT *-._ stay, space
+// becomes '+'.
+func formEncode(s string) string {
+	var b strings.Builder
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '*', c == '-', c == '.', c == '_':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// queryPair is one name=value of a query, in order.
+type queryPair struct{ name, value string }
+
+func parseQueryPairs(raw string) []queryPair {
+	var pairs []queryPair
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(part, "=")
+		n, err1 := url.QueryUnescape(name)
+		v, err2 := url.QueryUnescape(value)
+		if err1 != nil {
+			n = name
+		}
+		if err2 != nil {
+			v = value
+		}
+		pairs = append(pairs, queryPair{n, v})
+	}
+	return pairs
+}
+
+// removeQueryParams deletes parameters as URLSearchParams.delete does: the
+// order of the others is kept and the query is serialized again.
+func removeQueryParams(raw string, names ...string) string {
+	return rewriteQuery(raw, func(p []queryPair) []queryPair {
+		out := p[:0]
+		for _, q := range p {
+			if !contains(names, q.name) {
+				out = append(out, q)
+			}
+		}
+		return out
+	})
+}
+
+// setQueryParam is URLSearchParams.set: the first one replaced, the others
+// removed, or appended when absent.
+func setQueryParam(raw, name, value string) string {
+	return rewriteQuery(raw, func(p []queryPair) []queryPair {
+		out := p[:0]
+		done := false
+		for _, q := range p {
+			if q.name != name {
+				out = append(out, q)
+			} else if !done {
+				out = append(out, queryPair{name, value})
+				done = true
+			}
+		}
+		if !done {
+			out = append(out, queryPair{name, value})
+		}
+		return out
+	})
+}
+
+func appendQueryParam(raw, name, value string) string {
+	return rewriteQuery(raw, func(p []queryPair) []queryPair { return append(p, queryPair{name, value}) })
+}
+
+func rewriteQuery(raw string, edit func([]queryPair) []queryPair) string {
+	pairs := edit(parseQueryPairs(raw))
+	var b strings.Builder
+	for _, p := range pairs {
+		appendParam(&b, p.name, p.value)
+	}
+	return b.String()
+}
+
+// multiDomainSync is reference C steps 4.2 and 4.3: satellites sync with
+// the primary domain, and on development the primary answers them.
+func (h *Handler) multiDomainSync(a *authRequest) *decision {
+	if h.inst == nil {
+		return nil
+	}
+	synced := a.query.Get(querySynced)
+	needsSync, completed := synced == "false", synced == "true"
+	hasCookies := a.sessionCookie != "" || a.clientUAT != 0
+	if h.Satellite && a.secFetchDest == "document" && a.r.Method == http.MethodGet && !completed {
+		if !h.SatelliteAutoSync && !hasCookies && !needsSync {
+			return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+		}
+		if !hasCookies || needsSync {
+			if h.inst.production {
+				return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", "")
+			}
+			u, err := url.Parse(h.signInURL)
+			if err != nil {
+				return signedOut(reasonSatelliteNeedsSyncing, "", "", false)
+			}
+			u.RawQuery = appendQueryParam(u.RawQuery, queryClerkRedirectURL, a.clerkURL.String())
+			return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", u.String())
+		}
+	}
+	if h.isDevelopment() && !h.Satellite {
+		if back := a.query.Get(queryClerkRedirectURL); back != "" {
+			u, err := url.Parse(back)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				// Only an absolute web URL; never javascript: or a relative path.
+				return nil
+			}
+			if a.devBrowser != "" {
+				u.RawQuery = appendQueryParam(u.RawQuery, queryDevBrowser, a.devBrowser)
+			}
+			u.RawQuery = setQueryParam(u.RawQuery, querySynced, "true")
+			return h.maybeHandshake(a, reasonPrimaryRespondsToSyncing, "", u.String())
+		}
+	}
+	return nil
+}
+
+// needsCrossOriginSync is step 4.11: a signed-in document navigation that
+// arrives from another site refreshes through the handshake once.
+func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
+	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.secFetchDest != "document" || a.redirectCount != 0 {
+		return false
+	}
+	if a.referer == "" {
+		return false
+	}
+	ref, err := url.Parse(a.referer)
+	if err != nil || ref.Scheme == "" {
+		return false
+	}
+	if webOrigin(ref) == webOrigin(a.clerkURL) {
+		return false
+	}
+	return !h.isKnownClerkReferrer(ref)
+}
+
+func (h *Handler) isKnownClerkReferrer(ref *url.URL) bool {
+	host := strings.ToLower(ref.Hostname())
+	fapi := h.inst.frontendAPI
+	if u, err := url.Parse(fapi); err == nil && u.Host != "" {
+		fapi = u.Hostname()
+	}
+	if host == fapi {
+		return true
+	}
+	if !h.inst.production {
+		for _, sfx := range []string{".lcl.dev", ".lclstage.dev", ".lclclerk.com"} {
+			if strings.HasPrefix(host, "accounts.") && strings.HasSuffix(host, sfx) {
+				return true
+			}
+		}
+		for _, sfx := range []string{".accounts.dev", ".accountsstage.dev", ".accounts.lclclerk.com"} {
+			if strings.HasSuffix(host, sfx) && !strings.HasSuffix(host, ".clerk"+sfx) {
+				return true
+			}
+		}
+	}
+	if !strings.Contains(h.inst.frontendAPI, "://") {
+		if acc, err := url.Parse(accountsBaseURL(h.inst.frontendAPI)); err == nil && webOrigin(acc) == webOrigin(ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// webOrigin serializes a URL's origin as the URL standard does: scheme and
+// host in lower case, the default port left out, "null" for other schemes.
+func webOrigin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch scheme {
+	case "http", "ws":
+		if port == "80" {
+			port = ""
+		}
+	case "https", "wss":
+		if port == "443" {
+			port = ""
+		}
+	case "ftp":
+		if port == "21" {
+			port = ""
+		}
+	default:
+		return "null"
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port
+	}
+	return scheme + "://" + host
+}
+
+// resolveHandshake is the return leg (reference C step 4.1, F.5.3): the
+// cookie directives come from a nonce exchanged at the Backend API or from a
+// handshake token signed by the instance's key, never from anything else.
+// A nil result means the handshake did not resolve and the normal flow goes
+// on, as in Clerk's SDK.
+func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decision {
+	var directives []string
+	if a.handshakeNonce != "" {
+		directives = h.exchangeHandshakeNonce(ctx, a.handshakeNonce)
+	} else {
+		var err *tokenError
+		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
+		if err != nil {
+			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.message))
+			return nil
+		}
+	}
+	out := &decision{setCookies: directives, extraHeaders: http.Header{
+		"Access-Control-Allow-Origin":      {"null"},
+		"Access-Control-Allow-Credentials": {"true"},
+	}}
+	if h.isDevelopment() {
+		clean := *a.clerkURL
+		clean.RawQuery = removeQueryParams(clean.RawQuery, queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce)
+		out.location = clean.String()
+	}
+	sessionToken := ""
+	for _, d := range directives {
+		pair, _, _ := strings.Cut(d, ";")
+		name, value, _ := strings.Cut(pair, "=")
+		if strings.HasPrefix(name, cookieSession) {
+			value, _, _ = strings.Cut(value, "=")
+			sessionToken = value
+		}
+	}
+	if sessionToken == "" {
+		out.status, out.reason, out.carrier = statusSignedOut, reasonSessionTokenMissing, "cookie"
+		return out
+	}
+	jwt, err := decodeJWT(sessionToken)
+	var s *session
+	if err == nil {
+		s, err = h.verifySession(ctx, jwt, a.now)
+		if err != nil && h.isDevelopment() && isTimeReason(err.reason) {
+			// Clerk's development clock-skew allowance for the handshake.
+			s, err = h.verifySessionWithSkew(ctx, jwt, a.now, 24*time.Hour)
+		}
+	}
+	if err != nil {
+		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.reason))
+		return nil
+	}
+	checked := h.signedInChecks(a, s, "cookie")
+	checked.setCookies, checked.extraHeaders, checked.location = out.setCookies, out.extraHeaders, out.location
+	return checked
+}
+
+func isTimeReason(r string) bool {
+	return r == reasonTokenExpired || r == reasonTokenNotActiveYet || r == reasonTokenIatInTheFuture
+}
+
+// verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
+// typ, alg, category and signature; its time claims are not checked.
+func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *tokenError) {
+	d, err := decodeJWT(token)
+	if err != nil {
+		return nil, err
+	}
+	if h.keys == nil {
+		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during handshake verification."}
+	}
+	key, err := h.keys.keyFor(ctx, d.kid())
+	if err != nil {
+		return nil, err
+	}
+	if cat, present := d.cat(); present && cat != jwtCategorySession && cat != jwtCategoryIgnore {
+		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid handshake token category."}
+	}
+	if err := verifySignature(d, key); err != nil {
+		return nil, err
+	}
+	raw, _ := d.claims["handshake"].([]any)
+	directives := make([]string, 0, len(raw))
+	for _, v := range raw {
+		if s, ok := v.(string); ok {
+			directives = append(directives, s)
+		}
+	}
+	return directives, nil
+}
+
+// exchangeHandshakeNonce asks the Backend API for the payload of a nonce
+// handshake. Failures give no directives, as in Clerk's SDK.
+func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []string {
+	if h.SecretKey == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, keyFetchTimeout)
+	defer cancel()
+	u := h.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	req.Header.Set("Authorization", "Bearer "+h.SecretKey)
+	req.Header.Set("Clerk-API-Version", clerkAPIVersion)
+	resp, err := h.httpClient.Do(req)
+	if err != nil {
+		h.logger.Warn("handshake nonce exchange failed", zap.String("error", redactURLError(err)))
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", resp.StatusCode))
+		return nil
+	}
+	var payload struct {
+		Directives []string `json:"directives"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&payload) != nil {
+		h.logger.Warn("handshake nonce exchange answered something that is not a payload")
+		return nil
+	}
+	return payload.Directives
+}

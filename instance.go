@@ -1,0 +1,125 @@
+package clerkauth
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// instance holds what Clerk derives from the publishable key (reference
+// B.1.1): the Frontend API host, the instance type and the cookie suffix.
+type instance struct {
+	publishableKey string
+	// fapiHost is the Frontend API host encoded in the key
+	// (originalFrontendApi in @clerk/backend): tokens are issued by it.
+	fapiHost string
+	// frontendAPI is where browsers are sent for the handshake: the proxy URL
+	// when one is set, clerk.<domain> for a production satellite, else fapiHost.
+	frontendAPI string
+	production  bool
+	// cookieSuffix names the suffixed cookies (__session_<suffix>).
+	cookieSuffix string
+}
+
+// parsePublishableKey follows @clerk/shared parsePublishableKey: pk_live_ or
+// pk_test_, three parts, base64 of "<fapi host>$".
+func parsePublishableKey(pk string) (host string, production bool, err error) {
+	if pk == "" {
+		return "", false, errors.New("publishable key is empty")
+	}
+	if !strings.HasPrefix(pk, "pk_live_") && !strings.HasPrefix(pk, "pk_test_") {
+		return "", false, errors.New("publishable key must start with pk_live_ or pk_test_")
+	}
+	parts := strings.Split(pk, "_")
+	if len(parts) != 3 {
+		return "", false, errors.New("publishable key must have the form pk_<live|test>_<base64>")
+	}
+	decoded, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(parts[2], "="))
+	if err != nil {
+		return "", false, errors.New("publishable key is not valid base64")
+	}
+	s := string(decoded)
+	if !strings.HasSuffix(s, "$") || strings.Count(s, "$") != 1 || !strings.Contains(s[:len(s)-1], ".") {
+		return "", false, errors.New("publishable key does not encode a Frontend API host")
+	}
+	return s[:len(s)-1], strings.HasPrefix(pk, "pk_live_"), nil
+}
+
+// cookieSuffix is the first 8 characters of base64url(SHA-1(publishable key)),
+// as @clerk/shared getCookieSuffix computes it.
+func cookieSuffix(pk string) string {
+	sum := sha1.Sum([]byte(pk))
+	return base64.URLEncoding.EncodeToString(sum[:])[:8]
+}
+
+func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error) {
+	host, prod, err := parsePublishableKey(pk)
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{
+		publishableKey: pk,
+		fapiHost:       host,
+		frontendAPI:    host,
+		production:     prod,
+		cookieSuffix:   cookieSuffix(pk),
+	}
+	switch {
+	case proxyURL != "":
+		in.frontendAPI = strings.TrimRight(proxyURL, "/")
+	case prod && satellite && domain != "":
+		in.frontendAPI = "clerk." + domain
+	}
+	return in, nil
+}
+
+// frontendAPIBase is the absolute base URL of the Frontend API.
+func (in *instance) frontendAPIBase() string {
+	if strings.HasPrefix(in.frontendAPI, "http://") || strings.HasPrefix(in.frontendAPI, "https://") {
+		return strings.TrimRight(in.frontendAPI, "/")
+	}
+	return "https://" + in.frontendAPI
+}
+
+// issuer is the iss every session token of this instance carries (decision
+// A.3): the proxy URL when one is set, else https://<fapi host>.
+func (in *instance) issuer(proxyURL string) string {
+	if proxyURL != "" {
+		return strings.TrimRight(proxyURL, "/")
+	}
+	return "https://" + in.fapiHost
+}
+
+// accountsBaseURL is @clerk/shared buildAccountsBaseUrl: the Account Portal
+// origin for a Frontend API host.
+func accountsBaseURL(fapiHost string) string {
+	if fapiHost == "" {
+		return ""
+	}
+	host := strings.Replace(fapiHost, "clerk.accountsstage.", "accountsstage.", 1)
+	// The first "clerk." is replaced, taking "clerk.accounts." whole when it
+	// starts there (the regex /clerk\.accounts\.|clerk\./ of the SDK).
+	if i := strings.Index(host, "clerk."); i >= 0 {
+		if strings.HasPrefix(host[i:], "clerk.accounts.") {
+			host = host[:i] + "accounts." + host[i+len("clerk.accounts."):]
+		} else {
+			host = host[:i] + "accounts." + host[i+len("clerk."):]
+		}
+	}
+	return "https://" + host
+}
+
+// defaultSignInURL is the Account Portal sign-in page of the instance.
+func (in *instance) defaultSignInURL() string {
+	return accountsBaseURL(in.fapiHost) + "/sign-in"
+}
+
+func (in *instance) String() string {
+	kind := "development"
+	if in.production {
+		kind = "production"
+	}
+	return fmt.Sprintf("%s instance %s", kind, in.fapiHost)
+}

@@ -1,0 +1,365 @@
+package clerkauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"go.uber.org/zap"
+)
+
+// verificationKey is one RSA public key and the algorithm it is pinned to.
+// The token never chooses the key type: only RS256/384/512 exist here, and a
+// key that names its algorithm verifies only that one.
+type verificationKey struct {
+	kid string
+	// alg is the one algorithm this key verifies; empty means any of RS256,
+	// RS384 and RS512 (a JWK published without "alg").
+	alg string
+	pub *rsa.PublicKey
+	// source says where the key came from, for logs and diagnostics.
+	source string
+}
+
+// keyProvider resolves the key for a token's kid.
+type keyProvider interface {
+	keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError)
+}
+
+// staticKey is the networkless jwt_key. Like @clerk/backend's PEM path it is
+// pinned to RS256 and ignores the token's kid.
+type staticKey struct{ key *verificationKey }
+
+func (s staticKey) keyFor(context.Context, string) (*verificationKey, *tokenError) {
+	return s.key, nil
+}
+
+// parsePEMKey reads the Dashboard's "JWKS Public Key": a PEM block, the bare
+// base64 body of one (as clerk-sdk-go accepts), or either with literal "\n"
+// escapes as environment variables often carry them. Any RSA size.
+func parsePEMKey(text string) (*rsa.PublicKey, error) {
+	text = strings.TrimSpace(strings.ReplaceAll(text, `\n`, "\n"))
+	if text == "" {
+		return nil, errors.New("the key is empty")
+	}
+	var der []byte
+	if block, _ := pem.Decode([]byte(text)); block != nil {
+		der = block.Bytes
+	} else {
+		body := strings.Join(strings.Fields(text), "")
+		b, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return nil, errors.New("not a PEM block and not base64 (expected the \"JWKS Public Key\" from the Clerk Dashboard)")
+		}
+		der = b
+	}
+	if pub, err := x509.ParsePKIXPublicKey(der); err == nil {
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("the key is %T, Clerk signs with RSA", pub)
+		}
+		return checkRSAKey(rsaPub)
+	}
+	if rsaPub, err := x509.ParsePKCS1PublicKey(der); err == nil {
+		return checkRSAKey(rsaPub)
+	}
+	return nil, errors.New("the key is not an RSA public key (SPKI \"PUBLIC KEY\" or PKCS#1 \"RSA PUBLIC KEY\")")
+}
+
+func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
+	if k.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("RSA key of %d bits is too small (at least 2048)", k.N.BitLen())
+	}
+	return k, nil
+}
+
+// Tuning of the remote key set.
+const (
+	// keyRefreshInterval is how often a good key set is fetched again, as
+	// @clerk/backend's 5-minute JWKS cache.
+	keyRefreshInterval = 5 * time.Minute
+	// unknownKidInterval bounds fetches caused by tokens naming a kid we do not
+	// hold: at most one per interval, whatever the traffic.
+	unknownKidInterval = 10 * time.Second
+	// keyFetchTimeout bounds one fetch, and so how long a request may wait.
+	keyFetchTimeout = 5 * time.Second
+	// maxJWKSBytes bounds what we read of a key endpoint's answer.
+	maxJWKSBytes = 1 << 20
+)
+
+// keyMap is an immutable snapshot of a fetched key set.
+type keyMap struct {
+	keys      map[string]*verificationKey
+	fetchedAt time.Time
+}
+
+// remoteKeySet is a JWKS endpoint's keys, fetched in the background, shared by
+// every handler of the same instance across config reloads (through a
+// caddy.UsagePool), and never keyed by kid alone across instances.
+type remoteKeySet struct {
+	url    string
+	header http.Header
+	client *http.Client
+	logger atomic.Pointer[zap.Logger]
+
+	current atomic.Pointer[keyMap]
+
+	mu          sync.Mutex
+	inflight    chan struct{} // closed when the fetch under way ends
+	lastAttempt time.Time
+	lastErr     *tokenError
+	fetches     atomic.Int64
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// remoteKeySetPool shares key sets across handlers and config reloads.
+var remoteKeySetPool = caddy.NewUsagePool()
+
+// remoteKeySetPoolKey scopes a key set to its URL and credentials: two
+// instances never share keys, and the secret itself is not kept as a key.
+func remoteKeySetPoolKey(url, secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return url + "|" + hex.EncodeToString(sum[:8])
+}
+
+func newRemoteKeySet(url, secretKey string, client *http.Client, logger *zap.Logger) *remoteKeySet {
+	header := http.Header{}
+	header.Set("User-Agent", "caddy-clerk-auth")
+	if secretKey != "" {
+		header.Set("Authorization", "Bearer "+secretKey)
+		header.Set("Clerk-API-Version", clerkAPIVersion)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ks := &remoteKeySet{url: url, header: header, client: client, cancel: cancel, done: make(chan struct{})}
+	ks.logger.Store(logger)
+	go ks.refreshLoop(ctx)
+	return ks
+}
+
+// Destruct stops the background refresh when the last handler using the key
+// set is cleaned up.
+func (ks *remoteKeySet) Destruct() error {
+	ks.cancel()
+	<-ks.done
+	return nil
+}
+
+// refreshLoop fetches at once, then every keyRefreshInterval; after a failure
+// it retries sooner (1 s doubling up to unknownKidInterval) so that keys
+// arrive soon after Clerk is reachable again.
+func (ks *remoteKeySet) refreshLoop(ctx context.Context) {
+	defer close(ks.done)
+	backoff := time.Second
+	for {
+		err := ks.fetch(ctx)
+		wait := keyRefreshInterval
+		if err != nil {
+			wait = backoff
+			backoff = min(backoff*2, unknownKidInterval)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// fetch runs one fetch, or joins the one under way.
+func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
+	ks.mu.Lock()
+	if ch := ks.inflight; ch != nil {
+		ks.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "gave up waiting for the key fetch"}
+		}
+		ks.mu.Lock()
+		err := ks.lastErr
+		ks.mu.Unlock()
+		return err
+	}
+	ch := make(chan struct{})
+	ks.inflight = ch
+	ks.lastAttempt = time.Now()
+	ks.mu.Unlock()
+
+	km, err := ks.download()
+
+	ks.mu.Lock()
+	ks.lastErr = err
+	if err == nil {
+		ks.current.Store(km)
+	}
+	ks.inflight = nil
+	ks.mu.Unlock()
+	close(ch)
+
+	if err != nil {
+		ks.logger.Load().Warn("clerk key fetch failed; keeping the last good keys",
+			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.message))
+	}
+	return err
+}
+
+// download fetches and parses the key set. It never returns a partial set.
+func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
+	ks.fetches.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
+	if err != nil {
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "bad JWKS URL"}
+	}
+	req.Header = ks.header.Clone()
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "cannot reach the JWKS endpoint: " + redactURLError(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "reading the JWKS answer failed"}
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "the JWKS answer is larger than 1 MiB"}
+	}
+	if resp.StatusCode != http.StatusOK {
+		if bapiErrorCode(body) == "clerk_key_invalid" {
+			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "the Backend API rejected the secret key"}
+		}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)}
+	}
+	keys, err := parseJWKS(body)
+	if err != nil {
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: err.Error()}
+	}
+	for _, k := range keys {
+		k.source = ks.url
+	}
+	return &keyMap{keys: keys, fetchedAt: time.Now()}, nil
+}
+
+// parseJWKS keeps the RSA signing keys of a JWK set, each pinned to its alg.
+func parseJWKS(body []byte) (map[string]*verificationKey, error) {
+	set, err := jwk.Parse(body)
+	if err != nil {
+		return nil, errors.New("the JWKS answer is not a JWK set")
+	}
+	keys := make(map[string]*verificationKey, set.Len())
+	for i := 0; i < set.Len(); i++ {
+		k, _ := set.Key(i)
+		if k.KeyType() != jwa.RSA || k.KeyUsage() == string(jwk.ForEncryption) {
+			continue
+		}
+		alg := k.Algorithm().String()
+		if alg != "" && !isAllowedAlg(alg) {
+			continue
+		}
+		var pub rsa.PublicKey
+		if err := k.Raw(&pub); err != nil {
+			continue
+		}
+		if _, err := checkRSAKey(&pub); err != nil {
+			continue
+		}
+		keys[k.KeyID()] = &verificationKey{kid: k.KeyID(), alg: alg, pub: &pub}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("the JWK set holds no RSA signing key")
+	}
+	return keys, nil
+}
+
+func bapiErrorCode(body []byte) string {
+	var e struct {
+		Errors []struct {
+			Code string `json:"code"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
+	}
+	return e.Errors[0].Code
+}
+
+// redactURLError keeps a transport error's cause without the URL's query.
+func redactURLError(err error) string {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		return ue.Unwrap().Error()
+	}
+	return err.Error()
+}
+
+// keyFor returns the key for kid. An unknown kid triggers a fetch only when
+// none was tried in the last unknownKidInterval; a request waits at most for
+// one fetch, bounded by keyFetchTimeout and its own context.
+func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
+	if k := ks.lookup(kid); k != nil {
+		return k, nil
+	}
+	if kid != "" && ks.mayFetchForUnknownKid() {
+		ks.fetch(ctx)
+		if k := ks.lookup(kid); k != nil {
+			return k, nil
+		}
+	} else if ks.fetchInFlight() {
+		// Keys are on their way (at start, or a rotation): wait for them
+		// rather than deny.
+		ks.fetch(ctx)
+		if k := ks.lookup(kid); k != nil {
+			return k, nil
+		}
+	}
+	if ks.current.Load() == nil {
+		ks.mu.Lock()
+		err := ks.lastErr
+		ks.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "no keys have been loaded yet"}
+	}
+	return nil, &tokenError{reason: reasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
+}
+
+func (ks *remoteKeySet) lookup(kid string) *verificationKey {
+	if km := ks.current.Load(); km != nil {
+		return km.keys[kid]
+	}
+	return nil
+}
+
+func (ks *remoteKeySet) fetchInFlight() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.inflight != nil
+}
+
+func (ks *remoteKeySet) mayFetchForUnknownKid() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.inflight != nil || time.Since(ks.lastAttempt) >= unknownKidInterval
+}

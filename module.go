@@ -1,0 +1,351 @@
+// Package clerkauth is a Caddy HTTP handler that protects sites and APIs
+// with Clerk sessions: it verifies the session token a request carries, in
+// the order and with the reason codes of Clerk's own authenticateRequest, and
+// passes, denies, or redirects the browser to sign in or through Clerk's
+// handshake before any file or upstream is touched.
+package clerkauth
+
+import (
+	_ "embed"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// The demo instance: a key pair shipped in demo/ so that the quick start
+// runs without a Clerk account. Its private key is public: never use demo
+// mode for anything real.
+var (
+	//go:embed demo/public.pem
+	demoPublicKeyPEM string
+	// demoPublishableKey encodes the Frontend API host clerk.demo.localhost.
+	demoPublishableKey = "pk_live_Y2xlcmsuZGVtby5sb2NhbGhvc3Qk"
+)
+
+// Handler authenticates requests with Clerk sessions. A request with a valid
+// session token goes on, with the user's identity in placeholders
+// ({http.auth.user.id}, ...) and X-Clerk-* request headers; any other is
+// denied with Clerk's X-Clerk-Auth-Status and X-Clerk-Auth-Reason headers: a
+// browser page load is redirected to sign in (or through Clerk's handshake
+// when its session only needs a refresh), anything else gets 401.
+type Handler struct {
+	// PublishableKey is the instance's publishable key (pk_live_... or
+	// pk_test_...). It gives the Frontend API host, from which the issuer,
+	// the handshake URL, the cookie suffix, the public JWKS and the Account
+	// Portal sign-in URL are derived.
+	PublishableKey string `json:"publishable_key,omitempty"`
+
+	// SecretKey is the instance's secret key (sk_...). With it, keys come
+	// from the Backend API's JWKS and handshakes use Clerk's nonce format.
+	// Placeholders such as {env.CLERK_SECRET_KEY} are resolved at start.
+	SecretKey string `json:"secret_key,omitempty"`
+
+	// JWTKey is the PEM "JWKS Public Key" from the Clerk Dashboard (any RSA
+	// size). With it, verification needs no network. It may be given as a
+	// placeholder: {file./path/key.pem} or {env.CLERK_JWT_KEY}.
+	JWTKey string `json:"jwt_key,omitempty"`
+
+	// JWKSURL overrides where keys are fetched. The secret key is sent only
+	// when the URL is on the Backend API (api_url).
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// APIURL is the Backend API base. Default: https://api.clerk.com.
+	APIURL string `json:"api_url,omitempty"`
+
+	// AuthorizedParties are the origins (scheme://host[:port]) allowed as the
+	// token's azp claim. When set, azp is required and must match exactly.
+	// Clerk strongly recommends setting it.
+	AuthorizedParties []string `json:"authorized_parties,omitempty"`
+
+	// Issuer overrides the required iss claim. Default: the Frontend API
+	// of the publishable key (https://<host>), or the proxy URL when set.
+	// Without a publishable key and without this, iss is not checked.
+	Issuer string `json:"issuer,omitempty"`
+
+	// ClockSkew is the leeway for exp, nbf and iat. Default: 5s.
+	ClockSkew *caddy.Duration `json:"clock_skew,omitempty"`
+
+	// SessionParam is the query parameter naming the session a multi-session
+	// client acts for; when present it must equal the token's sid.
+	// Default: _clerk_session_id.
+	SessionParam string `json:"session_param,omitempty"`
+
+	// Mode is "require" (default: deny signed-out requests) or "optional"
+	// (let them through anonymously, with the status and reason set).
+	Mode string `json:"mode,omitempty"`
+
+	// AllowPending lets sessions with pending tasks (sts "pending") in.
+	AllowPending bool `json:"allow_pending,omitempty"`
+
+	// SignInURL is where signed-out page loads are sent, with redirect_url
+	// set to the page asked for. Default: the Account Portal's sign-in page.
+	// "off" answers them 401 like any other request.
+	SignInURL string `json:"sign_in_url,omitempty"`
+
+	// ProxyURL is the absolute URL where the site proxies Clerk's Frontend
+	// API. It becomes the handshake base and the expected issuer.
+	ProxyURL string `json:"proxy_url,omitempty"`
+
+	// Domain is a satellite application's domain.
+	Domain string `json:"domain,omitempty"`
+
+	// Satellite marks this site as a satellite of a primary domain.
+	Satellite bool `json:"is_satellite,omitempty"`
+
+	// SatelliteAutoSync makes a satellite sync with the primary on a first
+	// visit without cookies (Clerk's default since Core 3 is not to).
+	SatelliteAutoSync bool `json:"satellite_auto_sync,omitempty"`
+
+	// Demo uses the demo key pair shipped in the repository's demo/ folder
+	// instead of a Clerk instance. Anyone can mint demo tokens: for trying
+	// the plugin only.
+	Demo bool `json:"demo,omitempty"`
+
+	inst         *instance
+	keys         keyProvider
+	keyPoolKey   string
+	verify       verifyOptions
+	sessionParam string
+	optional     bool
+	signInURL    string
+	apiURL       string
+	httpClient   *http.Client
+	logger       *zap.Logger
+	now          func() time.Time
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.clerk_auth",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves the keys and derives the instance's values.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+	h.httpClient = &http.Client{Timeout: keyFetchTimeout}
+	if err := h.resolveSettings(); err != nil {
+		return err
+	}
+	if h.PublishableKey != "" {
+		inst, err := newInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
+		if err != nil {
+			return fmt.Errorf("clerk_auth: publishable_key: %v", err)
+		}
+		h.inst = inst
+	}
+	h.apiURL = strings.TrimRight(h.APIURL, "/")
+	if h.apiURL == "" {
+		h.apiURL = defaultAPIURL
+	}
+	h.sessionParam = h.SessionParam
+	if h.sessionParam == "" {
+		h.sessionParam = "_clerk_session_id"
+	}
+	h.optional = h.Mode == "optional"
+	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, issuer: h.Issuer, skew: 5 * time.Second}
+	if h.ClockSkew != nil {
+		h.verify.skew = time.Duration(*h.ClockSkew)
+	}
+	if h.verify.issuer == "" && h.inst != nil {
+		h.verify.issuer = h.inst.issuer(h.ProxyURL)
+	}
+	switch {
+	case h.SignInURL == "off":
+	case h.SignInURL != "":
+		h.signInURL = h.SignInURL
+	case h.inst != nil:
+		h.signInURL = h.inst.defaultSignInURL()
+	}
+	if err := h.provisionKeys(); err != nil {
+		return err
+	}
+	if len(h.AuthorizedParties) == 0 && !h.Demo {
+		h.logger.Warn("authorized_parties is not set: tokens minted for any origin of this instance are accepted; Clerk recommends setting it")
+	}
+	if h.Demo {
+		h.logger.Warn("demo mode: tokens are verified with the public demo key pair from the repository; anyone can mint them")
+	}
+	return nil
+}
+
+// resolveSettings applies demo mode, the CLERK_* environment variables (when
+// no key setting is given, as Clerk's SDKs do) and placeholders.
+func (h *Handler) resolveSettings() error {
+	noKeys := h.PublishableKey == "" && h.SecretKey == "" && h.JWTKey == "" && h.JWKSURL == ""
+	switch {
+	case h.Demo:
+		if !noKeys {
+			return fmt.Errorf("clerk_auth: demo: cannot be combined with publishable_key, secret_key, jwt_key or jwks_url")
+		}
+		h.PublishableKey, h.JWTKey = demoPublishableKey, demoPublicKeyPEM
+	case noKeys:
+		h.PublishableKey = os.Getenv("CLERK_PUBLISHABLE_KEY")
+		h.SecretKey = os.Getenv("CLERK_SECRET_KEY")
+		h.JWTKey = os.Getenv("CLERK_JWT_KEY")
+	}
+	repl := caddy.NewReplacer()
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{
+		{"publishable_key", &h.PublishableKey}, {"secret_key", &h.SecretKey}, {"jwt_key", &h.JWTKey},
+		{"jwks_url", &h.JWKSURL}, {"api_url", &h.APIURL}, {"issuer", &h.Issuer}, {"proxy_url", &h.ProxyURL},
+		{"sign_in_url", &h.SignInURL}, {"domain", &h.Domain},
+	} {
+		if !strings.Contains(*f.value, "{") {
+			continue
+		}
+		v, err := repl.ReplaceOrErr(*f.value, true, true)
+		if err != nil {
+			// The error names the placeholder, never its value.
+			return fmt.Errorf("clerk_auth: %s: %v", f.name, err)
+		}
+		*f.value = v
+	}
+	return nil
+}
+
+// provisionKeys picks the key source (decision A.2): jwt_key, else an
+// explicit jwks_url, else the Backend API JWKS with the secret key, else the
+// Frontend API's public JWKS.
+func (h *Handler) provisionKeys() error {
+	if h.JWTKey != "" {
+		pub, err := parsePEMKey(h.JWTKey)
+		if err != nil {
+			return fmt.Errorf("clerk_auth: jwt_key: %v", err)
+		}
+		h.keys = staticKey{&verificationKey{alg: "RS256", pub: pub, kid: "local", source: "jwt_key"}}
+		return nil
+	}
+	var jwksURL, secret string
+	switch {
+	case h.JWKSURL != "":
+		jwksURL = h.JWKSURL
+		if sameOrigin(jwksURL, h.apiURL) {
+			secret = h.SecretKey
+		}
+	case h.SecretKey != "":
+		jwksURL, secret = h.apiURL+"/v1/jwks", h.SecretKey
+	case h.inst != nil:
+		jwksURL = h.inst.frontendAPIBase() + "/.well-known/jwks.json"
+	default:
+		return fmt.Errorf("clerk_auth: no key to verify tokens with: set publishable_key (and secret_key or jwt_key), or the CLERK_PUBLISHABLE_KEY / CLERK_SECRET_KEY / CLERK_JWT_KEY environment variables, or use demo")
+	}
+	h.keyPoolKey = remoteKeySetPoolKey(jwksURL, secret)
+	val, _, err := remoteKeySetPool.LoadOrNew(h.keyPoolKey, func() (caddy.Destructor, error) {
+		return newRemoteKeySet(jwksURL, secret, &http.Client{Timeout: keyFetchTimeout}, h.logger), nil
+	})
+	if err != nil {
+		return fmt.Errorf("clerk_auth: key set: %v", err)
+	}
+	ks := val.(*remoteKeySet)
+	ks.logger.Store(h.logger)
+	h.keys = ks
+	return nil
+}
+
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && webOrigin(ua) == webOrigin(ub)
+}
+
+// Validate checks the configuration; every message names the setting.
+func (h *Handler) Validate() error {
+	if h.Mode != "" && h.Mode != "require" && h.Mode != "optional" {
+		return fmt.Errorf("clerk_auth: mode: must be require or optional, not %q", h.Mode)
+	}
+	for name, v := range map[string]string{"jwks_url": h.JWKSURL, "api_url": h.APIURL, "issuer": h.Issuer, "proxy_url": h.ProxyURL} {
+		if v != "" {
+			if err := checkAbsoluteURL(v); err != nil {
+				return fmt.Errorf("clerk_auth: %s: %v", name, err)
+			}
+		}
+	}
+	if h.SignInURL != "" && h.SignInURL != "off" {
+		if err := checkSignInURL(h.SignInURL); err != nil {
+			return fmt.Errorf("clerk_auth: sign_in_url: %v", err)
+		}
+	}
+	for _, o := range h.AuthorizedParties {
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("clerk_auth: authorized_parties: %v", err)
+		}
+	}
+	if h.ClockSkew != nil && *h.ClockSkew < 0 {
+		return fmt.Errorf("clerk_auth: clock_skew: must not be negative")
+	}
+	if h.Satellite {
+		if h.Domain == "" && h.ProxyURL == "" {
+			return fmt.Errorf("clerk_auth: is_satellite: needs domain or proxy_url")
+		}
+		if h.inst != nil && !h.inst.production && h.SignInURL == "" {
+			return fmt.Errorf("clerk_auth: is_satellite: a development satellite needs sign_in_url (the primary's sign-in page)")
+		}
+	}
+	return nil
+}
+
+func checkAbsoluteURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", v)
+	}
+	return nil
+}
+
+// checkSignInURL accepts an absolute URL or a path on this site.
+func checkSignInURL(v string) error {
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
+		if _, err := url.Parse(v); err != nil {
+			return fmt.Errorf("%q is not a valid path", v)
+		}
+		return nil
+	}
+	return checkAbsoluteURL(v)
+}
+
+func checkOrigin(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port])", v)
+	}
+	if strings.HasSuffix(v, "/") {
+		return fmt.Errorf("%q: an origin has no trailing slash (azp is compared exactly)", v)
+	}
+	return nil
+}
+
+// Cleanup releases this handler's hold on a shared key set.
+func (h *Handler) Cleanup() error {
+	if h.keyPoolKey != "" {
+		_, err := remoteKeySetPool.Delete(h.keyPoolKey)
+		return err
+	}
+	return nil
+}
+
+func (h *Handler) isDevelopment() bool { return h.inst != nil && !h.inst.production }
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
