@@ -1,0 +1,192 @@
+package clerkauth
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// The test instance: Frontend API clerk.example.com, app at
+// https://app.example.com.
+const (
+	testFAPIHost = "clerk.example.com"
+	testIssuer   = "https://clerk.example.com"
+	testOrigin   = "https://app.example.com"
+)
+
+var (
+	testPK    = "pk_live_" + base64.StdEncoding.EncodeToString([]byte(testFAPIHost+"$"))
+	testDevPK = "pk_test_" + base64.StdEncoding.EncodeToString([]byte("foo-bar-13.clerk.accounts.dev$"))
+)
+
+var (
+	keyOnce sync.Once
+	keyA    *rsa.PrivateKey
+	keyB    *rsa.PrivateKey
+	testNow = time.Unix(1767000000, 0)
+	keysErr error
+)
+
+// testKeys returns two RSA-2048 keys minted once per test binary: A is the
+// instance's key, B another instance's.
+func testKeys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
+	t.Helper()
+	keyOnce.Do(func() {
+		keyA, keysErr = rsa.GenerateKey(rand.Reader, 2048)
+		if keysErr == nil {
+			keyB, keysErr = rsa.GenerateKey(rand.Reader, 2048)
+		}
+	})
+	if keysErr != nil {
+		t.Fatal(keysErr)
+	}
+	return keyA, keyB
+}
+
+func publicPEM(t testing.TB, k *rsa.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// signJWT signs header and claims with key using header["alg"] (RS256 when
+// absent). It marshals maps as given, so tests can put any JSON type in.
+func signJWT(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
+	t.Helper()
+	if header == nil {
+		header = map[string]any{}
+	}
+	alg, _ := header["alg"].(string)
+	if _, ok := header["alg"]; !ok {
+		alg = "RS256"
+		header["alg"] = alg
+	}
+	hb, _ := json.Marshal(header)
+	cb, _ := json.Marshal(claims)
+	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
+	var hash crypto.Hash
+	var sum []byte
+	switch alg {
+	case "RS384":
+		s := sha512.Sum384([]byte(input))
+		hash, sum = crypto.SHA384, s[:]
+	case "RS512":
+		s := sha512.Sum512([]byte(input))
+		hash, sum = crypto.SHA512, s[:]
+	default:
+		s := sha256.Sum256([]byte(input))
+		hash, sum = crypto.SHA256, s[:]
+	}
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, hash, sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// sessionClaims are valid claims at testNow, to be edited per case.
+func sessionClaims(edit ...func(map[string]any)) map[string]any {
+	now := testNow.Unix()
+	c := map[string]any{
+		"sub": "user_1", "sid": "sess_1", "iss": testIssuer, "azp": testOrigin,
+		"iat": now - 10, "nbf": now - 20, "exp": now + 50, "sts": "active", "v": 2,
+	}
+	for _, e := range edit {
+		e(c)
+	}
+	return c
+}
+
+// sessionToken is a valid session token of the instance (key A).
+func sessionToken(t testing.TB, edit ...func(map[string]any)) string {
+	a, _ := testKeys(t)
+	return signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}, sessionClaims(edit...))
+}
+
+// newTestHandler provisions a handler with Caddy's own context, with the
+// instance's PEM key, the test publishable key and authorized party, and a
+// clock frozen at testNow.
+func newTestHandler(t testing.TB, edit ...func(*Handler)) *Handler {
+	t.Helper()
+	a, _ := testKeys(t)
+	h := &Handler{PublishableKey: testPK, SecretKey: "sk_test_dummy", JWTKey: publicPEM(t, a), AuthorizedParties: []string{testOrigin}}
+	for _, e := range edit {
+		e(h)
+	}
+	provision(t, h)
+	h.now = func() time.Time { return testNow }
+	return h
+}
+
+func provision(t testing.TB, h *Handler) {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(func() { cancel(); _ = h.Cleanup() })
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+}
+
+// served is what one request through the handler produced.
+type served struct {
+	rec      *httptest.ResponseRecorder
+	err      error
+	upstream *http.Request // the request the next handler saw, nil if none
+	repl     *caddy.Replacer
+}
+
+func (s served) status() int {
+	if s.err != nil {
+		if he, ok := s.err.(caddyhttp.HandlerError); ok {
+			return he.StatusCode
+		}
+		return 500
+	}
+	return s.rec.Code
+}
+
+// serve runs r through h with the context Caddy's server would give it.
+func serve(h *Handler, r *http.Request) served {
+	repl := caddy.NewReplacer()
+	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+	r = r.WithContext(ctx)
+	out := served{rec: httptest.NewRecorder(), repl: repl}
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		out.upstream = r
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	out.err = h.ServeHTTP(out.rec, r, next)
+	return out
+}
+
+// newRequest is a request to the app; headers are name, value pairs.
+func newRequest(method, target string, headers ...string) *http.Request {
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	return r
+}
