@@ -136,11 +136,16 @@ func newTestHandler(t testing.TB, edit ...func(*Handler)) *Handler {
 	return h
 }
 
+// testContext is a Caddy context as a config load gives modules.
+func testContext() caddy.Context {
+	ctx, _ := caddy.NewContext(caddy.Context{Context: context.Background()})
+	return ctx
+}
+
 func provision(t testing.TB, h *Handler) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(func() { cancel(); _ = h.Cleanup() })
-	if err := h.Provision(ctx); err != nil {
+	t.Cleanup(func() { _ = h.Cleanup() })
+	if err := h.Provision(testContext()); err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	if err := h.Validate(); err != nil {
