@@ -89,8 +89,8 @@ func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
 	return k, nil
 }
 
-// Tuning of the remote key set.
-const (
+// Tuning of the remote key set; variables so that tests can shorten them.
+var (
 	// keyRefreshInterval is how often a good key set is fetched again, as
 	// @clerk/backend's 5-minute JWKS cache.
 	keyRefreshInterval = 5 * time.Minute
@@ -99,9 +99,10 @@ const (
 	unknownKidInterval = 10 * time.Second
 	// keyFetchTimeout bounds one fetch, and so how long a request may wait.
 	keyFetchTimeout = 5 * time.Second
-	// maxJWKSBytes bounds what we read of a key endpoint's answer.
-	maxJWKSBytes = 1 << 20
 )
+
+// maxJWKSBytes bounds what we read of a key endpoint's answer.
+const maxJWKSBytes = 1 << 20
 
 // keyMap is an immutable snapshot of a fetched key set.
 type keyMap struct {
@@ -126,6 +127,9 @@ type remoteKeySet struct {
 	lastErr     *tokenError
 	fetches     atomic.Int64
 
+	// Copied from the package tuning at construction.
+	refreshInterval, unknownKidInterval time.Duration
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -148,7 +152,8 @@ func newRemoteKeySet(url, secretKey string, client *http.Client, logger *zap.Log
 		header.Set("Clerk-API-Version", clerkAPIVersion)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ks := &remoteKeySet{url: url, header: header, client: client, cancel: cancel, done: make(chan struct{})}
+	ks := &remoteKeySet{url: url, header: header, client: client, cancel: cancel, done: make(chan struct{}),
+		refreshInterval: keyRefreshInterval, unknownKidInterval: unknownKidInterval}
 	ks.logger.Store(logger)
 	go ks.refreshLoop(ctx)
 	return ks
@@ -170,10 +175,10 @@ func (ks *remoteKeySet) refreshLoop(ctx context.Context) {
 	backoff := time.Second
 	for {
 		err := ks.fetch(ctx)
-		wait := keyRefreshInterval
+		wait := ks.refreshInterval
 		if err != nil {
 			wait = backoff
-			backoff = min(backoff*2, unknownKidInterval)
+			backoff = min(backoff*2, max(ks.unknownKidInterval, time.Second))
 		} else {
 			backoff = time.Second
 		}
@@ -361,5 +366,5 @@ func (ks *remoteKeySet) fetchInFlight() bool {
 func (ks *remoteKeySet) mayFetchForUnknownKid() bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	return ks.inflight != nil || time.Since(ks.lastAttempt) >= unknownKidInterval
+	return ks.inflight != nil || time.Since(ks.lastAttempt) >= ks.unknownKidInterval
 }

@@ -1,0 +1,237 @@
+package clerkauth
+
+import (
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// jwksServer is a Clerk-style JWKS endpoint whose keys a test can switch.
+type jwksServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	keys    map[string]*rsa.PublicKey
+	status  int
+	fetches atomic.Int64
+	auth    atomic.Value // last Authorization header seen
+}
+
+func newJWKSServer(t testing.TB, keys map[string]*rsa.PublicKey) *jwksServer {
+	s := &jwksServer{keys: keys, status: http.StatusOK}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		s.auth.Store(r.Header.Get("Authorization"))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.status != http.StatusOK {
+			w.WriteHeader(s.status)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jwksDocument(s.keys))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) setKeys(keys map[string]*rsa.PublicKey) {
+	s.mu.Lock()
+	s.keys = keys
+	s.mu.Unlock()
+}
+
+// jwksDocument is the wire format of Clerk's /v1/jwks and
+// /.well-known/jwks.json.
+func jwksDocument(keys map[string]*rsa.PublicKey) map[string]any {
+	var list []map[string]any
+	for kid, k := range keys {
+		list = append(list, map[string]any{
+			"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256",
+			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
+		})
+	}
+	return map[string]any{"keys": list}
+}
+
+// recordingUpstream answers 200 and remembers the headers it received.
+type recordingUpstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	last http.Header
+	hits int
+}
+
+func newRecordingUpstream(t testing.TB) *recordingUpstream {
+	u := &recordingUpstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.last, u.hits = r.Header.Clone(), u.hits+1
+		u.mu.Unlock()
+		fmt.Fprint(w, "upstream")
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runCaddy adapts a Caddyfile and runs it in-process until the test ends.
+func runCaddy(t testing.TB, caddyfile string) {
+	t.Helper()
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	for _, w := range warnings {
+		t.Logf("adapt warning: %v", w)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+}
+
+func get(t testing.TB, url string, headers ...string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// TestCaddyInProcess runs real Caddy with clerk_auth before reverse_proxy, a
+// JWKS server that rotates its key, and an upstream that records headers.
+func TestCaddyInProcess(t *testing.T) {
+	a, b := testKeys(t)
+	jwks := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &a.PublicKey})
+	up := newRecordingUpstream(t)
+	oldInterval := unknownKidInterval
+	unknownKidInterval = 50 * time.Millisecond
+	t.Cleanup(func() { unknownKidInterval = oldInterval })
+
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	runCaddy(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:%d {
+	clerk_auth /api/* {
+		publishable_key %s
+		secret_key sk_test_integration
+		jwks_url %s
+		api_url %s
+		authorized_parties %s
+	}
+	reverse_proxy %s
+}
+`, port, testPK, jwks.URL, jwks.URL, testOrigin, up.URL))
+
+	// Tokens are minted for the real wall clock: Caddy runs with time.Now.
+	mint := func(key *rsa.PrivateKey, kid string, edit ...func(map[string]any)) string {
+		now := time.Now().Unix()
+		c := sessionClaims(append([]func(map[string]any){func(c map[string]any) {
+			c["iat"], c["nbf"], c["exp"] = now-1, now-1, now+60
+		}}, edit...)...)
+		return signJWT(t, key, map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}, c)
+	}
+
+	t.Run("signed in, spoofed identity removed", func(t *testing.T) {
+		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"), "X-Clerk-User-Id", "user_admin", "X-Clerk-Org-Role", "org:admin")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		}
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		if up.last.Get(headerUserID) != "user_1" || up.last.Get(headerOrgRole) != "" {
+			t.Errorf("upstream headers: %v", up.last)
+		}
+		if got := jwks.auth.Load(); got != "Bearer sk_test_integration" {
+			t.Errorf("JWKS fetched with Authorization %q", got)
+		}
+	})
+	t.Run("unmatched path passes without auth", func(t *testing.T) {
+		if resp := get(t, base+"/public"); resp.StatusCode != 200 {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("no token is 401 with Clerk's headers", func(t *testing.T) {
+		resp := get(t, base+"/api/x")
+		if resp.StatusCode != 401 || resp.Header.Get(headerAuthStatus) != statusSignedOut || resp.Header.Get(headerAuthReason) != reasonSessionTokenAndUATMissing || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("got %d %v", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("key rotation", func(t *testing.T) {
+		jwks.setKeys(map[string]*rsa.PublicKey{"k2": &b.PublicKey})
+		time.Sleep(2 * unknownKidInterval)
+		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
+			t.Fatalf("token of the new key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		}
+		// The retired key left the set with that fetch: its tokens stop.
+		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"))
+		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
+			t.Errorf("retired key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		}
+		// Another key claiming the new kid never verifies.
+		resp = get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k2"))
+		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonTokenInvalidSignature {
+			t.Errorf("forged kid: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		}
+	})
+	t.Run("unknown kids are fetched at most once per interval", func(t *testing.T) {
+		before, start := jwks.fetches.Load(), time.Now()
+		for i := 0; i < 50; i++ {
+			resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, fmt.Sprintf("random-%d", i)))
+			if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
+				t.Fatalf("unknown kid: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			}
+		}
+		allowed := int64(time.Since(start)/unknownKidInterval) + 1
+		if n := jwks.fetches.Load() - before; n > allowed {
+			t.Errorf("%d fetches for 50 unknown kids; at most %d intervals passed", n, allowed)
+		}
+	})
+	t.Run("JWKS down keeps the last good keys", func(t *testing.T) {
+		jwks.mu.Lock()
+		jwks.status = http.StatusInternalServerError
+		jwks.mu.Unlock()
+		time.Sleep(2 * unknownKidInterval)
+		get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k-unknown")) // forces a failing fetch
+		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
+			t.Errorf("cached key stopped verifying while the JWKS is down: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		}
+	})
+	if !strings.HasPrefix(jwks.URL, "http://127.0.0.1") {
+		t.Fatalf("JWKS server not on loopback")
+	}
+}
