@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"bytes"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -491,6 +492,8 @@ var tokenVariants = []string{
 	"typ-absent", "sub-missing", "exp-missing", "exp-string", "cat-absent", "cat-ignore", "cat-template",
 	"cat-m2m", "typ-at-jwt", "sub-mch", "azp-missing", "azp-wrong", "iss-wrong", "iss-missing",
 	"malformed-word", "malformed-two-parts", "malformed-json", "padded", "nbf-string", "iat-string",
+	"nbf-at-skew", "nbf-beyond-skew", "iat-at-skew", "iat-beyond-skew", "exp-beyond-skew", "exp-fractional", "exp-null",
+	"exp-bool", "sub-number", "azp-array", "cat-number", "typ-lower", "kid-absent", "alg-lower", "payload-array",
 }
 
 // token mints a session token of variant v for c, and the tags it implies.
@@ -590,6 +593,37 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 		tags = append(tags, "pending")
 	case "other-sid":
 		claims["sid"] = "sess_2"
+	case "nbf-at-skew":
+		claims["nbf"] = now + 5
+	case "nbf-beyond-skew":
+		claims["nbf"] = now + 6
+	case "iat-at-skew":
+		claims["iat"] = now + 5
+	case "iat-beyond-skew":
+		claims["iat"] = now + 6
+	case "exp-beyond-skew":
+		claims["exp"] = now - 6
+	case "exp-fractional":
+		claims["exp"] = float64(now) - 4.999
+	case "exp-null":
+		claims["exp"] = nil
+	case "exp-bool":
+		claims["exp"] = true
+	case "sub-number":
+		claims["sub"] = 42
+	case "azp-array":
+		claims["azp"] = []string{c.origin}
+	case "cat-number":
+		header["cat"] = 7
+	case "typ-lower":
+		header["typ"] = "jwt"
+	case "kid-absent":
+		delete(header, "kid")
+	case "alg-lower":
+		header["alg"] = "rs256"
+	case "payload-array":
+		hb, _ := json.Marshal(header)
+		return base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString([]byte(`["user_1"]`)) + ".c2ln", nil
 	case "old":
 		claims["iat"], claims["nbf"] = now-40, now-45
 	default:
@@ -672,6 +706,7 @@ func (g *confGenerator) generate() []*confCase {
 	g.handshakeReturnCases()
 	g.sessionParamCases()
 	g.deliberateCases()
+	g.parsingCases()
 	return g.cases
 }
 
@@ -1048,4 +1083,97 @@ func (g *confGenerator) deliberateCases() {
 	}
 	g.add(&confCase{cfg: g.prod, name: "prod/refresh-cookie/unsuffixed-ignored", headers: shapes[0].headers(),
 		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRefresh + "=rt_1"}})
+}
+
+// parsingCases: how the request is read — cookie and header syntax, the loop
+// counter as JS Number(), header values compared case-sensitively, and odd
+// URLs serialized into redirect_url.
+func (g *confGenerator) parsingCases() {
+	now := testNow.Unix()
+	tok, _ := g.token(g.prod, "valid")
+	other, _ := g.token(g.prod, "other-key")
+	expired, _ := g.token(g.prod, "expired")
+	uat := "__client_uat=" + uatFor(now-100)
+	for i, cookie := range []string{
+		"__session=" + tok + "; __session=" + other + "; " + uat,
+		"__session=" + other + "; __session=" + tok + "; " + uat,
+		`__session="` + tok + `"; ` + uat,
+		"__session=" + strings.ReplaceAll(tok, ".", "%2E") + "; " + uat,
+		"__session = " + tok + " ; " + uat,
+		"__session=" + tok + ";" + uat + ";;",
+		"foo; __session=" + tok + "; " + uat,
+		"__session=" + tok + "; __client_uat=%31%30",
+		"__session=" + tok + "; __client_uat=\"" + uatFor(now-100) + "\"",
+	} {
+		g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/cookie-syntax/%d", i), headers: shapes[2].headers(),
+			cookies: []string{cookie}})
+	}
+	for i, auth := range []string{"Bearer  " + tok, "Bearer " + tok + " extra", "Bearer ", "Bearer", " Bearer " + tok, "Token " + tok, "BEARER " + tok} {
+		g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/authorization-syntax/%d", i), headers: [][2]string{{"authorization", auth}, {"sec-fetch-dest", "empty"}},
+			cookies: []string{"__session=" + tok, uat}})
+	}
+	g.add(&confCase{cfg: g.prod, name: "prod/authorization-twice", headers: [][2]string{{"authorization", "Bearer " + tok}, {"authorization", "Bearer " + other}}})
+	for _, count := range []string{"3.0", " 3", "0x3", "1e0", "-1", "2.5", "Infinity", "03"} {
+		tags := tagSet()
+		if n, err := strconv.ParseFloat(strings.TrimSpace(count), 64); (err == nil && n > 3) || count == "Infinity" {
+			tags["redirect-count-above-3"] = true
+		}
+		g.add(&confCase{cfg: g.prod, name: "prod/redirect-count-syntax/" + count, headers: shapes[0].headers(),
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRedirectCount + "=" + count}, tags: tags})
+	}
+	for _, h := range [][][2]string{
+		{{"sec-fetch-dest", "Document"}},
+		{{"accept", "TEXT/HTML"}},
+		{{"accept", " text/html"}},
+		{{"sec-fetch-dest", "document"}, {"sec-fetch-dest", "document"}},
+		{{"sec-fetch-dest", "frame"}},
+	} {
+		g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/shape-syntax/%q", h), headers: h,
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200)}})
+	}
+	g.add(&confCase{cfg: g.prod, name: "prod/shape/HEAD", method: http.MethodHead, headers: shapes[0].headers(),
+		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200)}})
+	for _, target := range []string{"/", "/a%20b/c?x=a+b&y=%2F&z=%7E", "/caf%C3%A9?q=%C3%A9t%C3%A9", "/p?", "/p?a&b=&=c", "/p?x=1&x=2",
+		"/p?__clerk_db_jwt=dvb_x&__dev_session=y&keep=1", "/p;param?q='quote'", "/p?redirect_url=https%3A%2F%2Fevil.example.net"} {
+		for _, cfg := range []*confConfig{g.prod, g.dev} {
+			tk := expired
+			if cfg == g.dev {
+				tk, _ = g.token(cfg, "expired")
+			}
+			g.add(&confCase{cfg: cfg, name: cfg.name + "/redirect-url-serialization/" + target, target: target, headers: shapes[0].headers(),
+				cookies: append(devCookies(cfg), "__session="+tk, "__client_uat="+uatFor(now-200))})
+		}
+	}
+	// Handshake tokens of the wrong shape; on production they are ignored.
+	session := []string{"__session=" + tok + "; Path=/", uat + "; Path=/"}
+	for _, hs := range []struct {
+		name  string
+		token string
+	}{
+		{"typ-wrong", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JOSE"}, map[string]any{"handshake": session})},
+		{"typ-absent", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session})},
+		{"rs512", signJWT(g.t, g.keyA, map[string]any{"alg": "RS512"}, map[string]any{"handshake": session})},
+		{"alg-none", signJWT(g.t, g.keyA, map[string]any{"alg": "none"}, map[string]any{"handshake": session})},
+		{"not-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session[0]})},
+		{"mixed-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []any{1, session[0], nil}})},
+		{"quoted-value", g.handshakeToken(g.keyA, []string{`__session="` + tok + `"; Path=/`})},
+		{"two-sessions", g.handshakeToken(g.keyA, []string{"__session=" + other + "; Path=/", "__session_other=" + tok + "; Path=/"})},
+		{"session-prefix-name", g.handshakeToken(g.keyA, []string{"__sessionx=" + tok + "; Path=/"})},
+	} {
+		g.add(&confCase{cfg: g.prod, name: "prod/handshake-shape/" + hs.name, target: "/back?__clerk_handshake=" + hs.token,
+			headers: shapes[0].headers(), cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200)}})
+	}
+	// The query's handshake token wins over the cookie's.
+	good := g.handshakeToken(g.keyA, session)
+	forged := g.handshakeToken(g.keyB, session)
+	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/good", target: "/back?__clerk_handshake=" + good,
+		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + forged}})
+	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/forged", target: "/back?__clerk_handshake=" + forged,
+		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + good}})
+	// A nonce wins over a token.
+	g.nonces++
+	nonce := fmt.Sprintf("nonce_%d", g.nonces)
+	g.bapi.payloads[nonce] = []string{"__client_uat=0; Path=/"}
+	g.add(&confCase{cfg: g.prod, name: "prod/handshake-nonce-over-token", target: "/back?__clerk_handshake=" + good + "&__clerk_handshake_nonce=" + nonce,
+		headers: shapes[0].headers()})
 }
