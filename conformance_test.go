@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -46,6 +48,7 @@ type confConfig struct {
 	domain     string
 	satellite  bool
 	signInURL  string
+	skewMs     int64 // 0: the default 5 s
 }
 
 func (c *confConfig) suffix() string { return cookieSuffix(c.pk) }
@@ -131,6 +134,13 @@ var deliberateDifferences = []deliberateDifference{
 		// Clerk throws on a development handshake token that fails
 		// verification; we go on with the normal flow, as production does.
 		return c.tags["handshake-token-bad"] && !c.cfg.production && clerk.status == "error" && ours.status != "error"
+	}},
+	{"forwarded-headers-untrusted", func(c *confCase, clerk, ours confOutcome) bool { // A.9
+		// Clerk builds the request URL from X-Forwarded-Host/-Proto whoever
+		// sent them; we only from a proxy Caddy trusts (none here), so only
+		// the URLs built from it differ.
+		return c.tags["forwarded"] && clerk.status == ours.status && clerk.reason == ours.reason &&
+			sameLocation(clerk.location, ours.location, queryRedirectURL) == "" && clerk.location != ours.location
 	}},
 	{"sync-redirect-url-not-web", func(c *confCase, clerk, ours confOutcome) bool {
 		// A development primary answering a satellite sync redirects to the
@@ -325,6 +335,10 @@ func newConfHandler(t *testing.T, c *confConfig, apiURL string) *Handler {
 		h.Domain = c.domain
 		h.Satellite = c.satellite
 		h.SignInURL = c.signInURL
+		if c.skewMs != 0 {
+			d := caddy.Duration(time.Duration(c.skewMs) * time.Millisecond)
+			h.ClockSkew = &d
+		}
 		// Optional mode lets signed-out requests through with the decision in
 		// headers, so the only Location is the decision's own.
 		h.Mode = "optional"
@@ -392,6 +406,9 @@ func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOut
 		}
 		if c.cfg.signInURL != "" {
 			opts["signInUrl"] = c.cfg.signInURL
+		}
+		if c.cfg.skewMs != 0 {
+			opts["clockSkewInMs"] = c.cfg.skewMs
 		}
 		headers := append([][2]string{}, c.headers...)
 		if len(c.cookies) > 0 {
@@ -707,6 +724,7 @@ func (g *confGenerator) generate() []*confCase {
 	g.sessionParamCases()
 	g.deliberateCases()
 	g.parsingCases()
+	g.moreConfigCases()
 	return g.cases
 }
 
@@ -1176,4 +1194,63 @@ func (g *confGenerator) parsingCases() {
 	g.bapi.payloads[nonce] = []string{"__client_uat=0; Path=/"}
 	g.add(&confCase{cfg: g.prod, name: "prod/handshake-nonce-over-token", target: "/back?__clerk_handshake=" + good + "&__clerk_handshake_nonce=" + nonce,
 		headers: shapes[0].headers()})
+}
+
+// moreConfigCases: a development proxy, a satellite behind a proxy, another
+// clock skew, and forwarded headers from a client that is not a trusted proxy.
+func (g *confGenerator) moreConfigCases() {
+	now := testNow.Unix()
+	devProxy := &confConfig{name: "dev-proxy", pk: testDevPK, issuer: "http://localhost:3000/__clerk", origin: "http://localhost:3000",
+		parties: []string{"http://localhost:3000"}, proxyURL: "http://localhost:3000/__clerk"}
+	satProxy := &confConfig{name: "satellite-proxy", pk: testPK, production: true, issuer: "https://sat.example.org/__clerk",
+		origin: "https://sat.example.org", parties: []string{"https://sat.example.org"}, proxyURL: "https://sat.example.org/__clerk",
+		satellite: true, signInURL: testOrigin + "/sign-in"}
+	skew := &confConfig{name: "prod-skew-60s", pk: testPK, production: true, issuer: testIssuer, origin: testOrigin,
+		parties: []string{testOrigin}, skewMs: 60000}
+	for _, cfg := range []*confConfig{devProxy, satProxy} {
+		sfx := "_" + cfg.suffix()
+		for _, v := range []string{"valid", "expired", "iss-wrong", "nbf-future"} {
+			tok, tags := g.token(cfg, v)
+			for i, cookies := range [][]string{
+				{"__session=" + tok, "__client_uat=" + uatFor(now-100)},
+				{"__session=" + tok, "__client_uat=" + uatFor(now-100), "__session" + sfx + "=" + tok, "__client_uat" + sfx + "=" + uatFor(now-100)},
+				{"__session" + sfx + "=" + tok, "__client_uat" + sfx + "=" + uatFor(now-100)},
+			} {
+				for _, s := range []shape{shapes[0], shapes[2]} {
+					target := "/p?x=1"
+					if cfg.satellite && g.rng.Intn(2) == 0 {
+						target += "&__clerk_synced=false"
+					}
+					g.add(&confCase{cfg: cfg, name: fmt.Sprintf("%s/cookie/%s/%d/%s", cfg.name, v, i, s.dest), target: target, headers: s.headers(),
+						cookies: append(devCookies(cfg), cookies...), tags: tagSet(tags...)})
+				}
+			}
+		}
+		g.add(&confCase{cfg: cfg, name: cfg.name + "/no-cookies", headers: shapes[0].headers(), cookies: devCookies(cfg)})
+	}
+	for _, v := range []string{"valid", "expired", "exp-within-skew", "nbf-future", "iat-future", "nbf-beyond-skew"} {
+		tok, _ := g.token(skew, v)
+		g.add(&confCase{cfg: skew, name: "prod-skew-60s/header/" + v, headers: [][2]string{{"authorization", "Bearer " + tok}}})
+	}
+	for _, edit := range []func(map[string]any){
+		func(c map[string]any) { c["exp"] = now - 59 },
+		func(c map[string]any) { c["exp"] = now - 60 },
+		func(c map[string]any) { c["nbf"] = now + 60 },
+		func(c map[string]any) { c["iat"] = now + 61 },
+	} {
+		claims := sessionClaims(edit)
+		tok := signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
+		g.add(&confCase{cfg: skew, name: fmt.Sprintf("prod-skew-60s/cookie/exp=%v,nbf=%v,iat=%v", claims["exp"], claims["nbf"], claims["iat"]),
+			headers: shapes[0].headers(), cookies: []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}})
+	}
+	// Forwarded headers (A.9).
+	expired, _ := g.token(g.prod, "expired")
+	for _, fwd := range [][][2]string{
+		{{"x-forwarded-host", "evil.example.net"}},
+		{{"x-forwarded-proto", "http"}},
+		{{"x-forwarded-host", "evil.example.net, app.example.com"}, {"x-forwarded-proto", "https"}},
+	} {
+		g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/forwarded/%q", fwd), headers: append(shapes[0].headers(), fwd...),
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200)}, tags: tagSet("forwarded")})
+	}
 }
