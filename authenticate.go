@@ -86,19 +86,27 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 
 func (a *authRequest) cookie(name string) string { return a.cookies[name] }
 
-// headerValue is Headers.get of the Fetch API: repeated headers are joined
-// with ", ", so a request cannot pick which copy we read.
+// headerValue is Headers.get of the Fetch API: each value trimmed of
+// leading and trailing whitespace, as Headers.append normalizes it, and
+// repeated headers joined with ", ", so a request cannot pick which copy we
+// read.
 func headerValue(h http.Header, name string) string {
 	v := h[http.CanonicalHeaderKey(name)]
 	switch len(v) {
 	case 0:
 		return ""
 	case 1:
-		return v[0]
+		return trimHTTPWhitespace(v[0])
 	default:
-		return strings.Join(v, ", ")
+		trimmed := make([]string, len(v))
+		for i, s := range v {
+			trimmed[i] = trimHTTPWhitespace(s)
+		}
+		return strings.Join(trimmed, ", ")
 	}
 }
+
+func trimHTTPWhitespace(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
 // sensitive), or a bare value with no space is the token itself; any other

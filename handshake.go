@@ -350,9 +350,13 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 	raw, _ := d.claims["handshake"].([]any)
 	directives := make([]string, 0, len(raw))
 	for _, v := range raw {
-		if s, ok := v.(string); ok {
-			directives = append(directives, s)
+		s, ok := v.(string)
+		if !ok {
+			// Clerk's SDK throws on a directive that is not a string, and
+			// the handshake does not resolve; so it must not here either.
+			return nil, &tokenError{reason: reasonTokenInvalid, message: "Handshake payload holds a directive that is not a string."}
 		}
+		directives = append(directives, s)
 	}
 	return directives, nil
 }

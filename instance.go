@@ -12,8 +12,11 @@ import (
 // B.1.1): the Frontend API host, the instance type and the cookie suffix.
 type instance struct {
 	publishableKey string
-	// fapiHost is the Frontend API host encoded in the key
-	// (originalFrontendApi in @clerk/backend): tokens are issued by it.
+	// keyHost is the Frontend API host encoded in the key: the primary's.
+	keyHost string
+	// fapiHost is originalFrontendApi in @clerk/backend, the host tokens
+	// are issued by: keyHost, or clerk.<domain> for a production satellite
+	// (a proxy does not change it).
 	fapiHost string
 	// frontendAPI is where browsers are sent for the handshake: the proxy URL
 	// when one is set, clerk.<domain> for a production satellite, else fapiHost.
@@ -61,16 +64,18 @@ func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error)
 	}
 	in := &instance{
 		publishableKey: pk,
+		keyHost:        host,
 		fapiHost:       host,
 		frontendAPI:    host,
 		production:     prod,
 		cookieSuffix:   cookieSuffix(pk),
 	}
-	switch {
-	case proxyURL != "":
+	if prod && satellite && domain != "" {
+		in.fapiHost = "clerk." + domain
+		in.frontendAPI = in.fapiHost
+	}
+	if proxyURL != "" {
 		in.frontendAPI = strings.TrimRight(proxyURL, "/")
-	case prod && satellite && domain != "":
-		in.frontendAPI = "clerk." + domain
 	}
 	return in, nil
 }
@@ -113,7 +118,7 @@ func accountsBaseURL(fapiHost string) string {
 
 // defaultSignInURL is the Account Portal sign-in page of the instance.
 func (in *instance) defaultSignInURL() string {
-	return accountsBaseURL(in.fapiHost) + "/sign-in"
+	return accountsBaseURL(in.keyHost) + "/sign-in"
 }
 
 func (in *instance) String() string {

@@ -1,0 +1,42 @@
+package clerkauth
+
+import (
+	"net/http"
+	"testing"
+)
+
+// A handshake token whose directives are not all strings does not resolve,
+// as in Clerk's SDK (which throws on it); the stale cookies decide instead.
+func TestHandshakeTokenWithNonStringDirectiveIsIgnored(t *testing.T) {
+	h := newTestHandler(t)
+	a, _ := testKeys(t)
+	valid := sessionToken(t)
+	for _, tc := range []struct {
+		name       string
+		directives []any
+		signedIn   bool
+	}{
+		{"strings", []any{"__session=" + valid + "; Path=/", "__client_uat=1; Path=/"}, true},
+		{"a number among them", []any{1, "__session=" + valid + "; Path=/"}, false},
+		{"a null among them", []any{"__session=" + valid + "; Path=/", nil}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": tc.directives})
+			s := serve(h, newRequest(http.MethodGet, testOrigin+"/back?__clerk_handshake="+hs, "Sec-Fetch-Dest", "empty"))
+			if got := s.upstream != nil; got != tc.signedIn {
+				t.Fatalf("signed in: %v, want %v (reason %q)", got, tc.signedIn, s.rec.Header().Get(headerAuthReason))
+			}
+		})
+	}
+}
+
+// Header values are read as the Fetch API's Headers holds them: trimmed.
+func TestHeaderValueTrimsLikeFetchHeaders(t *testing.T) {
+	h := http.Header{"Accept": {" text/html\t"}, "Sec-Fetch-Dest": {"document ", " document"}}
+	if got := headerValue(h, "Accept"); got != "text/html" {
+		t.Errorf("Accept = %q", got)
+	}
+	if got := headerValue(h, "sec-fetch-dest"); got != "document, document" {
+		t.Errorf("Sec-Fetch-Dest = %q", got)
+	}
+}
