@@ -38,7 +38,27 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    is_satellite
 //	    satellite_auto_sync
 //	    demo
+//
+//	    require org [<id-or-slug>...]
+//	    require role <role>...
+//	    require permission <permission>...
+//	    require feature <feature>...
+//	    require plan <plan>...
+//	    require user <user_id>...
+//	    require claim <path> <value>...
+//	    require verified_within <duration> [first_factor|second_factor|multi_factor]
+//	    require email_domain <domain>...
+//	    require metadata <key> <value>...
+//	    deny impersonated
+//	    user_details {
+//	        cache_ttl <duration>
+//	        timeout   <duration>
+//	        metadata  <key>...
+//	    }
 //	}
+//
+// Every require line is a rule that must hold; its values are alternatives.
+// See docs/authorization.md.
 //
 // With no block (or no key setting), the keys come from the environment
 // variables CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY and CLERK_JWT_KEY.
@@ -142,11 +162,102 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Demo = true
+		case "require":
+			r, err := parseRequire(d)
+			if err != nil {
+				return err
+			}
+			h.Require = append(h.Require, r)
+		case "deny":
+			if !d.NextArg() || d.Val() != ruleImpersonated || d.NextArg() {
+				return d.Errf("deny: the only form is 'deny impersonated'")
+			}
+			h.DenyImpersonated = true
+		case "user_details":
+			u, err := parseUserDetails(d)
+			if err != nil {
+				return err
+			}
+			h.UserDetails = u
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}
 	}
 	return nil
+}
+
+// parseRequire reads one "require <kind> ..." line and checks it, so that a
+// bad rule fails at load with its line.
+func parseRequire(d *caddyfile.Dispenser) (Rule, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return Rule{}, d.Errf("require: missing rule kind")
+	}
+	r := Rule{Kind: args[0]}
+	rest := args[1:]
+	switch r.Kind {
+	case ruleClaim, ruleMetadata:
+		if len(rest) < 2 {
+			return Rule{}, d.Errf("require %s: needs a path and at least one value", r.Kind)
+		}
+		r.Path, rest = rest[0], rest[1:]
+	case ruleVerifiedWithin:
+		if len(rest) == 0 || len(rest) > 2 {
+			return Rule{}, d.Errf("require verified_within: needs a duration and optionally a level")
+		}
+		dur, err := caddy.ParseDuration(rest[0])
+		if err != nil {
+			return Rule{}, d.Errf("require verified_within: %q is not a duration: %v", rest[0], err)
+		}
+		r.Within = caddy.Duration(dur)
+		if len(rest) == 2 {
+			r.Level = rest[1]
+		}
+		rest = nil
+	}
+	r.Values = rest
+	if _, err := compileRule(r); err != nil {
+		return Rule{}, d.Err(err.Error())
+	}
+	return r, nil
+}
+
+func parseUserDetails(d *caddyfile.Dispenser) (*UserDetails, error) {
+	u := &UserDetails{}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "cache_ttl", "timeout":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("user_details: %s: %q is not a positive duration", sub, v)
+			}
+			if sub == "cache_ttl" {
+				u.CacheTTL = caddy.Duration(dur)
+			} else {
+				u.Timeout = caddy.Duration(dur)
+			}
+		case "metadata":
+			keys := d.RemainingArgs()
+			if len(keys) == 0 {
+				return nil, d.Errf("user_details: metadata: needs at least one key")
+			}
+			u.Metadata = append(u.Metadata, keys...)
+		default:
+			return nil, d.Errf("user_details: unknown setting %q", sub)
+		}
+	}
+	if err := checkUserDetails(u); err != nil {
+		return nil, d.Errf("user_details: %v", err)
+	}
+	return u, nil
 }
 
 // oneArg reads exactly one argument for the current subdirective.
