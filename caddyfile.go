@@ -215,7 +215,9 @@ func parseRequire(d *caddyfile.Dispenser) (Rule, error) {
 		}
 		rest = nil
 	}
-	r.Values = rest
+	if len(rest) > 0 {
+		r.Values = rest
+	}
 	if _, err := compileRule(r); err != nil {
 		return Rule{}, d.Err(err.Error())
 	}
