@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // Rule is one authorization requirement on a signed-in session. All rules
@@ -457,4 +458,42 @@ func anyOf(values []string, pred func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// parseRequire reads one "require <kind> ..." line and checks it, so that a
+// bad rule fails at load with its line.
+func parseRequire(d *caddyfile.Dispenser) (Rule, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return Rule{}, d.Errf("require: missing rule kind")
+	}
+	r := Rule{Kind: args[0]}
+	rest := args[1:]
+	switch r.Kind {
+	case ruleClaim, ruleMetadata:
+		if len(rest) < 2 {
+			return Rule{}, d.Errf("require %s: needs a path and at least one value", r.Kind)
+		}
+		r.Path, rest = rest[0], rest[1:]
+	case ruleVerifiedWithin:
+		if len(rest) == 0 || len(rest) > 2 {
+			return Rule{}, d.Errf("require verified_within: needs a duration and optionally a level")
+		}
+		dur, err := caddy.ParseDuration(rest[0])
+		if err != nil {
+			return Rule{}, d.Errf("require verified_within: %q is not a duration: %v", rest[0], err)
+		}
+		r.Within = caddy.Duration(dur)
+		if len(rest) == 2 {
+			r.Level = rest[1]
+		}
+		rest = nil
+	}
+	if len(rest) > 0 {
+		r.Values = rest
+	}
+	if _, err := compileRule(r); err != nil {
+		return Rule{}, d.Err(err.Error())
+	}
+	return r, nil
 }
