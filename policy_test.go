@@ -547,3 +547,48 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 }
+
+// Claims of the wrong JSON type deny the rule that reads them, and nothing
+// panics, whatever claim holds whatever value.
+func TestWrongClaimTypesDeny(t *testing.T) {
+	weird := []any{nil, 0, 1, true, false, "", []any{}, []any{1}, map[string]any{}, map[string]any{"a": 1}}
+	p, err := compilePolicy(benchRules(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reverify, err := compilePolicy([]Rule{{Kind: "verified_within", Within: caddy.Duration(time.Hour)}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Which rule each claim feeds; replacing it with a value of another
+	// type must make that rule deny.
+	feeds := map[string]string{
+		"o.id": reasonMissingOrganization, "o.slg": reasonMissingOrganization, "o.rol": reasonMissingRole,
+		"o.per": reasonMissingPermission, "o.fpm": reasonMissingPermission, "fea": reasonMissingPermission,
+		"pla": reasonMissingPlan, "o": reasonMissingOrganization, "v": reasonMissingOrganization,
+	}
+	for claim, reason := range feeds {
+		for _, v := range weird {
+			c := with(v2Claims, set("fva", []any{1, 1}))
+			if org, key, nested := strings.Cut(claim, "."); nested {
+				c[org].(map[string]any)[key] = v
+			} else {
+				c[claim] = v
+			}
+			s := newSession(jsonClaims(t, c))
+			dn := p.evaluate(s, nil)
+			if claim == "o.slg" {
+				// The org rule also matches by id: only a wrong id denies.
+				continue
+			}
+			if dn == nil || (dn.reason != reason && s.malformed == "") {
+				t.Errorf("%s = %#v: denial %+v, want %s", claim, v, dn, reason)
+			}
+		}
+	}
+	for _, v := range weird {
+		if dn := reverify.evaluate(newSession(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
+			t.Errorf("fva = %#v: allowed", v)
+		}
+	}
+}
