@@ -38,7 +38,27 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    is_satellite
 //	    satellite_auto_sync
 //	    demo
+//
+//	    require org [<id-or-slug>...]
+//	    require role <role>...
+//	    require permission <permission>...
+//	    require feature <feature>...
+//	    require plan <plan>...
+//	    require user <user_id>...
+//	    require claim <path> <value>...
+//	    require verified_within <duration> [first_factor|second_factor|multi_factor]
+//	    require email_domain <domain>...
+//	    require metadata <key> <value>...
+//	    deny impersonated
+//	    user_details {
+//	        cache_ttl <duration>
+//	        timeout   <duration>
+//	        metadata  <key>...
+//	    }
 //	}
+//
+// Every require line is a rule that must hold; its values are alternatives.
+// See docs/authorization.md.
 //
 // With no block (or no key setting), the keys come from the environment
 // variables CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY and CLERK_JWT_KEY.
@@ -142,6 +162,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Demo = true
+		case "require":
+			r, err := parseRequire(d)
+			if err != nil {
+				return err
+			}
+			h.Require = append(h.Require, r)
+		case "deny":
+			if !d.NextArg() || d.Val() != ruleImpersonated || d.NextArg() {
+				return d.Errf("deny: the only form is 'deny impersonated'")
+			}
+			h.DenyImpersonated = true
+		case "user_details":
+			u, err := parseUserDetails(d)
+			if err != nil {
+				return err
+			}
+			h.UserDetails = u
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

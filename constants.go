@@ -56,6 +56,29 @@ const (
 	reasonSessionPending    = "session-pending"
 )
 
+// Authorization reasons of our own: a signed-in session that fails a rule
+// (403). One per rule kind, same style.
+const (
+	reasonMissingOrganization    = "missing-organization"
+	reasonMissingRole            = "missing-role"
+	reasonMissingPermission      = "missing-permission"
+	reasonMissingFeature         = "missing-feature"
+	reasonMissingPlan            = "missing-plan"
+	reasonUserNotAllowed         = "user-not-allowed"
+	reasonMissingClaim           = "missing-claim"
+	reasonReverificationRequired = "reverification-required"
+	reasonImpersonationDenied    = "impersonation-denied"
+	reasonEmailDomainNotAllowed  = "email-domain-not-allowed"
+	reasonMissingMetadata        = "missing-metadata"
+	// reasonUserLookupFailed: a rule needs the user's details and the
+	// Backend API did not give them in time.
+	reasonUserLookupFailed = "user-lookup-failed"
+)
+
+// reverificationErrorReason is clerk_error.reason of Clerk's reverification
+// hint (@clerk/shared authorization-errors.ts), which its frontend detects.
+const reverificationErrorReason = "reverification-error"
+
 // Cookie names.
 const (
 	cookieSession        = "__session"
@@ -97,6 +120,20 @@ const (
 	headerOrgRole   = "X-Clerk-Org-Role"
 	headerOrgSlug   = "X-Clerk-Org-Slug"
 	headerActorID   = "X-Clerk-Actor-Id"
+
+	// Organization and billing claims.
+	headerOrgPermissions = "X-Clerk-Org-Permissions"
+	headerPlan           = "X-Clerk-Plan"
+	headerFeatures       = "X-Clerk-Features"
+
+	// User details from the Backend API (user_details).
+	headerUserEmail         = "X-Clerk-User-Email"
+	headerUserEmailVerified = "X-Clerk-User-Email-Verified"
+	headerUserFirstName     = "X-Clerk-User-First-Name"
+	headerUserLastName      = "X-Clerk-User-Last-Name"
+	headerUserUsername      = "X-Clerk-User-Username"
+	// headerUserMetadataPrefix + key, for each public metadata key asked for.
+	headerUserMetadataPrefix = "X-Clerk-User-Metadata-"
 )
 
 // Auth statuses, as Clerk names them.

@@ -53,8 +53,14 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return nil
 	case d.status == statusSignedIn:
 		setIdentity(r, repl, d.session)
+		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
+			return err
+		}
 		return next.ServeHTTP(w, r)
-	case h.optional:
+	case h.optional && h.policy.empty():
+		// Rules are about a session: without one there is nothing to
+		// check, so with rules a signed-out request is denied as in
+		// require mode.
 		return next.ServeHTTP(w, r)
 	}
 	if target := h.signInRedirect(a); target != "" {

@@ -112,6 +112,22 @@ type Handler struct {
 	// the plugin only.
 	Demo bool `json:"demo,omitempty"`
 
+	// Require are authorization rules for signed-in sessions: all must
+	// hold, or the request gets 403 with a reason per rule kind. With rules,
+	// a session is required even in optional mode. See docs/authorization.md.
+	Require []Rule `json:"require,omitempty"`
+
+	// DenyImpersonated refuses sessions in which someone impersonates the
+	// user (the token carries an act claim): 403 impersonation-denied.
+	DenyImpersonated bool `json:"deny_impersonated,omitempty"`
+
+	// UserDetails looks the signed-in user up at the Backend API (needs the
+	// secret key) and publishes email, name, username and chosen public
+	// metadata as placeholders and headers.
+	UserDetails *UserDetails `json:"user_details,omitempty"`
+
+	policy       *policy
+	users        *userLookup
 	inst         *instance
 	keys         keyProvider
 	keyPoolKey   string
@@ -172,6 +188,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.signInURL = h.inst.defaultSignInURL()
 	}
 	if err := h.provisionKeys(); err != nil {
+		return err
+	}
+	if err := h.provisionPolicy(); err != nil {
 		return err
 	}
 	if len(h.AuthorizedParties) == 0 && !h.Demo {
@@ -259,6 +278,24 @@ func (h *Handler) provisionKeys() error {
 	return nil
 }
 
+// provisionPolicy compiles the authorization rules and, when they or
+// user_details need it, the Backend API user lookup.
+func (h *Handler) provisionPolicy() error {
+	p, err := compilePolicy(h.Require, h.DenyImpersonated)
+	if err != nil {
+		return fmt.Errorf("clerk_auth: %v", err)
+	}
+	h.policy = p
+	if !p.needsUser && h.UserDetails == nil {
+		return nil
+	}
+	if h.SecretKey == "" {
+		return fmt.Errorf("clerk_auth: user_details and the email_domain and metadata rules need secret_key (they read the user at the Backend API)")
+	}
+	h.users = newUserLookup(h.apiURL, h.SecretKey, h.UserDetails, func() time.Time { return h.now() }, h.logger)
+	return nil
+}
+
 func sameOrigin(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
@@ -289,6 +326,11 @@ func (h *Handler) Validate() error {
 	}
 	if h.ClockSkew != nil && *h.ClockSkew < 0 {
 		return fmt.Errorf("clerk_auth: clock_skew: must not be negative")
+	}
+	if h.UserDetails != nil {
+		if err := checkUserDetails(h.UserDetails); err != nil {
+			return fmt.Errorf("clerk_auth: user_details: %v", err)
+		}
 	}
 	if h.Satellite {
 		if h.Domain == "" && h.ProxyURL == "" {

@@ -1,0 +1,183 @@
+package clerkauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// clerkNodeModules makes sure conformance/node_modules holds the pinned
+// @clerk/backend, running npm ci when it is missing. Without node or npm
+// the test is skipped locally and fails in CI (CI set).
+func clerkNodeModules(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("conformance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unavailable := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("CI") != "" {
+			t.Fatalf(format, args...)
+		}
+		t.Skipf(format, args...)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		unavailable("node is not installed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@clerk", "backend", "package.json")); err != nil {
+		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			unavailable("npm ci in conformance/ failed: %v\n%s", err, out)
+		}
+	}
+	return dir
+}
+
+type nodeAuthResult struct {
+	Name  string  `json:"name"`
+	Error *string `json:"error"`
+	Auth  *struct {
+		OrgID          any `json:"orgId"`
+		OrgRole        any `json:"orgRole"`
+		OrgSlug        any `json:"orgSlug"`
+		OrgPermissions any `json:"orgPermissions"`
+	} `json:"auth"`
+	Answers []any `json:"answers"`
+}
+
+// runClerkAuthorization asks @clerk/backend's signedInAuthObject(...).has().
+func runClerkAuthorization(t *testing.T, cases []map[string]any) []nodeAuthResult {
+	t.Helper()
+	dir := clerkNodeModules(t)
+	in, err := json.Marshal(map[string]any{"cases": cases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join(dir, "authorization.mjs"))
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node authorization.mjs: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Results []nodeAuthResult `json:"results"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("node output: %v\n%s", err, out)
+	}
+	if len(res.Results) != len(cases) {
+		t.Fatalf("node answered %d cases, want %d", len(res.Results), len(cases))
+	}
+	return res.Results
+}
+
+// clerkQuestion is the has() argument for one of our questions.
+func clerkQuestion(t *testing.T, c hasCase) map[string]any {
+	if c.kind == "reverification" {
+		return map[string]any{"reverification": parseReverificationQuestion(t, c.value)}
+	}
+	return map[string]any{c.kind: c.value}
+}
+
+// ruleDecision is what our rule for the same question decides: a compiled
+// one-value rule evaluated through the policy, or a refusal at config load
+// (a value Clerk's has() throws on).
+func ruleDecision(t *testing.T, c hasCase) bool {
+	r := Rule{Kind: c.kind, Values: []string{c.value}}
+	if c.kind == "reverification" {
+		rv := parseReverificationQuestion(t, c.value)
+		r = Rule{Kind: ruleVerifiedWithin, Within: caddy.Duration(time.Duration(rv.AfterMinutes) * time.Minute), Level: rv.Level}
+	}
+	p, err := compilePolicy([]Rule{r}, false)
+	if err != nil {
+		return false
+	}
+	return p.evaluate(newSession(jsonClaims(t, c.claims)), nil) == nil
+}
+
+// TestAuthorizationMatchesClerk asks @clerk/backend 3.25's has() every
+// question of hasCases on the same claims, and compares with our rules; it
+// also compares how both decode the organization claims of decodeCases.
+func TestAuthorizationMatchesClerk(t *testing.T) {
+	hc := hasCases()
+	dc := decodeCases()
+	var cases []map[string]any
+	for _, c := range hc {
+		cases = append(cases, map[string]any{"name": c.name, "claims": c.claims, "questions": []any{clerkQuestion(t, c)}})
+	}
+	for _, c := range dc {
+		cases = append(cases, map[string]any{"name": "decode " + c.name, "claims": c.claims})
+	}
+	results := runClerkAuthorization(t, cases)
+
+	for i, c := range hc {
+		res := results[i]
+		clerk := false
+		switch {
+		case res.Error != nil:
+			// Clerk cannot build the auth object: nothing is granted.
+		case len(res.Answers) != 1:
+			t.Errorf("%s: node gave %d answers", c.name, len(res.Answers))
+			continue
+		default:
+			clerk, _ = res.Answers[0].(bool) // "threw: ..." denies
+		}
+		if ours := ruleDecision(t, c); ours != clerk {
+			t.Errorf("%s: require %s %q: ours %v, Clerk's has() %v (%v)", c.name, c.kind, c.value, ours, clerk, res.Answers)
+		}
+		if c.want != clerk {
+			t.Errorf("%s: the table says %v, Clerk's has() %v", c.name, c.want, clerk)
+		}
+	}
+
+	for j, c := range dc {
+		res := results[len(hc)+j]
+		if (res.Error != nil) != c.malformed {
+			t.Errorf("decode %s: Clerk error %v, our malformed %v", c.name, res.Error, c.malformed)
+			continue
+		}
+		if res.Error != nil {
+			continue
+		}
+		text := func(v any) string {
+			switch v := v.(type) {
+			case nil:
+				return ""
+			case string:
+				return v
+			}
+			return fmt.Sprint(v) // a wrong type must not read as "absent"
+		}
+		clerkPerms, isArray := res.Auth.OrgPermissions.([]any)
+		var perms []string
+		for _, p := range clerkPerms {
+			perms = append(perms, text(p))
+		}
+		var ours []string
+		ours = append(ours, newSession(jsonClaims(t, c.claims)).orgPermissions...)
+		same := text(res.Auth.OrgID) == c.orgID && text(res.Auth.OrgRole) == c.orgRole && text(res.Auth.OrgSlug) == c.orgSlug &&
+			isArray == c.hasPerms && samePermissions(perms, ours)
+		if c.deviation != "" {
+			if same {
+				t.Errorf("decode %s: documented deviation (%s) no longer differs from Clerk", c.name, c.deviation)
+			}
+			continue
+		}
+		if !same {
+			t.Errorf("decode %s: Clerk org %v %v %v permissions %v; ours %q %q %q %v (array %v)", c.name,
+				res.Auth.OrgID, res.Auth.OrgRole, res.Auth.OrgSlug, res.Auth.OrgPermissions, c.orgID, c.orgRole, c.orgSlug, ours, c.hasPerms)
+		}
+	}
+}

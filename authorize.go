@@ -1,0 +1,114 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// authorize publishes the session's organization and billing fields, then
+// applies the rules to it. It reports whether it answered the request (a
+// 403); if not, the request goes on.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session) (bool, error) {
+	setEntitlements(r, repl, s)
+	var u *userDetails
+	var uerr error
+	looked := false
+	lookup := func() (*userDetails, error) {
+		if !looked {
+			looked = true
+			if h.users == nil || s.userID == "" {
+				uerr = errUserLookup
+			} else {
+				u, uerr = h.users.get(r.Context(), s.userID)
+			}
+		}
+		return u, uerr
+	}
+	if dn := h.policy.evaluate(s, lookup); dn != nil {
+		return true, h.deny(w, repl, a, s, dn)
+	}
+	if h.UserDetails != nil {
+		// Details are a convenience here: without them the request goes on.
+		if u, err := lookup(); err == nil {
+			publishUserDetails(r, repl, u, h.UserDetails.Metadata)
+		}
+	}
+	return false, nil
+}
+
+// deny answers a signed-in request that failed a rule: 403 with Clerk's
+// status header and our reason. A failed verified_within rule on a request
+// that is not a page load answers with the body of Clerk's
+// reverificationError, which Clerk's frontend (useReverification) reads to
+// prompt for the factor. That body is written here, not returned as a
+// caddyhttp.Error, because an error carries no body and handle_errors would
+// have to rebuild Clerk's JSON by hand.
+func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session, dn *denial) error {
+	hdr := w.Header()
+	hdr.Set(headerAuthStatus, statusSignedIn)
+	hdr.Set(headerAuthReason, dn.reason)
+	repl.Set("http.auth.clerk.reason", dn.reason)
+	h.logger.Debug("clerk session not authorized",
+		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.userID))
+	if dn.rule.reverify != nil && dn.reason == reasonReverificationRequired && !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) {
+		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		hdr.Set("Content-Type", "application/json")
+		hdr.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write(body)
+		return nil
+	}
+	return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("clerk_auth: forbidden: %s", dn.reason))
+}
+
+// reverificationHint is @clerk/shared's reverificationError(config).
+func reverificationHint(rv *reverification) map[string]any {
+	return map[string]any{
+		"clerk_error": map[string]any{
+			"type":     "forbidden",
+			"reason":   reverificationErrorReason,
+			"metadata": map[string]any{"reverification": rv},
+		},
+	}
+}
+
+// setEntitlements publishes the organization permissions, plans and
+// features of the session.
+func setEntitlements(r *http.Request, repl *caddy.Replacer, s *session) {
+	perms := strings.Join(s.orgPermissions, ",")
+	if s.malformed != "" {
+		perms = ""
+	}
+	plans, features := scopedValues(s.plans), scopedValues(s.features)
+	repl.Set("http.auth.user.org_permissions", perms)
+	repl.Set("http.auth.user.plan", plans)
+	repl.Set("http.auth.user.features", features)
+	setUpstreamHeader(r, headerOrgPermissions, perms)
+	setUpstreamHeader(r, headerPlan, plans)
+	setUpstreamHeader(r, headerFeatures, features)
+}
+
+// scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
+// pla claim, scope removed, each once. Nothing when the claim is malformed.
+func scopedValues(claim string) string {
+	org, user, err := splitByScope(claim)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, v := range append(user, org...) {
+		if !contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return strings.Join(out, ",")
+}
