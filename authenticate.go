@@ -384,11 +384,11 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {
 	case reasonTokenExpired:
-		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
 	case reasonTokenNotActiveYet:
-		return h.maybeHandshake(a, reasonSessionTokenNBF, message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenNBF, message, "")
 	case reasonTokenIatInTheFuture:
-		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
 	}
 	return signedOut(err.reason, message, carrier, true)
 }
