@@ -58,6 +58,9 @@ func TestBrowserFlow(t *testing.T) {
 	dev := &browserSite{clerk: newFakeClerk(t, testDevPK, "")}
 	// noSignIn: production, sign_in_url off, so signed-out pages get 401.
 	noSignIn := &browserSite{clerk: newFakeClerk(t, pk, "")}
+	// satellite: a production satellite whose primary signs in at the
+	// fake's sign-in page.
+	satellite := &browserSite{clerk: newFakeClerk(t, pk, "")}
 
 	var blocks []string
 	for _, s := range []struct {
@@ -69,6 +72,7 @@ func TestBrowserFlow(t *testing.T) {
 		{nonce, pk, []string{"sign_in_url " + nonce.clerk.signInURL(), "secret_key " + nonce.clerk.secret, "api_url " + nonce.clerk.bapi.URL}},
 		{dev, testDevPK, []string{"sign_in_url " + dev.clerk.signInURL()}},
 		{noSignIn, pk, []string{"sign_in_url off"}},
+		{satellite, pk, []string{"sign_in_url " + satellite.clerk.signInURL(), "is_satellite"}},
 	} {
 		s.site.origin = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 		settings := append([]string{
@@ -185,6 +189,46 @@ func TestBrowserFlow(t *testing.T) {
 			t.Errorf("%s: got %q, want the dev browser the Frontend API created", cookieDevBrowser, got)
 		}
 		end.wantFreshSession(t, dev.clerk)
+	})
+
+	t.Run("development: signed-out visit takes the dev browser to sign-in", func(t *testing.T) {
+		tab := newTab(t, browser)
+		setCookie(t, tab, dev, cookieDevBrowser, fakeDevBrowser)
+		dev.clerk.setClient(clientSignedOut)
+
+		page := dev.url(protectedPath + "?tab=5")
+		end := visit(t, tab, page)
+		end.wantSignIn(t, dev.clerk, page)
+		if got := end.query(queryDevBrowser); got != fakeDevBrowser {
+			t.Errorf("sign-in URL %s: got %q, want the dev browser %q", queryDevBrowser, got, fakeDevBrowser)
+		}
+	})
+
+	t.Run("satellite: sign-in on the primary, then one sync lands on the page", func(t *testing.T) {
+		tab := newTab(t, browser)
+		satellite.clerk.setClient(clientSignedIn)
+		before := len(satellite.clerk.handshakeRequests())
+
+		// A first visit without cookies does not sync (no
+		// satellite_auto_sync): it goes to the primary's sign-in, with a
+		// way back that asks for the sync.
+		page := satellite.url(protectedPath + "?tab=6")
+		back := page + "&" + querySynced + "=false"
+		end := visit(t, tab, page)
+		end.wantSignIn(t, satellite.clerk, back)
+		if n := len(satellite.clerk.handshakeRequests()) - before; n != 0 {
+			t.Fatalf("the first satellite visit went through %d handshakes", n)
+		}
+
+		// Signed in on the primary, the user is sent back to redirect_url.
+		end = visit(t, tab, back)
+		end.wantPage(t, back, protectedText)
+		hs := satellite.clerk.handshakeRequests()[before:]
+		if len(hs) != 1 {
+			t.Fatalf("handshakes: got %d, want 1", len(hs))
+		}
+		wantHandshakeQuery(t, hs[0].query, back, reasonSatelliteNeedsSyncing, "")
+		end.wantFreshSession(t, satellite.clerk)
 	})
 
 	t.Run("signed-out visit ends on sign-in with the page as redirect_url", func(t *testing.T) {
@@ -476,6 +520,15 @@ type browserEnd struct {
 }
 
 func (e *browserEnd) cookie(name string) string { return e.cookies[name] }
+
+// query is a query parameter of the URL the browser ended on.
+func (e *browserEnd) query(name string) string {
+	u, err := url.Parse(e.url)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get(name)
+}
 
 // visit navigates as a user typing the URL would, follows every redirect,
 // and reads where the browser ended.
