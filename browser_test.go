@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -540,7 +541,7 @@ func visit(t *testing.T, tab context.Context, target string) *browserEnd {
 	}
 	end := &browserEnd{status: resp.Status, headers: map[string]string{}}
 	for k, v := range resp.Headers {
-		end.headers[http2Canonical(k)] = fmt.Sprint(v)
+		end.headers[http.CanonicalHeaderKey(k)] = fmt.Sprint(v)
 	}
 	if end.url, err = chromedp.Run(tab, chromedp.Location()); err != nil {
 		t.Fatalf("reading the location: %v", err)
@@ -550,18 +551,6 @@ func visit(t *testing.T, tab context.Context, target string) *browserEnd {
 	}
 	end.cookies = browserCookies(t, tab, "http://127.0.0.1/")
 	return end
-}
-
-// http2Canonical maps the header names Chromium reports (lower case over
-// HTTP/1.1 too) to Go's canonical form.
-func http2Canonical(name string) string {
-	parts := strings.Split(strings.ToLower(name), "-")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
-		}
-	}
-	return strings.Join(parts, "-")
 }
 
 func browserCookies(t *testing.T, tab context.Context, forURL string) map[string]string {
