@@ -268,6 +268,24 @@ func TestBrowserFlow(t *testing.T) {
 		end.wantNoCookie(t, cookieSession)
 	})
 
+	t.Run("forged handshake cookie applies nothing", func(t *testing.T) {
+		tab := newTab(t, browser)
+		_, other := testKeys(t)
+		valid := prod.clerk.sessionToken(prod.origin, time.Now(), time.Minute)
+		forged := signJWT(t, other, map[string]any{"alg": "RS256", "typ": "JWT", "kid": prod.clerk.kid}, map[string]any{
+			"handshake": []string{"planted=1; Path=/", cookieSession + "=" + valid + "; Path=/", cookieClientUAT + "=1; Path=/"},
+		})
+		setCookie(t, tab, prod, cookieHandshake, forged)
+		prod.clerk.setClient(clientSignedOut)
+
+		page := prod.url(protectedPath)
+		end := visit(t, tab, page)
+		end.wantSignIn(t, prod.clerk, page)
+		for _, name := range []string{"planted", cookieSession, cookieClientUAT} {
+			end.wantNoCookie(t, name)
+		}
+	})
+
 	// A Frontend API that keeps sending the browser back without a session
 	// the site can accept: the loop guard stops after three handshakes.
 	for _, tc := range []struct {
