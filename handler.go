@@ -103,7 +103,20 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if webOrigin(target) == webOrigin(a.clerkURL) && target.Path == a.clerkURL.Path {
 		return ""
 	}
-	target.RawQuery = setQueryParam(target.RawQuery, queryRedirectURL, a.clerkURL.String())
+	back := *a.clerkURL
+	// createRedirect of @clerk/backend: "cross-origin" compares host and
+	// port only.
+	crossOrigin := target.Hostname()+":"+target.Port() != back.Hostname()+":"+back.Port()
+	if crossOrigin && h.Satellite {
+		// Back from the primary's sign-in, a satellite without cookies must
+		// sync, or it sends the user to sign in again.
+		back.RawQuery = setQueryParam(back.RawQuery, querySynced, "false")
+	}
+	target.RawQuery = setQueryParam(target.RawQuery, queryRedirectURL, back.String())
+	if crossOrigin && h.isDevelopment() && a.devBrowser != "" {
+		// The Account Portal must sign in this browser's dev browser.
+		target.RawQuery = setQueryParam(target.RawQuery, queryDevBrowser, a.devBrowser)
+	}
 	return target.String()
 }
 
