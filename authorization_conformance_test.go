@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -12,35 +11,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 )
-
-// clerkNodeModules makes sure conformance/node_modules holds the pinned
-// @clerk/backend, running npm ci when it is missing. Without node or npm
-// the test is skipped locally and fails in CI (CI set).
-func clerkNodeModules(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("conformance")
-	if err != nil {
-		t.Fatal(err)
-	}
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("node is not installed: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@clerk", "backend", "package.json")); err != nil {
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable("npm ci in conformance/ failed: %v\n%s", err, out)
-		}
-	}
-	return dir
-}
 
 type nodeAuthResult struct {
 	Name  string  `json:"name"`
@@ -57,7 +27,11 @@ type nodeAuthResult struct {
 // runClerkAuthorization asks @clerk/backend's signedInAuthObject(...).has().
 func runClerkAuthorization(t *testing.T, cases []map[string]any) []nodeAuthResult {
 	t.Helper()
-	dir := clerkNodeModules(t)
+	ensureConformanceRunner(t)
+	dir, err := filepath.Abs("conformance")
+	if err != nil {
+		t.Fatal(err)
+	}
 	in, err := json.Marshal(map[string]any{"cases": cases})
 	if err != nil {
 		t.Fatal(err)
