@@ -103,6 +103,22 @@ const (
 	maxJWKSBytes = 1 << 20
 )
 
+// keyTiming is a remote key set's tuning, copied at creation so that tests
+// can shorten it without racing a running key set.
+type keyTiming struct {
+	refresh      time.Duration // keyRefreshInterval
+	unknownKid   time.Duration // unknownKidInterval, also the longest retry
+	retry        time.Duration // first retry after a failed fetch
+	fetchTimeout time.Duration // keyFetchTimeout
+}
+
+var defaultKeyTiming = keyTiming{
+	refresh:      keyRefreshInterval,
+	unknownKid:   unknownKidInterval,
+	retry:        time.Second,
+	fetchTimeout: keyFetchTimeout,
+}
+
 // keyMap is an immutable snapshot of a fetched key set.
 type keyMap struct {
 	keys      map[string]*verificationKey
@@ -117,6 +133,7 @@ type remoteKeySet struct {
 	header http.Header
 	client *http.Client
 	logger atomic.Pointer[zap.Logger]
+	timing keyTiming
 
 	current atomic.Pointer[keyMap]
 
@@ -148,7 +165,7 @@ func newRemoteKeySet(url, secretKey string, client *http.Client, logger *zap.Log
 		header.Set("Clerk-API-Version", clerkAPIVersion)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ks := &remoteKeySet{url: url, header: header, client: client, cancel: cancel, done: make(chan struct{})}
+	ks := &remoteKeySet{url: url, header: header, client: client, timing: defaultKeyTiming, cancel: cancel, done: make(chan struct{})}
 	ks.logger.Store(logger)
 	go ks.refreshLoop(ctx)
 	return ks
@@ -167,15 +184,15 @@ func (ks *remoteKeySet) Destruct() error {
 // arrive soon after Clerk is reachable again.
 func (ks *remoteKeySet) refreshLoop(ctx context.Context) {
 	defer close(ks.done)
-	backoff := time.Second
+	backoff := ks.timing.retry
 	for {
 		err := ks.fetch(ctx)
-		wait := keyRefreshInterval
+		wait := ks.timing.refresh
 		if err != nil {
 			wait = backoff
-			backoff = min(backoff*2, unknownKidInterval)
+			backoff = min(backoff*2, ks.timing.unknownKid)
 		} else {
-			backoff = time.Second
+			backoff = ks.timing.retry
 		}
 		select {
 		case <-ctx.Done():
@@ -226,7 +243,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 // download fetches and parses the key set. It never returns a partial set.
 func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	ks.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ks.timing.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
@@ -361,5 +378,5 @@ func (ks *remoteKeySet) fetchInFlight() bool {
 func (ks *remoteKeySet) mayFetchForUnknownKid() bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	return ks.inflight != nil || time.Since(ks.lastAttempt) >= unknownKidInterval
+	return ks.inflight != nil || time.Since(ks.lastAttempt) >= ks.timing.unknownKid
 }
