@@ -380,15 +380,17 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 
 // tokenFailure is handleSessionTokenError (step 5): time-claim failures may
 // handshake, everything else is signed-out with the verification reason.
+// maybeHandshake works the carrier out itself; its last argument is only
+// ever a sync redirect's location.
 func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {
 	case reasonTokenExpired:
-		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
 	case reasonTokenNotActiveYet:
-		return h.maybeHandshake(a, reasonSessionTokenNBF, message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenNBF, message, "")
 	case reasonTokenIatInTheFuture:
-		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, carrier)
+		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
 	}
 	return signedOut(err.reason, message, carrier, true)
 }
