@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,8 +89,8 @@ func heapInuse() uint64 {
 
 // trafficStats is what the load saw.
 type trafficStats struct {
-	valid, deniedValid, forged, forgedAccepted, transportErrors atomic.Int64
-	firstProblem                                                atomic.Value
+	valid, deniedValid, forged, forgedAccepted, transportErrors, retried atomic.Int64
+	firstProblem                                                         atomic.Value
 }
 
 func (s *trafficStats) problem(format string, args ...any) {
@@ -119,6 +120,13 @@ func runTraffic(client *http.Client, base string, valid func() string, forged []
 				req, _ := http.NewRequest(http.MethodGet, base+"/api", nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
 				resp, err := client.Do(req)
+				if err != nil {
+					// A keep-alive connection the old generation closed
+					// as the client reused it: retried once, as browsers
+					// do; a second failure counts.
+					s.retried.Add(1)
+					resp, err = client.Do(req)
+				}
 				if err != nil {
 					s.transportErrors.Add(1)
 					s.problem("transport: %v", err)
@@ -209,6 +217,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	}
 	client.CloseIdleConnections()
 	goroutinesBefore := settledGoroutines()
+	stacksBefore := goroutineStacks()
 	heapBefore := heapInuse()
 	entriesBefore, refsBefore := keySetPoolStats()
 
@@ -257,7 +266,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	heapAfter := heapInuse()
 	entriesAfter, refsAfter := keySetPoolStats()
 	if goroutinesAfter > goroutinesBefore {
-		t.Errorf("goroutines: %d before, %d after %d reloads", goroutinesBefore, goroutinesAfter, reloads)
+		t.Errorf("goroutines: %d before, %d after %d reloads; new ones:\n%s", goroutinesBefore, goroutinesAfter, reloads, newStacks(stacksBefore, goroutineStacks()))
 	}
 	if entriesAfter != entriesBefore || refsAfter != refsBefore {
 		t.Errorf("key caches: %d (%d refs) before, %d (%d refs) after", entriesBefore, refsBefore, entriesAfter, refsAfter)
@@ -273,11 +282,35 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	if e, r := keySetPoolStats(); e != 0 || r != 0 {
 		t.Errorf("after Caddy stopped: %d key caches, %d references", e, r)
 	}
-	t.Logf("%v, %d reloads (rotation: %v): %d valid requests (%d denied), %d forged (%d accepted), %d transport errors; "+
+	t.Logf("%v, %d reloads (rotation: %v): %d valid requests (%d denied), %d forged (%d accepted), %d transport errors (%d retried); "+
 		"goroutines %d -> %d; heap in use %.1f -> %.1f MiB; key caches %d -> %d; key fetches %d",
 		elapsed.Round(time.Millisecond), reloads, rotated, s.valid.Load(), s.deniedValid.Load(), s.forged.Load(), s.forgedAccepted.Load(),
-		s.transportErrors.Load(), goroutinesBefore, goroutinesAfter, float64(heapBefore)/(1<<20), float64(heapAfter)/(1<<20),
+		s.transportErrors.Load(), s.retried.Load(), goroutinesBefore, goroutinesAfter, float64(heapBefore)/(1<<20), float64(heapAfter)/(1<<20),
 		entriesBefore, entriesAfter, ks.fetches.Load())
+}
+
+// goroutineStacks counts goroutines by their stack (pprof's debug=1 form).
+func goroutineStacks() map[string]int {
+	var b strings.Builder
+	_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+	out := map[string]int{}
+	for _, block := range strings.Split(b.String(), "\n\n")[1:] {
+		var n int
+		head, rest, _ := strings.Cut(block, "\n")
+		fmt.Sscanf(head, "%d @", &n)
+		out[rest] += n
+	}
+	return out
+}
+
+func newStacks(before, after map[string]int) string {
+	var b strings.Builder
+	for stack, n := range after {
+		if n > before[stack] {
+			fmt.Fprintf(&b, "%d more of:\n%s\n", n-before[stack], stack)
+		}
+	}
+	return b.String()
 }
 
 // settledGoroutines is the goroutine count once it stops changing.
