@@ -388,6 +388,8 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 
 // tokenFailure is handleSessionTokenError (step 5): time-claim failures may
 // handshake, everything else is signed-out with the verification reason.
+// maybeHandshake works the carrier out itself; its last argument is only
+// ever a sync redirect's location.
 func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {

@@ -97,7 +97,8 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if err != nil {
 		return ""
 	}
-	if target.Host == "" {
+	relative := target.Host == ""
+	if relative {
 		target.Scheme, target.Host = a.clerkURL.Scheme, a.clerkURL.Host
 	}
 	if webOrigin(target) == webOrigin(a.clerkURL) && target.Path == a.clerkURL.Path {
@@ -117,6 +118,11 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 		// The Account Portal must sign in this browser's dev browser.
 		target.RawQuery = setQueryParam(target.RawQuery, queryDevBrowser, a.devBrowser)
 	}
+	if relative {
+		// A path stays a path: the Location must not take its host from
+		// the request's Host header, which the client writes.
+		return target.RequestURI()
+	}
 	return target.String()
 }
 
@@ -124,10 +130,17 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 // X-Clerk_ spelling some proxies fold into the same name).
 func stripIdentityHeaders(h http.Header) {
 	for k := range h {
-		if len(k) > 8 && strings.EqualFold(k[:7], "x-clerk") && (k[7] == '-' || k[7] == '_') {
+		if isIdentityHeaderName(k) {
 			delete(h, k)
 		}
 	}
+}
+
+// isIdentityHeaderName matches X-Clerk-* with '_' for any '-' (X_Clerk_User_Id):
+// CGI, FastCGI and several proxies fold both spellings into one variable, so
+// a client's X_Clerk_User_Id could otherwise stand in for ours.
+func isIdentityHeaderName(k string) bool {
+	return len(k) > 8 && strings.EqualFold(strings.ReplaceAll(k[:8], "_", "-"), "x-clerk-")
 }
 
 // setIdentity publishes the session to placeholders and upstream headers.

@@ -283,6 +283,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 			return nil
 		}
 	}
+	directives = h.directivesForHost(directives, a.clerkURL.Hostname())
 	out := &decision{setCookies: directives, extraHeaders: http.Header{
 		"Access-Control-Allow-Origin":      {"null"},
 		"Access-Control-Allow-Credentials": {"true"},
@@ -321,6 +322,49 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	checked := h.signedInChecks(a, s, "cookie")
 	checked.setCookies, checked.extraHeaders, checked.location = out.setCookies, out.extraHeaders, out.location
 	return checked
+}
+
+// directivesForHost keeps the handshake directives a browser would accept for
+// host. Clerk's SDK emits them verbatim; they come only from a payload Clerk
+// signed or the Backend API returned, but a cookie for another domain, or a
+// directive with control characters, is never something to pass on: the
+// browser rejects the first, and the second could split headers.
+func (h *Handler) directivesForHost(directives []string, host string) []string {
+	kept := directives[:0:0]
+	for _, d := range directives {
+		if domain, ok := directiveDomainMatches(d, host); !ok {
+			name, _, _ := strings.Cut(d, "=")
+			h.logger.Warn("handshake cookie directive dropped: not for this host",
+				zap.String("cookie", strings.TrimSpace(name)), zap.String("domain", domain), zap.String("host", host))
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept
+}
+
+// directiveDomainMatches is RFC 6265 domain-matching of a directive's Domain
+// attributes (every one of them, stricter than the browser's last-wins)
+// against host; a directive without one is host-only and always matches.
+func directiveDomainMatches(directive, host string) (domain string, ok bool) {
+	for i := 0; i < len(directive); i++ {
+		if c := directive[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", false
+		}
+	}
+	host = strings.ToLower(host)
+	attrs := strings.Split(directive, ";")
+	for _, attr := range attrs[1:] {
+		name, value, _ := strings.Cut(attr, "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "domain") {
+			continue
+		}
+		domain = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(value), "."))
+		if domain != "" && host != domain && !strings.HasSuffix(host, "."+domain) {
+			return domain, false
+		}
+	}
+	return domain, true
 }
 
 func isTimeReason(r string) bool {

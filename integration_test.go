@@ -135,9 +135,8 @@ func TestCaddyInProcess(t *testing.T) {
 	a, b := testKeys(t)
 	jwks := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &a.PublicKey})
 	up := newRecordingUpstream(t)
-	oldInterval := unknownKidInterval
-	unknownKidInterval = 50 * time.Millisecond
-	t.Cleanup(func() { unknownKidInterval = oldInterval })
+	const unknownKidInterval = 50 * time.Millisecond
+	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = unknownKidInterval })
 
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

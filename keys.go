@@ -89,8 +89,8 @@ func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
 	return k, nil
 }
 
-// Tuning of the remote key set; variables so that tests can shorten them.
-var (
+// Tuning of the remote key set.
+const (
 	// keyRefreshInterval is how often a good key set is fetched again, as
 	// @clerk/backend's 5-minute JWKS cache.
 	keyRefreshInterval = 5 * time.Minute
@@ -99,10 +99,25 @@ var (
 	unknownKidInterval = 10 * time.Second
 	// keyFetchTimeout bounds one fetch, and so how long a request may wait.
 	keyFetchTimeout = 5 * time.Second
+	// maxJWKSBytes bounds what we read of a key endpoint's answer.
+	maxJWKSBytes = 1 << 20
 )
 
-// maxJWKSBytes bounds what we read of a key endpoint's answer.
-const maxJWKSBytes = 1 << 20
+// keyTiming is a remote key set's tuning, copied at creation so that tests
+// can shorten it without racing a running key set.
+type keyTiming struct {
+	refresh      time.Duration // keyRefreshInterval
+	unknownKid   time.Duration // unknownKidInterval, also the longest retry
+	retry        time.Duration // first retry after a failed fetch
+	fetchTimeout time.Duration // keyFetchTimeout
+}
+
+var defaultKeyTiming = keyTiming{
+	refresh:      keyRefreshInterval,
+	unknownKid:   unknownKidInterval,
+	retry:        time.Second,
+	fetchTimeout: keyFetchTimeout,
+}
 
 // keyMap is an immutable snapshot of a fetched key set.
 type keyMap struct {
@@ -118,6 +133,7 @@ type remoteKeySet struct {
 	header http.Header
 	client *http.Client
 	logger atomic.Pointer[zap.Logger]
+	timing keyTiming
 
 	current atomic.Pointer[keyMap]
 
@@ -126,9 +142,6 @@ type remoteKeySet struct {
 	lastAttempt time.Time
 	lastErr     *tokenError
 	fetches     atomic.Int64
-
-	// Copied from the package tuning at construction.
-	refreshInterval, unknownKidInterval time.Duration
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -152,8 +165,7 @@ func newRemoteKeySet(url, secretKey string, client *http.Client, logger *zap.Log
 		header.Set("Clerk-API-Version", clerkAPIVersion)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ks := &remoteKeySet{url: url, header: header, client: client, cancel: cancel, done: make(chan struct{}),
-		refreshInterval: keyRefreshInterval, unknownKidInterval: unknownKidInterval}
+	ks := &remoteKeySet{url: url, header: header, client: client, timing: defaultKeyTiming, cancel: cancel, done: make(chan struct{})}
 	ks.logger.Store(logger)
 	go ks.refreshLoop(ctx)
 	return ks
@@ -172,15 +184,15 @@ func (ks *remoteKeySet) Destruct() error {
 // arrive soon after Clerk is reachable again.
 func (ks *remoteKeySet) refreshLoop(ctx context.Context) {
 	defer close(ks.done)
-	backoff := time.Second
+	backoff := ks.timing.retry
 	for {
 		err := ks.fetch(ctx)
-		wait := ks.refreshInterval
+		wait := ks.timing.refresh
 		if err != nil {
 			wait = backoff
-			backoff = min(backoff*2, max(ks.unknownKidInterval, time.Second))
+			backoff = min(backoff*2, ks.timing.unknownKid)
 		} else {
-			backoff = time.Second
+			backoff = ks.timing.retry
 		}
 		select {
 		case <-ctx.Done():
@@ -231,7 +243,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 // download fetches and parses the key set. It never returns a partial set.
 func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	ks.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ks.timing.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
@@ -366,5 +378,5 @@ func (ks *remoteKeySet) fetchInFlight() bool {
 func (ks *remoteKeySet) mayFetchForUnknownKid() bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	return ks.inflight != nil || time.Since(ks.lastAttempt) >= ks.unknownKidInterval
+	return ks.inflight != nil || time.Since(ks.lastAttempt) >= ks.timing.unknownKid
 }

@@ -54,6 +54,9 @@ func (d *decodedJWT) cat() (string, bool) {
 // base64url (padding tolerated, trailing bits must be zero), header and
 // payload JSON. Failure is token-invalid.
 func decodeJWT(token string) (*decodedJWT, *tokenError) {
+	if len(token) > maxTokenBytes {
+		return nil, errTokenTooLarge
+	}
 	h, rest, ok := strings.Cut(token, ".")
 	if !ok {
 		return nil, errTokenForm
@@ -69,9 +72,13 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 		return nil, errTokenDecode
 	}
 	d := &decodedJWT{signingInput: token[:len(h)+1+len(p)], signature: sig}
-	if json.Unmarshal(hb, &d.header) != nil {
+	// Into a map, not the struct: encoding/json would match "ALG" or "Kid"
+	// to a field case-insensitively, where JavaScript reads only "alg".
+	var header map[string]any
+	if json.Unmarshal(hb, &header) != nil {
 		return nil, errTokenDecode
 	}
+	d.header = jwtHeader{Alg: header["alg"], Typ: header["typ"], Kid: header["kid"], Cat: header["cat"]}
 	var payload any
 	if json.Unmarshal(pb, &payload) != nil {
 		return nil, errTokenDecode
@@ -79,6 +86,14 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	d.claims, _ = payload.(map[string]any)
 	return d, nil
 }
+
+// maxTokenBytes bounds the work one token can cost before it is rejected.
+// Clerk's session tokens live in cookies (4 KiB in browsers) and Caddy reads
+// at most 16 KiB of request headers unless told otherwise; anything larger
+// is not a Clerk token, whatever max_header_bytes allows.
+const maxTokenBytes = 16 << 10
+
+var errTokenTooLarge = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. The token is larger than 16 KiB."}
 
 var (
 	errTokenForm   = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
