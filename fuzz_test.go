@@ -146,8 +146,13 @@ func FuzzPublishableKey(f *testing.F) {
 			if err != nil {
 				t.Fatalf("newInstance after a successful parse: %v", err)
 			}
+			// A production satellite's tokens are issued by clerk.<domain>.
+			wantIssuer := "https://" + host
+			if sat && prod {
+				wantIssuer = "https://clerk.example.com"
+			}
 			if len(in.cookieSuffix) != 8 || !strings.HasPrefix(in.frontendAPIBase(), "https://") ||
-				!strings.HasPrefix(in.defaultSignInURL(), "https://") || in.issuer("") != "https://"+host {
+				!strings.HasPrefix(in.defaultSignInURL(), "https://") || in.issuer("") != wantIssuer {
 				t.Fatalf("derived values of %q: %+v", pk, in)
 			}
 		}

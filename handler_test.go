@@ -405,7 +405,7 @@ func TestSignInRedirect(t *testing.T) {
 		signIn, target, wantLocation string
 	}{
 		{"", testOrigin + "/docs/a?b=c", "https://accounts.example.com/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2Fdocs%2Fa%3Fb%3Dc"},
-		{"/login", testOrigin + "/x", "https://app.example.com/login?redirect_url=https%3A%2F%2Fapp.example.com%2Fx"},
+		{"/login", testOrigin + "/x", "/login?redirect_url=https%3A%2F%2Fapp.example.com%2Fx"},
 		{"/login", testOrigin + "/login", ""},
 		{"https://auth.example.com/in?lang=en", testOrigin + "/x", "https://auth.example.com/in?lang=en&redirect_url=https%3A%2F%2Fapp.example.com%2Fx"},
 		{"off", testOrigin + "/x", ""},
