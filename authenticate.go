@@ -51,6 +51,16 @@ type authRequest struct {
 	handshakeToken string
 	handshakeNonce string
 	redirectCount  float64
+
+	// parsed remembers the tokens decoded for this request, so that the
+	// cookie rules and the verification decode a token once.
+	parsed [2]parsedToken
+}
+
+type parsedToken struct {
+	token string
+	d     *decodedJWT
+	err   *tokenError
 }
 
 // newAuthRequest gathers the request's token sources (reference C step 1).
@@ -150,8 +160,8 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 
 	var sessionJWT *decodedJWT
 	if session != "" {
-		sessionJWT, _ = decodeJWT(session)
-		iss := claimTruthy(sessionJWT, "iss")
+		sessionJWT, _ = h.parseToken(a, session)
+		iss := claimTruthy(sessionJWT, clIss)
 		if !iss {
 			return false
 		}
@@ -164,19 +174,19 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	}
 	var suffixedJWT *decodedJWT
 	if suffixedSession != "" {
-		suffixedJWT, _ = decodeJWT(suffixedSession)
+		suffixedJWT, _ = h.parseToken(a, suffixedSession)
 	}
 	// An absent cookie is not "0".
 	suffixedUATZero := hasSuffixedUAT && suffixedUAT == "0"
 	uatZero := hasUAT && uat == "0"
-	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, "iat") > numClaimOrZero(suffixedJWT, "iat") {
+	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, clIat) > numClaimOrZero(suffixedJWT, clIat) {
 		return false
 	}
 	if suffixedUATZero && !uatZero {
 		return false
 	}
 	if !h.inst.production && suffixedJWT != nil {
-		if exp, _, isNum := numericClaim(suffixedJWT.claims, "exp"); isNum && exp <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+		if exp := suffixedJWT.claims[clExp]; exp.kind == jsonNumber && exp.num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
 			return false
 		}
 	}
@@ -189,38 +199,24 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 // tokenBelongsToInstance compares the unverified iss, scheme removed, with
 // the Frontend API host of the publishable key (never the proxy).
 func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
-	iss, ok := d.claims["iss"].(string)
-	if !ok {
+	iss := d.claims[clIss]
+	if iss.kind != jsonString {
 		return false
 	}
-	iss = strings.NewReplacer("https://", "", "http://", "", "HTTPS://", "", "HTTP://", "").Replace(iss)
-	return iss == h.inst.fapiHost
+	return issHostReplacer.Replace(iss.str) == h.inst.fapiHost
 }
 
-func claimTruthy(d *decodedJWT, name string) bool {
-	if d == nil {
-		return false
-	}
-	switch v := d.claims[name].(type) {
-	case nil:
-		return false
-	case string:
-		return v != ""
-	case float64:
-		return v != 0
-	case bool:
-		return v
-	default:
-		return true
-	}
+var issHostReplacer = strings.NewReplacer("https://", "", "http://", "", "HTTPS://", "", "HTTP://", "")
+
+func claimTruthy(d *decodedJWT, claim int) bool {
+	return d != nil && d.claims[claim].truthy()
 }
 
-func numClaimOrZero(d *decodedJWT, name string) float64 {
-	if d == nil {
+func numClaimOrZero(d *decodedJWT, claim int) float64 {
+	if d == nil || d.claims[claim].kind != jsonNumber {
 		return 0
 	}
-	v, _ := d.claims[name].(float64)
-	return v
+	return d.claims[claim].num
 }
 
 // authenticate is authenticateRequest (reference C step 2): a header token
@@ -234,8 +230,7 @@ func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 
 // authenticateHeader is step 3.
 func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
-	token := a.tokenInHeader
-	d, decodeErr := decodeJWT(token)
+	d, decodeErr := h.parseToken(a, a.tokenInHeader)
 	if decodeErr == nil && isNonSessionToken(d) {
 		return signedOut(reasonTokenTypeMismatch, "", "header", true)
 	}
@@ -277,14 +272,14 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	case hasClient && !hasSession:
 		return h.maybeHandshake(a, reasonClientUATButNoSessionToken, "", "")
 	}
-	d, err := decodeJWT(a.sessionCookie)
+	d, err := h.parseToken(a, a.sessionCookie)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	if isNonSessionToken(d) {
 		return signedOut(reasonTokenTypeMismatch, "", "cookie", true)
 	}
-	if iat, ok := d.claims["iat"].(float64); ok && iat < a.clientUAT {
+	if iat := d.claims[clIat]; iat.kind == jsonNumber && iat.num < a.clientUAT {
 		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
 	}
 	s, err := h.verifySession(ctx, d, a.now)
@@ -304,10 +299,10 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 // tokens, M2M tokens and JWT templates are signed by the same key but are
 // not sessions.
 func isNonSessionToken(d *decodedJWT) bool {
-	if typ, _ := d.header.Typ.(string); typ == "at+jwt" || typ == "application/at+jwt" {
+	if typ, _ := d.typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
-	if sub, _ := d.claims["sub"].(string); strings.HasPrefix(sub, "mch_") {
+	if strings.HasPrefix(d.claims[clSub].asString(), "mch_") {
 		return true
 	}
 	if cat, present := d.cat(); present {
@@ -323,6 +318,23 @@ func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Tim
 }
 
 func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration) (*session, *tokenError) {
+	if e := d.verified; e != nil {
+		if h.keyStillHeld(e.key) {
+			// Everything but the time claims was decided by this handler
+			// with this key: only they can have changed.
+			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
+				if err == errExpired {
+					h.cache.remove(e)
+				}
+				return nil, err
+			}
+			return e.session, nil
+		}
+		h.cache.remove(e)
+		if d, _ = decodeJWT(d.token); d == nil {
+			return nil, errTokenDecode
+		}
+	}
 	if cat, _ := d.cat(); cat == jwtCategoryM2M {
 		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid session token category."}
 	}
@@ -338,10 +350,44 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 	}
 	opts := h.verify
 	opts.skew = skew
-	if err := verifyClaims(d.claims, &opts, now); err != nil {
+	if err := verifyClaims(&d.claims, &opts, now); err != nil {
 		return nil, err
 	}
-	return newSession(d.claims), nil
+	s := newSession(&d.claims, d.payload)
+	if h.cache != nil && h.keyStillHeld(key) {
+		h.cache.put(newCacheEntry(d, s, key), now, skew)
+	}
+	return s, nil
+}
+
+// parseToken decodes token once per request, and not at all when it has
+// verified before: then the cache has it decoded.
+func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenError) {
+	for i := range a.parsed {
+		if p := &a.parsed[i]; p.token == token && (p.d != nil || p.err != nil) {
+			return p.d, p.err
+		}
+	}
+	var p parsedToken
+	p.token = token
+	if e := h.cache.get(token); e != nil {
+		p.d = e.jwt
+	} else {
+		p.d, p.err = decodeJWT(token)
+	}
+	if a.parsed[0].token == "" {
+		a.parsed[0] = p
+	} else {
+		a.parsed[1] = p
+	}
+	return p.d, p.err
+}
+
+// keyStillHeld tells whether the key source still has key: what a key that
+// left the set verified is not served from the cache.
+func (h *Handler) keyStillHeld(key *verificationKey) bool {
+	kh, ok := h.keys.(keyHolder)
+	return ok && kh.holds(key)
 }
 
 // signedInChecks are the deliberate additions of reference A.4 to A.6, run on

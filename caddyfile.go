@@ -1,6 +1,8 @@
 package clerkauth
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -38,6 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    is_satellite
 //	    satellite_auto_sync
 //	    demo
+//	    cache_size      <entries>
 //	}
 //
 // With no block (or no key setting), the keys come from the environment
@@ -137,6 +140,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.SatelliteAutoSync = true
+		case "cache_size":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return d.Errf("cache_size: %q is not a number of entries (0 turns the cache off)", v)
+			}
+			h.CacheSize = &n
 		case "demo":
 			if err := noArgs(d); err != nil {
 				return err

@@ -1,9 +1,12 @@
 package clerkauth
 
+import "sync"
+
 // session is what a verified session token says, decoded as @clerk/shared's
-// jwtPayloadParser does (v1 org_* claims, or v2's compact "o" object).
+// jwtPayloadParser does (v1 org_* claims, or v2's compact "o" object). A
+// session may be shared by concurrent requests through the cache: it is
+// read-only once built.
 type session struct {
-	claims    map[string]any
 	userID    string
 	sessionID string
 	status    string // sts: "active", "pending", or empty
@@ -11,28 +14,58 @@ type session struct {
 	orgRole   string
 	orgSlug   string
 	actorID   string
+
+	// payload is the token's payload JSON, decoded on first use by
+	// rawClaims.
+	payload   string
+	rawOnce   sync.Once
+	rawClaimM map[string]any
 }
 
-func newSession(c map[string]any) *session {
-	s := &session{claims: c}
-	s.userID, _ = c["sub"].(string)
-	s.sessionID, _ = c["sid"].(string)
-	s.status, _ = c["sts"].(string)
-	if v, _ := c["v"].(float64); v == 2 {
-		if o, ok := c["o"].(map[string]any); ok {
-			s.orgID, _ = o["id"].(string)
-			s.orgSlug, _ = o["slg"].(string)
-			if rol, ok := o["rol"].(string); ok && rol != "" {
+// Members of the v2 "o" claim and of "act".
+const (
+	oID = iota
+	oSlg
+	oRol
+)
+
+var (
+	orgClaimNames   = []string{oID: "id", oSlg: "slg", oRol: "rol"}
+	actorClaimNames = []string{"sub"}
+)
+
+func newSession(c *tokenClaims, payload string) *session {
+	s := &session{payload: payload}
+	s.userID = c[clSub].asString()
+	s.sessionID = c[clSid].asString()
+	s.status = c[clSts].asString()
+	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
+		if o := c[clO]; o.kind == jsonObject {
+			var m [3]jsonValue
+			_ = readMembers(o.str, orgClaimNames, m[:], false)
+			s.orgID = m[oID].asString()
+			s.orgSlug = m[oSlg].asString()
+			if rol := m[oRol].asString(); rol != "" {
 				s.orgRole = "org:" + rol
 			}
 		}
 	} else {
-		s.orgID, _ = c["org_id"].(string)
-		s.orgRole, _ = c["org_role"].(string)
-		s.orgSlug, _ = c["org_slug"].(string)
+		s.orgID = c[clOrgID].asString()
+		s.orgRole = c[clOrgRole].asString()
+		s.orgSlug = c[clOrgSlug].asString()
 	}
-	if act, ok := c["act"].(map[string]any); ok {
-		s.actorID, _ = act["sub"].(string)
+	if act := c[clAct]; act.kind == jsonObject {
+		var m [1]jsonValue
+		_ = readMembers(act.str, actorClaimNames, m[:], false)
+		s.actorID = m[0].asString()
 	}
 	return s
+}
+
+// rawClaims is the whole payload as JSON.parse gives it, for placeholders
+// and rules that read claims the typed fields do not hold. It is decoded
+// once per session and shared: callers must not modify it.
+func (s *session) rawClaims() map[string]any {
+	s.rawOnce.Do(func() { s.rawClaimM = rawClaims(s.payload) })
+	return s.rawClaimM
 }
