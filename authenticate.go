@@ -55,6 +55,16 @@ type authRequest struct {
 	// parsed remembers the tokens decoded for this request, so that the
 	// cookie rules and the verification decode a token once.
 	parsed [2]parsedToken
+
+	// cookiesLoaded tells whether the cookie-borne values above are set: a
+	// request with a header token needs them only when it fails.
+	cookiesLoaded bool
+
+	// Storage for the signed-in path, so that it allocates once per
+	// request: the URL, the decision, and the identity header values.
+	urlBuf      url.URL
+	signedIn    decision
+	identityBuf [len(identityHeaders)]string
 }
 
 type parsedToken struct {
@@ -68,22 +78,40 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	a := &authRequest{
 		r:            r,
 		now:          now,
-		clerkURL:     h.requestURL(r),
-		cookies:      parseCookies(r.Header),
 		secFetchDest: headerValue(r.Header, "Sec-Fetch-Dest"),
 		accept:       headerValue(r.Header, "Accept"),
 		origin:       headerValue(r.Header, "Origin"),
 		referer:      headerValue(r.Header, "Referer"),
 	}
-	a.query = a.clerkURL.Query()
+	h.setRequestURL(&a.urlBuf, r)
+	a.clerkURL = &a.urlBuf
+	if a.clerkURL.RawQuery != "" {
+		// A nil query reads as empty: most requests have none to parse.
+		a.query = a.clerkURL.Query()
+	}
 	a.tokenInHeader = parseAuthorizationHeader(headerValue(r.Header, "Authorization"))
+	if a.tokenInHeader == "" {
+		h.loadCookieSources(a)
+	}
+	return a
+}
+
+// loadCookieSources reads the cookie-borne values (reference C steps 1.2 to
+// 1.4). A header token decides alone when it verifies, so its request reads
+// them only on the way to a failure (tokenFailure, maybeHandshake).
+func (h *Handler) loadCookieSources(a *authRequest) {
+	if a.cookiesLoaded {
+		return
+	}
+	a.cookiesLoaded = true
+	a.cookies = parseCookies(a.r.Header)
 	a.suffixed = h.usesSuffixedCookies(a)
 	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
 	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
 		a.clientUAT = uat
 	}
 	if h.inst != nil {
-		a.refreshCookie = a.cookie(cookieRefresh + "_" + h.inst.cookieSuffix)
+		a.refreshCookie = a.cookie(h.inst.suffixedCookie(cookieRefresh))
 	}
 	a.devBrowser = firstNonEmpty(a.query.Get(queryDevBrowser), a.cookie(h.cookieName(cookieDevBrowser, a.suffixed)))
 	a.handshakeToken = firstNonEmpty(a.query.Get(queryHandshake), a.cookie(cookieHandshake))
@@ -91,7 +119,6 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	if n, ok := jsNumber(a.cookie(cookieRedirectCount)); ok {
 		a.redirectCount = n
 	}
-	return a
 }
 
 func (a *authRequest) cookie(name string) string { return a.cookies[name] }
@@ -141,7 +168,7 @@ func firstNonEmpty(a, b string) string {
 
 func (h *Handler) cookieName(base string, suffixed bool) string {
 	if suffixed && h.inst != nil {
-		return base + "_" + h.inst.cookieSuffix
+		return h.inst.suffixedCookie(base)
 	}
 	return base
 }
@@ -152,10 +179,9 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
 	}
-	sfx := "_" + h.inst.cookieSuffix
-	suffixedUAT, hasSuffixedUAT := a.cookies[cookieClientUAT+sfx]
+	suffixedUAT, hasSuffixedUAT := a.cookies[h.inst.suffixedCookie(cookieClientUAT)]
 	uat, hasUAT := a.cookies[cookieClientUAT]
-	suffixedSession := a.cookies[cookieSession+sfx]
+	suffixedSession := a.cookies[h.inst.suffixedCookie(cookieSession)]
 	session := a.cookies[cookieSession]
 
 	var sessionJWT *decodedJWT
@@ -203,10 +229,43 @@ func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
 	if iss.kind != jsonString {
 		return false
 	}
-	return issHostReplacer.Replace(iss.str) == h.inst.fapiHost
+	return stripHTTPSchemes(iss.str) == h.inst.fapiHost
 }
 
-var issHostReplacer = strings.NewReplacer("https://", "", "http://", "", "HTTPS://", "", "HTTP://", "")
+// stripHTTPSchemes is iss.replace(/https?:\/\//gi, ''): every http:// and
+// https://, in any case, removed. The usual iss loses only its scheme, and
+// that costs no allocation.
+func stripHTTPSchemes(s string) string {
+	s = s[schemeAt(s, 0):]
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if n := schemeAt(s, i); n > 0 {
+			i += n
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// schemeAt is the length of an http:// or https:// (any case) at s[i:], or 0.
+func schemeAt(s string, i int) int {
+	if len(s)-i < 7 || !strings.EqualFold(s[i:i+4], "http") {
+		return 0
+	}
+	j := i + 4
+	if (s[j] == 's' || s[j] == 'S') && strings.HasPrefix(s[j+1:], "://") {
+		return 8
+	}
+	if strings.HasPrefix(s[j:], "://") {
+		return 7
+	}
+	return 0
+}
 
 func claimTruthy(d *decodedJWT, claim int) bool {
 	return d != nil && d.claims[claim].truthy()
@@ -286,13 +345,14 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
-	if out := h.signedInChecks(a, s, "cookie"); out.status != statusSignedIn {
+	out := h.signedInChecks(a, s, "cookie")
+	if out.status != statusSignedIn {
 		return out
 	}
 	if h.needsCrossOriginSync(a) {
 		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
 	}
-	return &decision{status: statusSignedIn, carrier: "cookie", session: s}
+	return out
 }
 
 // isNonSessionToken is Clerk's token-class check (SEC-340): OAuth access
@@ -404,7 +464,8 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 	if s.status == "pending" && !h.AllowPending {
 		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
-	return &decision{status: statusSignedIn, carrier: carrier, session: s}
+	a.signedIn = decision{status: statusSignedIn, carrier: carrier, session: s}
+	return &a.signedIn
 }
 
 // isCrossSiteUnsafe is decision A.5: a state-changing request that rides on
@@ -427,6 +488,7 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 // tokenFailure is handleSessionTokenError (step 5): time-claim failures may
 // handshake, everything else is signed-out with the verification reason.
 func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
+	h.loadCookieSources(a)
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {
 	case reasonTokenExpired:
@@ -471,6 +533,7 @@ func isDocumentRequest(method, secFetchDest, accept string) bool {
 // maybeHandshake is handleMaybeHandshakeStatus (step 6). location, when
 // given, is a sync redirect; otherwise the handshake URL is built.
 func (h *Handler) maybeHandshake(a *authRequest, reason, message, location string) *decision {
+	h.loadCookieSources(a)
 	carrier := ""
 	if a.tokenInHeader != "" {
 		carrier = "header"

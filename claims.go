@@ -15,6 +15,10 @@ type session struct {
 	orgSlug   string
 	actorID   string
 
+	// boxed are identity() as interface values, made once so that setting
+	// the placeholders allocates nothing per request.
+	boxed [len(identityHeaders)]any
+
 	// payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
 	payload   string
@@ -59,7 +63,15 @@ func newSession(c *tokenClaims, payload string) *session {
 		_ = readMembers(act.str, actorClaimNames, m[:], false)
 		s.actorID = m[0].asString()
 	}
+	for i, v := range s.identity() {
+		s.boxed[i] = v
+	}
 	return s
+}
+
+// identity is the session's values in the order of identityHeaders.
+func (s *session) identity() [len(identityHeaders)]string {
+	return [...]string{s.userID, s.sessionID, s.orgID, s.orgRole, s.orgSlug, s.actorID}
 }
 
 // rawClaims is the whole payload as JSON.parse gives it, for placeholders
