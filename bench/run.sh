@@ -66,7 +66,8 @@ run() {
 	echo "$name $rps $p99 $cpu"
 }
 
-plain=$(run plain http://127.0.0.1:9080/file.txt)
+# plain gets the same header as warm, so that only clerk_auth differs.
+plain=$(run plain http://127.0.0.1:9080/file.txt bench/bearer.lua bench/token1.txt)
 warm=$(run warm http://127.0.0.1:9081/file.txt bench/bearer.lua bench/token1.txt)
 cold=$(run cold http://127.0.0.1:9081/file.txt bench/bearer.lua bench/tokens.txt)
 
