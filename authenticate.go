@@ -232,7 +232,7 @@ func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
 	return stripHTTPSchemes(iss.str) == h.inst.fapiHost
 }
 
-// stripHTTPSchemes is iss.replace(/https?:\/\//gi, ''): every http:// and
+// stripHTTPSchemes is iss.replace(/https?:\/\//gi, ""): every http:// and
 // https://, in any case, removed. The usual iss loses only its scheme, and
 // that costs no allocation.
 func stripHTTPSchemes(s string) string {
