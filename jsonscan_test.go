@@ -116,3 +116,23 @@ func TestHeaderMembersAreCaseSensitive(t *testing.T) {
 		t.Fatal("TYP was read as typ")
 	}
 }
+
+// A header is an object (or null, which reads as no members); any other
+// JSON does not decode, as when it was decoded into a struct.
+func TestHeaderMustBeAnObject(t *testing.T) {
+	sig := "." + rawURL("sig")
+	payload := "." + rawURL(`{"sub":"u"}`)
+	for header, wantErr := range map[string]bool{
+		`{"alg":"RS256"}`: false,
+		` null `:          false,
+		`[1]`:             true,
+		`"RS256"`:         true,
+		`12`:              true,
+		`true`:            true,
+	} {
+		_, err := decodeJWT(rawURL(header) + payload + sig)
+		if (err != nil) != wantErr || (err != nil && err.reason != reasonTokenInvalid) {
+			t.Errorf("header %s: error %v, want error: %v", header, err, wantErr)
+		}
+	}
+}

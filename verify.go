@@ -126,6 +126,11 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	d := &decodedJWT{token: token, signingInput: signingInput, signature: buf[hl+pl : hl+pl+sn]}
 	text := string(buf[:hl+pn])
 	d.payload = text[hl:]
+	// The header was decoded into a struct: any JSON but an object or null
+	// failed to decode.
+	if c := text[skipSpace(text[:hn], 0)]; c != '{' && c != 'n' {
+		return nil, errTokenDecode
+	}
 	if readMembers(text[:hn], headerNames, d.header[:], false) != nil {
 		return nil, errTokenDecode
 	}
