@@ -51,6 +51,26 @@ type authRequest struct {
 	handshakeToken string
 	handshakeNonce string
 	redirectCount  float64
+
+	// parsed remembers the tokens decoded for this request, so that the
+	// cookie rules and the verification decode a token once.
+	parsed [2]parsedToken
+
+	// cookiesLoaded tells whether the cookie-borne values above are set: a
+	// request with a header token needs them only when it fails.
+	cookiesLoaded bool
+
+	// Storage for the signed-in path, so that it allocates once per
+	// request: the URL, the decision, and the identity header values.
+	urlBuf      url.URL
+	signedIn    decision
+	identityBuf [len(identityHeaders)]string
+}
+
+type parsedToken struct {
+	token string
+	d     *decodedJWT
+	err   *tokenError
 }
 
 // newAuthRequest gathers the request's token sources (reference C step 1).
@@ -58,22 +78,40 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	a := &authRequest{
 		r:            r,
 		now:          now,
-		clerkURL:     h.requestURL(r),
-		cookies:      parseCookies(r.Header),
 		secFetchDest: headerValue(r.Header, "Sec-Fetch-Dest"),
 		accept:       headerValue(r.Header, "Accept"),
 		origin:       headerValue(r.Header, "Origin"),
 		referer:      headerValue(r.Header, "Referer"),
 	}
-	a.query = a.clerkURL.Query()
+	h.setRequestURL(&a.urlBuf, r)
+	a.clerkURL = &a.urlBuf
+	if a.clerkURL.RawQuery != "" {
+		// A nil query reads as empty: most requests have none to parse.
+		a.query = a.clerkURL.Query()
+	}
 	a.tokenInHeader = parseAuthorizationHeader(headerValue(r.Header, "Authorization"))
+	if a.tokenInHeader == "" {
+		h.loadCookieSources(a)
+	}
+	return a
+}
+
+// loadCookieSources reads the cookie-borne values (reference C steps 1.2 to
+// 1.4). A header token decides alone when it verifies, so its request reads
+// them only on the way to a failure (tokenFailure, maybeHandshake).
+func (h *Handler) loadCookieSources(a *authRequest) {
+	if a.cookiesLoaded {
+		return
+	}
+	a.cookiesLoaded = true
+	a.cookies = parseCookies(a.r.Header)
 	a.suffixed = h.usesSuffixedCookies(a)
 	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
 	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
 		a.clientUAT = uat
 	}
 	if h.inst != nil {
-		a.refreshCookie = a.cookie(cookieRefresh + "_" + h.inst.cookieSuffix)
+		a.refreshCookie = a.cookie(h.inst.suffixedCookie(cookieRefresh))
 	}
 	a.devBrowser = firstNonEmpty(a.query.Get(queryDevBrowser), a.cookie(h.cookieName(cookieDevBrowser, a.suffixed)))
 	a.handshakeToken = firstNonEmpty(a.query.Get(queryHandshake), a.cookie(cookieHandshake))
@@ -81,7 +119,6 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	if n, ok := jsNumber(a.cookie(cookieRedirectCount)); ok {
 		a.redirectCount = n
 	}
-	return a
 }
 
 func (a *authRequest) cookie(name string) string { return a.cookies[name] }
@@ -139,7 +176,7 @@ func firstNonEmpty(a, b string) string {
 
 func (h *Handler) cookieName(base string, suffixed bool) string {
 	if suffixed && h.inst != nil {
-		return base + "_" + h.inst.cookieSuffix
+		return h.inst.suffixedCookie(base)
 	}
 	return base
 }
@@ -150,16 +187,15 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
 	}
-	sfx := "_" + h.inst.cookieSuffix
-	suffixedUAT, hasSuffixedUAT := a.cookies[cookieClientUAT+sfx]
+	suffixedUAT, hasSuffixedUAT := a.cookies[h.inst.suffixedCookie(cookieClientUAT)]
 	uat, hasUAT := a.cookies[cookieClientUAT]
-	suffixedSession := a.cookies[cookieSession+sfx]
+	suffixedSession := a.cookies[h.inst.suffixedCookie(cookieSession)]
 	session := a.cookies[cookieSession]
 
 	var sessionJWT *decodedJWT
 	if session != "" {
-		sessionJWT, _ = decodeJWT(session)
-		iss := claimTruthy(sessionJWT, "iss")
+		sessionJWT, _ = h.parseToken(a, session)
+		iss := claimTruthy(sessionJWT, clIss)
 		if !iss {
 			return false
 		}
@@ -172,19 +208,19 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	}
 	var suffixedJWT *decodedJWT
 	if suffixedSession != "" {
-		suffixedJWT, _ = decodeJWT(suffixedSession)
+		suffixedJWT, _ = h.parseToken(a, suffixedSession)
 	}
 	// An absent cookie is not "0".
 	suffixedUATZero := hasSuffixedUAT && suffixedUAT == "0"
 	uatZero := hasUAT && uat == "0"
-	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, "iat") > numClaimOrZero(suffixedJWT, "iat") {
+	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, clIat) > numClaimOrZero(suffixedJWT, clIat) {
 		return false
 	}
 	if suffixedUATZero && !uatZero {
 		return false
 	}
 	if !h.inst.production && suffixedJWT != nil {
-		if exp, _, isNum := numericClaim(suffixedJWT.claims, "exp"); isNum && exp <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+		if exp := suffixedJWT.claims[clExp]; exp.kind == jsonNumber && exp.num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
 			return false
 		}
 	}
@@ -197,38 +233,57 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 // tokenBelongsToInstance compares the unverified iss, scheme removed, with
 // the Frontend API host of the publishable key (never the proxy).
 func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
-	iss, ok := d.claims["iss"].(string)
-	if !ok {
+	iss := d.claims[clIss]
+	if iss.kind != jsonString {
 		return false
 	}
-	iss = strings.NewReplacer("https://", "", "http://", "", "HTTPS://", "", "HTTP://", "").Replace(iss)
-	return iss == h.inst.fapiHost
+	return stripHTTPSchemes(iss.str) == h.inst.fapiHost
 }
 
-func claimTruthy(d *decodedJWT, name string) bool {
-	if d == nil {
-		return false
+// stripHTTPSchemes is iss.replace(/https?:\/\//gi, ""): every http:// and
+// https://, in any case, removed. The usual iss loses only its scheme, and
+// that costs no allocation.
+func stripHTTPSchemes(s string) string {
+	s = s[schemeAt(s, 0):]
+	if !strings.Contains(s, "://") {
+		return s
 	}
-	switch v := d.claims[name].(type) {
-	case nil:
-		return false
-	case string:
-		return v != ""
-	case float64:
-		return v != 0
-	case bool:
-		return v
-	default:
-		return true
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if n := schemeAt(s, i); n > 0 {
+			i += n
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
 	}
+	return b.String()
 }
 
-func numClaimOrZero(d *decodedJWT, name string) float64 {
-	if d == nil {
+// schemeAt is the length of an http:// or https:// (any case) at s[i:], or 0.
+func schemeAt(s string, i int) int {
+	if len(s)-i < 7 || !strings.EqualFold(s[i:i+4], "http") {
 		return 0
 	}
-	v, _ := d.claims[name].(float64)
-	return v
+	j := i + 4
+	if (s[j] == 's' || s[j] == 'S') && strings.HasPrefix(s[j+1:], "://") {
+		return 8
+	}
+	if strings.HasPrefix(s[j:], "://") {
+		return 7
+	}
+	return 0
+}
+
+func claimTruthy(d *decodedJWT, claim int) bool {
+	return d != nil && d.claims[claim].truthy()
+}
+
+func numClaimOrZero(d *decodedJWT, claim int) float64 {
+	if d == nil || d.claims[claim].kind != jsonNumber {
+		return 0
+	}
+	return d.claims[claim].num
 }
 
 // authenticate is authenticateRequest (reference C step 2): a header token
@@ -242,8 +297,7 @@ func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 
 // authenticateHeader is step 3.
 func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
-	token := a.tokenInHeader
-	d, decodeErr := decodeJWT(token)
+	d, decodeErr := h.parseToken(a, a.tokenInHeader)
 	if decodeErr == nil && isNonSessionToken(d) {
 		return signedOut(reasonTokenTypeMismatch, "", "header", true)
 	}
@@ -285,37 +339,38 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	case hasClient && !hasSession:
 		return h.maybeHandshake(a, reasonClientUATButNoSessionToken, "", "")
 	}
-	d, err := decodeJWT(a.sessionCookie)
+	d, err := h.parseToken(a, a.sessionCookie)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	if isNonSessionToken(d) {
 		return signedOut(reasonTokenTypeMismatch, "", "cookie", true)
 	}
-	if iat, ok := d.claims["iat"].(float64); ok && iat < a.clientUAT {
+	if iat := d.claims[clIat]; iat.kind == jsonNumber && iat.num < a.clientUAT {
 		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
 	}
 	s, err := h.verifySession(ctx, d, a.now)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
-	if out := h.signedInChecks(a, s, "cookie"); out.status != statusSignedIn {
+	out := h.signedInChecks(a, s, "cookie")
+	if out.status != statusSignedIn {
 		return out
 	}
 	if h.needsCrossOriginSync(a) {
 		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
 	}
-	return &decision{status: statusSignedIn, carrier: "cookie", session: s}
+	return out
 }
 
 // isNonSessionToken is Clerk's token-class check (SEC-340): OAuth access
 // tokens, M2M tokens and JWT templates are signed by the same key but are
 // not sessions.
 func isNonSessionToken(d *decodedJWT) bool {
-	if typ, _ := d.header.Typ.(string); typ == "at+jwt" || typ == "application/at+jwt" {
+	if typ, _ := d.typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
-	if sub, _ := d.claims["sub"].(string); strings.HasPrefix(sub, "mch_") {
+	if strings.HasPrefix(d.claims[clSub].asString(), "mch_") {
 		return true
 	}
 	if cat, present := d.cat(); present {
@@ -331,6 +386,23 @@ func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Tim
 }
 
 func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration) (*session, *tokenError) {
+	if e := d.verified; e != nil {
+		if h.keyStillHeld(e.key) {
+			// Everything but the time claims was decided by this handler
+			// with this key: only they can have changed.
+			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
+				if err == errExpired {
+					h.cache.remove(e)
+				}
+				return nil, err
+			}
+			return e.session, nil
+		}
+		h.cache.remove(e)
+		if d, _ = decodeJWT(d.token); d == nil {
+			return nil, errTokenDecode
+		}
+	}
 	if cat, _ := d.cat(); cat == jwtCategoryM2M {
 		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid session token category."}
 	}
@@ -346,10 +418,44 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 	}
 	opts := h.verify
 	opts.skew = skew
-	if err := verifyClaims(d.claims, &opts, now); err != nil {
+	if err := verifyClaims(&d.claims, &opts, now); err != nil {
 		return nil, err
 	}
-	return newSession(d.claims), nil
+	s := newSession(&d.claims, d.payload)
+	if h.cache != nil && h.keyStillHeld(key) {
+		h.cache.put(newCacheEntry(d, s, key), now, skew)
+	}
+	return s, nil
+}
+
+// parseToken decodes token once per request, and not at all when it has
+// verified before: then the cache has it decoded.
+func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenError) {
+	for i := range a.parsed {
+		if p := &a.parsed[i]; p.token == token && (p.d != nil || p.err != nil) {
+			return p.d, p.err
+		}
+	}
+	var p parsedToken
+	p.token = token
+	if e := h.cache.get(token); e != nil {
+		p.d = e.jwt
+	} else {
+		p.d, p.err = decodeJWT(token)
+	}
+	if a.parsed[0].token == "" {
+		a.parsed[0] = p
+	} else {
+		a.parsed[1] = p
+	}
+	return p.d, p.err
+}
+
+// keyStillHeld tells whether the key source still has key: what a key that
+// left the set verified is not served from the cache.
+func (h *Handler) keyStillHeld(key *verificationKey) bool {
+	kh, ok := h.keys.(keyHolder)
+	return ok && kh.holds(key)
 }
 
 // signedInChecks are the deliberate additions of reference A.4 to A.6, run on
@@ -366,7 +472,8 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 	if s.status == "pending" && !h.AllowPending {
 		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
-	return &decision{status: statusSignedIn, carrier: carrier, session: s}
+	a.signedIn = decision{status: statusSignedIn, carrier: carrier, session: s}
+	return &a.signedIn
 }
 
 // isCrossSiteUnsafe is decision A.5: a state-changing request that rides on
@@ -391,6 +498,7 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 // maybeHandshake works the carrier out itself; its last argument is only
 // ever a sync redirect's location.
 func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
+	h.loadCookieSources(a)
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {
 	case reasonTokenExpired:
@@ -435,6 +543,7 @@ func isDocumentRequest(method, secFetchDest, accept string) bool {
 // maybeHandshake is handleMaybeHandshakeStatus (step 6). location, when
 // given, is a sync redirect; otherwise the handshake URL is built.
 func (h *Handler) maybeHandshake(a *authRequest, reason, message, location string) *decision {
+	h.loadCookieSources(a)
 	carrier := ""
 	if a.tokenInHeader != "" {
 		carrier = "header"

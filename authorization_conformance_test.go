@@ -140,7 +140,7 @@ func TestAuthorizationMatchesClerk(t *testing.T) {
 			perms = append(perms, text(p))
 		}
 		var ours []string
-		ours = append(ours, newSession(jsonClaims(t, c.claims)).orgPermissions...)
+		ours = append(ours, newSession(jsonClaims(t, c.claims)).entitlements().orgPermissions...)
 		same := text(res.Auth.OrgID) == c.orgID && text(res.Auth.OrgRole) == c.orgRole && text(res.Auth.OrgSlug) == c.orgSlug &&
 			isArray == c.hasPerms && samePermissions(perms, ours)
 		if c.deviation != "" {

@@ -84,11 +84,11 @@ func reverificationHint(rv *reverification) map[string]any {
 // setEntitlements publishes the organization permissions, plans and
 // features of the session.
 func setEntitlements(r *http.Request, repl *caddy.Replacer, s *session) {
-	perms := strings.Join(s.orgPermissions, ",")
-	if s.malformed != "" {
+	perms := strings.Join(s.entitlements().orgPermissions, ",")
+	if s.entitlements().malformed != "" {
 		perms = ""
 	}
-	plans, features := scopedValues(s.plans), scopedValues(s.features)
+	plans, features := scopedValues(s.entitlements().plans), scopedValues(s.entitlements().features)
 	repl.Set("http.auth.user.org_permissions", perms)
 	repl.Set("http.auth.user.plan", plans)
 	repl.Set("http.auth.user.features", features)

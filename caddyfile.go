@@ -1,6 +1,8 @@
 package clerkauth
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -55,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        timeout   <duration>
 //	        metadata  <key>...
 //	    }
+//	    cache_size      <entries>
 //	}
 //
 // Every require line is a rule that must hold; its values are alternatives.
@@ -157,6 +160,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.SatelliteAutoSync = true
+		case "cache_size":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return d.Errf("cache_size: %q is not a number of entries (0 turns the cache off)", v)
+			}
+			h.CacheSize = &n
 		case "demo":
 			if err := noArgs(d); err != nil {
 				return err

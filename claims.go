@@ -4,27 +4,47 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync"
 	"unicode"
 )
 
 // session is what a verified session token says, decoded as @clerk/shared's
-// jwtPayloadParser does (v1 org_* claims, or v2's compact "o" object with the
-// fea × o.per × o.fpm permission bitmasks).
+// jwtPayloadParser does (v1 org_* claims, or v2's compact "o" object). A
+// session may be shared by concurrent requests through the cache: it is
+// read-only once built.
+type session struct {
+	userID    string
+	sessionID string
+	status    string // sts: "active", "pending", or empty
+	orgID     string
+	orgRole   string
+	orgSlug   string
+	actorID   string
+
+	// boxed are identity() as interface values, made once so that setting
+	// the placeholders allocates nothing per request.
+	boxed [len(identityHeaders)]any
+
+	// payload is the token's payload JSON, decoded on first use by
+	// rawClaims.
+	payload   string
+	rawOnce   sync.Once
+	rawClaimM map[string]any
+
+	// ent is what authorization reads, decoded from the raw claims on first
+	// use: a session verified once and served from the cache pays for it once.
+	entOnce sync.Once
+	ent     entitlements
+}
+
+// entitlements are the parts of the payload Clerk's has() reads, decoded as
+// @clerk/shared's jwtPayloadParser does (v2's fea × o.per × o.fpm bitmasks).
 //
 // Where Clerk's parser would take a claim of the wrong JSON type as it comes
 // (a numeric org id, say), we take nothing, so every rule that needs it
 // denies. Where Clerk's parser would throw (a fea element without a scope,
 // a non-string o.per), malformed says why, and every rule denies.
-type session struct {
-	claims    map[string]any
-	userID    string
-	sessionID string
-	status    string // sts: "active", "pending", or empty
-	orgID     string
-	orgRole   string // always "org:"-prefixed for v2; v1 carries it as issued
-	orgSlug   string
-	actorID   string
-
+type entitlements struct {
 	// orgPermissions is orgPermissions of Clerk's auth object; hasOrgPermissions
 	// is Array.isArray(orgPermissions), which has() requires.
 	orgPermissions    []string
@@ -41,46 +61,92 @@ type session struct {
 	malformed string
 }
 
-func newSession(c map[string]any) *session {
-	s := &session{claims: c}
-	s.userID, _ = c["sub"].(string)
-	s.sessionID, _ = c["sid"].(string)
-	s.status, _ = c["sts"].(string)
-	s.features, _ = c["fea"].(string)
-	s.plans, _ = c["pla"].(string)
-	s.actor = c["act"]
-	s.fva = c["fva"]
-	if v, _ := c["v"].(float64); v == 2 {
-		if jsTruthy(c["o"]) {
-			s.decodeOrgV2(c)
-		}
-	} else {
-		s.orgID, _ = c["org_id"].(string)
-		s.orgRole, _ = c["org_role"].(string)
-		s.orgSlug, _ = c["org_slug"].(string)
-		if perms, ok := c["org_permissions"].([]any); ok {
-			s.hasOrgPermissions = true
-			for _, p := range perms {
-				if p, ok := p.(string); ok {
-					s.orgPermissions = append(s.orgPermissions, p)
-				}
+// Members of the v2 "o" claim and of "act".
+const (
+	oID = iota
+	oSlg
+	oRol
+)
+
+var (
+	orgClaimNames   = []string{oID: "id", oSlg: "slg", oRol: "rol"}
+	actorClaimNames = []string{"sub"}
+)
+
+func newSession(c *tokenClaims, payload string) *session {
+	s := &session{payload: payload}
+	s.userID = c[clSub].asString()
+	s.sessionID = c[clSid].asString()
+	s.status = c[clSts].asString()
+	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
+		if o := c[clO]; o.kind == jsonObject {
+			var m [3]jsonValue
+			_ = readMembers(o.str, orgClaimNames, m[:], false)
+			s.orgID = m[oID].asString()
+			s.orgSlug = m[oSlg].asString()
+			if rol := m[oRol].asString(); rol != "" {
+				s.orgRole = "org:" + rol
 			}
 		}
+	} else {
+		s.orgID = c[clOrgID].asString()
+		s.orgRole = c[clOrgRole].asString()
+		s.orgSlug = c[clOrgSlug].asString()
 	}
-	if act, ok := c["act"].(map[string]any); ok {
-		s.actorID, _ = act["sub"].(string)
+	if act := c[clAct]; act.kind == jsonObject {
+		var m [1]jsonValue
+		_ = readMembers(act.str, actorClaimNames, m[:], false)
+		s.actorID = m[0].asString()
+	}
+	for i, v := range s.identity() {
+		s.boxed[i] = v
 	}
 	return s
 }
 
-// decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *session) decodeOrgV2(c map[string]any) {
-	o, _ := c["o"].(map[string]any)
-	s.orgID, _ = o["id"].(string)
-	s.orgSlug, _ = o["slg"].(string)
-	if rol, ok := o["rol"].(string); ok && rol != "" {
-		s.orgRole = "org:" + rol
+// identity is the session's values in the order of identityHeaders.
+func (s *session) identity() [len(identityHeaders)]string {
+	return [...]string{s.userID, s.sessionID, s.orgID, s.orgRole, s.orgSlug, s.actorID}
+}
+
+// rawClaims is the whole payload as JSON.parse gives it, for placeholders
+// and rules that read claims the typed fields do not hold. It is decoded
+// once per session and shared: callers must not modify it.
+func (s *session) rawClaims() map[string]any {
+	s.rawOnce.Do(func() { s.rawClaimM = rawClaims(s.payload) })
+	return s.rawClaimM
+}
+
+// entitlements decodes, once per session, what authorization reads.
+func (s *session) entitlements() *entitlements {
+	s.entOnce.Do(func() { s.ent = decodeEntitlements(s.rawClaims()) })
+	return &s.ent
+}
+
+func decodeEntitlements(c map[string]any) entitlements {
+	var e entitlements
+	e.features, _ = c["fea"].(string)
+	e.plans, _ = c["pla"].(string)
+	e.actor = c["act"]
+	e.fva = c["fva"]
+	if v, _ := c["v"].(float64); v == 2 {
+		if jsTruthy(c["o"]) {
+			e.decodeOrgV2(c)
+		}
+	} else if perms, ok := c["org_permissions"].([]any); ok {
+		e.hasOrgPermissions = true
+		for _, p := range perms {
+			if p, ok := p.(string); ok {
+				e.orgPermissions = append(e.orgPermissions, p)
+			}
+		}
 	}
+	return e
+}
+
+// decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
+func (s *entitlements) decodeOrgV2(c map[string]any) {
+	o, _ := c["o"].(map[string]any)
 	s.hasOrgPermissions = true
 	if fea := c["fea"]; jsTruthy(fea) {
 		if _, isString := fea.(string); !isString {

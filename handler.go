@@ -34,7 +34,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	for k, v := range d.extraHeaders {
 		hdr[k] = v
 	}
-	repl.Set("http.auth.clerk.status", d.status)
+	repl.Set("http.auth.clerk.status", statusValue(d.status))
 	repl.Set("http.auth.clerk.reason", d.reason)
 
 	if d.status != statusSignedIn {
@@ -52,7 +52,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	case d.status == statusSignedIn:
-		setIdentity(r, repl, d.session)
+		setIdentity(r, repl, d.session, a.identityBuf[:])
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
 			return err
 		}
@@ -93,6 +93,8 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if h.signInURL == "" || !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) {
 		return ""
 	}
+	// The dev-browser token rides along to a cross-origin sign-in page.
+	h.loadCookieSources(a)
 	target, err := url.Parse(h.signInURL)
 	if err != nil {
 		return ""
@@ -143,33 +145,61 @@ func isIdentityHeaderName(k string) bool {
 	return len(k) > 8 && strings.EqualFold(strings.ReplaceAll(k[:8], "_", "-"), "x-clerk-")
 }
 
+// identityHeaders and identityPlaceholders name the session's values in
+// the order of session.identity.
+var (
+	identityHeaders      = [...]string{headerUserID, headerSessionID, headerOrgID, headerOrgRole, headerOrgSlug, headerActorID}
+	identityPlaceholders = [...]string{
+		"http.auth.user.id", "http.auth.user.session_id", "http.auth.user.org_id",
+		"http.auth.user.org_role", "http.auth.user.org_slug", "http.auth.user.actor_id",
+	}
+)
+
 // setIdentity publishes the session to placeholders and upstream headers.
-func setIdentity(r *http.Request, repl *caddy.Replacer, s *session) {
-	repl.Set("http.auth.user.id", s.userID)
-	repl.Set("http.auth.user.session_id", s.sessionID)
-	repl.Set("http.auth.user.org_id", s.orgID)
-	repl.Set("http.auth.user.org_role", s.orgRole)
-	repl.Set("http.auth.user.org_slug", s.orgSlug)
-	repl.Set("http.auth.user.actor_id", s.actorID)
-	for name, v := range map[string]string{
-		headerUserID: s.userID, headerSessionID: s.sessionID, headerOrgID: s.orgID,
-		headerOrgRole: s.orgRole, headerOrgSlug: s.orgSlug, headerActorID: s.actorID,
-	} {
+// The header values are copied into buf, the request's own: a later handler
+// may edit header values in place, and the session is shared.
+func setIdentity(r *http.Request, repl *caddy.Replacer, s *session, buf []string) {
+	vals := s.identity()
+	for i, v := range vals {
+		repl.Set(identityPlaceholders[i], s.boxed[i])
 		if v != "" {
-			r.Header.Set(name, v)
+			buf[i] = v
+			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
 }
 
+// statusValue boxes the status for the replacer without allocating.
+func statusValue(status string) any {
+	switch status {
+	case statusSignedIn:
+		return anySignedIn
+	case statusSignedOut:
+		return anySignedOut
+	case statusHandshake:
+		return anyHandshake
+	}
+	return status
+}
+
+var anySignedIn, anySignedOut, anyHandshake any = statusSignedIn, statusSignedOut, statusHandshake
+
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
 // host and scheme count only from a proxy Caddy trusts (decision A.9).
 func (h *Handler) requestURL(r *http.Request) *url.URL {
-	orig := r
+	u := new(url.URL)
+	h.setRequestURL(u, r)
+	return u
+}
+
+// setRequestURL is requestURL into u.
+func (h *Handler) setRequestURL(u *url.URL, r *http.Request) {
+	origURL, origTLS := r.URL, r.TLS != nil
 	if o, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		orig = &o
+		origURL, origTLS = o.URL, o.TLS != nil
 	}
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: orig.URL.Path, RawPath: orig.URL.RawPath, RawQuery: orig.URL.RawQuery}
-	if orig.TLS != nil {
+	*u = url.URL{Scheme: "http", Host: r.Host, Path: origURL.Path, RawPath: origURL.RawPath, RawQuery: origURL.RawQuery}
+	if origTLS {
 		u.Scheme = "https"
 	}
 	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
@@ -180,7 +210,6 @@ func (h *Handler) requestURL(r *http.Request) *url.URL {
 			u.Scheme = fp
 		}
 	}
-	return u
 }
 
 func firstCommaValue(v string) string {

@@ -391,7 +391,7 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 	if err := verifySignature(d, key); err != nil {
 		return nil, err
 	}
-	raw, _ := d.claims["handshake"].([]any)
+	raw, _ := rawClaims(d.payload)["handshake"].([]any)
 	directives := make([]string, 0, len(raw))
 	for _, v := range raw {
 		s, ok := v.(string)

@@ -24,6 +24,17 @@ type instance struct {
 	production  bool
 	// cookieSuffix names the suffixed cookies (__session_<suffix>).
 	cookieSuffix string
+	// suffixedNames are the suffixed names of the cookies read on every
+	// request, made once.
+	suffixedNames map[string]string
+}
+
+// suffixedCookie is base + "_" + cookieSuffix.
+func (in *instance) suffixedCookie(base string) string {
+	if n, ok := in.suffixedNames[base]; ok {
+		return n
+	}
+	return base + "_" + in.cookieSuffix
 }
 
 // parsePublishableKey follows @clerk/shared parsePublishableKey: pk_live_ or
@@ -69,6 +80,10 @@ func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error)
 		frontendAPI:    host,
 		production:     prod,
 		cookieSuffix:   cookieSuffix(pk),
+	}
+	in.suffixedNames = map[string]string{}
+	for _, base := range []string{cookieSession, cookieClientUAT, cookieRefresh, cookieDevBrowser} {
+		in.suffixedNames[base] = base + "_" + in.cookieSuffix
 	}
 	if prod && satellite && domain != "" {
 		in.fapiHost = "clerk." + domain

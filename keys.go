@@ -42,6 +42,13 @@ type keyProvider interface {
 	keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError)
 }
 
+// keyHolder is a key source that can tell whether a key it gave out is still
+// one of its keys: the token cache drops what a key no longer in the set had
+// verified.
+type keyHolder interface {
+	holds(key *verificationKey) bool
+}
+
 // staticKey is the networkless jwt_key. Like @clerk/backend's PEM path it is
 // pinned to RS256 and ignores the token's kid.
 type staticKey struct{ key *verificationKey }
@@ -49,6 +56,10 @@ type staticKey struct{ key *verificationKey }
 func (s staticKey) keyFor(context.Context, string) (*verificationKey, *tokenError) {
 	return s.key, nil
 }
+
+// holds is true for the one key: a jwt_key never changes while the handler
+// lives.
+func (s staticKey) holds(k *verificationKey) bool { return k == s.key }
 
 // parsePEMKey reads the Dashboard's "JWKS Public Key": a PEM block, the bare
 // base64 body of one (as clerk-sdk-go accepts), or either with literal "\n"
@@ -227,6 +238,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 	ks.mu.Lock()
 	ks.lastErr = err
 	if err == nil {
+		keepUnchangedKeys(km, ks.current.Load())
 		ks.current.Store(km)
 	}
 	ks.inflight = nil
@@ -360,6 +372,27 @@ func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKe
 		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "no keys have been loaded yet"}
 	}
 	return nil, &tokenError{reason: reasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
+}
+
+// holds is true while k is the key of its kid in the current set. A key
+// that left the set, or was replaced under the same kid, is not held.
+func (ks *remoteKeySet) holds(k *verificationKey) bool {
+	km := ks.current.Load()
+	return km != nil && km.keys[k.kid] == k
+}
+
+// keepUnchangedKeys reuses the previous set's key object where a refresh
+// brought the same key back (same kid, alg and public key), so that what
+// it verified stays cached across the periodic refresh.
+func keepUnchangedKeys(next, prev *keyMap) {
+	if prev == nil {
+		return
+	}
+	for kid, k := range next.keys {
+		if old := prev.keys[kid]; old != nil && old.alg == k.alg && old.pub.Equal(k.pub) {
+			next.keys[kid] = old
+		}
+	}
 }
 
 func (ks *remoteKeySet) lookup(kid string) *verificationKey {

@@ -126,8 +126,14 @@ type Handler struct {
 	// metadata as placeholders and headers.
 	UserDetails *UserDetails `json:"user_details,omitempty"`
 
-	policy       *policy
-	users        *userLookup
+	policy *policy
+	users  *userLookup
+	// CacheSize is how many verified tokens are remembered, so that a token
+	// seen again is not verified again (its time claims, its key and the
+	// per-request checks are still checked every time). 0 turns the cache
+	// off. Default: 10000 (a few MB at most; see docs/performance.md).
+	CacheSize *int `json:"cache_size,omitempty"`
+
 	inst         *instance
 	keys         keyProvider
 	keyPoolKey   string
@@ -139,6 +145,7 @@ type Handler struct {
 	httpClient   *http.Client
 	logger       *zap.Logger
 	now          func() time.Time
+	cache        *tokenCache
 }
 
 // CaddyModule returns the Caddy module information.
@@ -193,6 +200,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionPolicy(); err != nil {
 		return err
 	}
+	cacheSize := defaultCacheSize
+	if h.CacheSize != nil {
+		cacheSize = *h.CacheSize
+	}
+	h.cache = newTokenCache(cacheSize)
 	if len(h.AuthorizedParties) == 0 && !h.Demo {
 		h.logger.Warn("authorized_parties is not set: tokens minted for any origin of this instance are accepted; Clerk recommends setting it")
 	}
@@ -323,6 +335,9 @@ func (h *Handler) Validate() error {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("clerk_auth: authorized_parties: %v", err)
 		}
+	}
+	if h.CacheSize != nil && *h.CacheSize < 0 {
+		return fmt.Errorf("clerk_auth: cache_size: must not be negative")
 	}
 	if h.ClockSkew != nil && *h.ClockSkew < 0 {
 		return fmt.Errorf("clerk_auth: clock_skew: must not be negative")

@@ -163,10 +163,10 @@ func compileRule(r Rule) (rule, error) {
 			}
 		}
 		c.reason = reasonMissingFeature
-		pick := func(s *session) string { return s.features }
+		pick := func(s *session) string { return s.entitlements().features }
 		if r.Kind == rulePlan {
 			c.reason = reasonMissingPlan
-			pick = func(s *session) string { return s.plans }
+			pick = func(s *session) string { return s.entitlements().plans }
 		}
 		c.allow = func(s *session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasEntitlement(s, pick(s), v) })
@@ -181,7 +181,7 @@ func compileRule(r Rule) (rule, error) {
 		path := r.Path
 		if r.Kind == ruleClaim {
 			c.reason = reasonMissingClaim
-			c.allow = func(s *session, _ *userDetails) bool { return valueMatches(lookupPath(s.claims, path), values) }
+			c.allow = func(s *session, _ *userDetails) bool { return valueMatches(lookupPath(s.rawClaims(), path), values) }
 		} else {
 			c.reason, c.needsUser = reasonMissingMetadata, true
 			c.allow = func(_ *session, u *userDetails) bool { return valueMatches(lookupPath(u.publicMetadata, path), values) }
@@ -253,7 +253,7 @@ func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial
 	looked := false
 	for i := range p.rules {
 		r := &p.rules[i]
-		if s.malformed != "" {
+		if s.entitlements().malformed != "" {
 			return &denial{rule: r, reason: r.reason}
 		}
 		if r.needsUser {
@@ -293,7 +293,7 @@ func hasRole(s *session, role string) bool {
 }
 
 func hasPermission(s *session, permission string) bool {
-	return s.userID != "" && s.orgID != "" && s.hasOrgPermissions && contains(s.orgPermissions, prefixWithOrg(permission))
+	return s.userID != "" && s.orgID != "" && s.entitlements().hasOrgPermissions && contains(s.entitlements().orgPermissions, prefixWithOrg(permission))
 }
 
 // hasEntitlement is has({feature}) or has({plan}) on the fea or pla claim.
@@ -331,7 +331,7 @@ func hasReverification(s *session, rv *reverification) bool {
 	if s.userID == "" {
 		return false
 	}
-	f1, f2, ok := factorAges(s.fva)
+	f1, f2, ok := factorAges(s.entitlements().fva)
 	if !ok || (f1 == -1 && f2 == -1) {
 		return false
 	}
@@ -384,7 +384,7 @@ func inOrg(s *session, idsOrSlugs []string) bool {
 }
 
 // isImpersonated: any act claim at all, whatever its shape.
-func isImpersonated(s *session) bool { return s.actor != nil }
+func isImpersonated(s *session) bool { return s.entitlements().actor != nil }
 
 func notImpersonated(s *session, _ *userDetails) bool { return !isImpersonated(s) }
 

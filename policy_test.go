@@ -52,19 +52,19 @@ func setOrg(key string, v any) func(map[string]any) {
 	}
 }
 
-// jsonClaims round-trips claims through JSON, so that numbers are float64
-// as they are after decoding a real token.
-func jsonClaims(t testing.TB, c map[string]any) map[string]any {
+// jsonClaims reads claims as a verified token's payload is read: the typed
+// claims and the payload JSON, for newSession.
+func jsonClaims(t testing.TB, c map[string]any) (*tokenClaims, string) {
 	t.Helper()
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	var claims tokenClaims
+	if err := readMembers(string(b), claimNames, claims[:], true); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return &claims, string(b)
 }
 
 // seventyPerms is "p0,...,p69" and bit69 2^69 as a decimal: a bitmask
@@ -132,11 +132,11 @@ func TestSessionDecodesOrganizationClaims(t *testing.T) {
 			if s.orgID != tc.orgID || s.orgRole != tc.orgRole || s.orgSlug != tc.orgSlug {
 				t.Errorf("org = %q %q %q, want %q %q %q", s.orgID, s.orgRole, s.orgSlug, tc.orgID, tc.orgRole, tc.orgSlug)
 			}
-			if s.hasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.orgPermissions, tc.perms)) {
-				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.orgPermissions, s.hasOrgPermissions, tc.perms, tc.hasPerms)
+			if s.entitlements().hasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.entitlements().orgPermissions, tc.perms)) {
+				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.entitlements().orgPermissions, s.entitlements().hasOrgPermissions, tc.perms, tc.hasPerms)
 			}
-			if (s.malformed != "") != tc.malformed {
-				t.Errorf("malformed = %q, want malformed %v", s.malformed, tc.malformed)
+			if (s.entitlements().malformed != "") != tc.malformed {
+				t.Errorf("malformed = %q, want malformed %v", s.entitlements().malformed, tc.malformed)
 			}
 		})
 	}
@@ -227,7 +227,7 @@ func hasCases() []hasCase {
 func askHas(t testing.TB, c hasCase) bool {
 	t.Helper()
 	s := newSession(jsonClaims(t, c.claims))
-	if s.malformed != "" {
+	if s.entitlements().malformed != "" {
 		return false
 	}
 	switch c.kind {
@@ -236,9 +236,9 @@ func askHas(t testing.TB, c hasCase) bool {
 	case "permission":
 		return hasPermission(s, c.value)
 	case "feature":
-		return hasEntitlement(s, s.features, c.value)
+		return hasEntitlement(s, s.entitlements().features, c.value)
 	case "plan":
-		return hasEntitlement(s, s.plans, c.value)
+		return hasEntitlement(s, s.entitlements().plans, c.value)
 	case "reverification":
 		rv := parseReverificationQuestion(t, c.value)
 		return hasReverification(s, rv)
@@ -513,9 +513,9 @@ func benchRules() []Rule {
 }
 
 func BenchmarkDecodeV2Session(b *testing.B) {
-	claims := jsonClaims(b, with(v2Claims))
+	claims, payload := jsonClaims(b, with(v2Claims))
 	for b.Loop() {
-		newSession(claims)
+		newSession(claims, payload).entitlements()
 	}
 }
 
@@ -581,7 +581,7 @@ func TestWrongClaimTypesDeny(t *testing.T) {
 				// The org rule also matches by id: only a wrong id denies.
 				continue
 			}
-			if dn == nil || (dn.reason != reason && s.malformed == "") {
+			if dn == nil || (dn.reason != reason && s.entitlements().malformed == "") {
 				t.Errorf("%s = %#v: denial %+v, want %s", claim, v, dn, reason)
 			}
 		}

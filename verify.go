@@ -3,8 +3,8 @@ package clerkauth
 import (
 	"crypto"
 	"crypto/rsa"
-	_ "crypto/sha256" // RS256
-	_ "crypto/sha512" // RS384, RS512
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -21,38 +21,86 @@ type tokenError struct {
 
 func (e *tokenError) Error() string { return e.reason + ": " + e.message }
 
-// jwtHeader holds the header members we read. They are typed any because a
-// token is attacker input: a member of the wrong JSON type must deny, never
-// fail to decode into a zero value that passes.
-type jwtHeader struct {
-	Alg any `json:"alg"`
-	Typ any `json:"typ"`
-	Kid any `json:"kid"`
-	Cat any `json:"cat"`
+// Header members we read.
+const (
+	hdrAlg = iota
+	hdrTyp
+	hdrKid
+	hdrCat
+	numHeaderMembers
+)
+
+var headerNames = []string{hdrAlg: "alg", hdrTyp: "typ", hdrKid: "kid", hdrCat: "cat"}
+
+// Claims we read, typed by JSON kind: a token is attacker input, and a claim
+// of the wrong JSON type must deny, never decode to a zero value that passes.
+const (
+	clSub = iota
+	clAzp
+	clIss
+	clExp
+	clNbf
+	clIat
+	clSid
+	clSts
+	clV
+	clO
+	clOrgID
+	clOrgRole
+	clOrgSlug
+	clAct
+	numClaims
+)
+
+var claimNames = []string{
+	clSub: "sub", clAzp: "azp", clIss: "iss", clExp: "exp", clNbf: "nbf", clIat: "iat", clSid: "sid",
+	clSts: "sts", clV: "v", clO: "o", clOrgID: "org_id", clOrgRole: "org_role", clOrgSlug: "org_slug", clAct: "act",
 }
 
-// decodedJWT is a compact JWT decoded but not verified.
+// tokenClaims are the claims decisions read; the rest of the payload stays
+// raw until someone asks for it (rawClaims).
+type tokenClaims [numClaims]jsonValue
+
+// decodedJWT is a compact JWT decoded but not verified. Once a token has
+// verified, its decodedJWT is shared read-only through the cache.
 type decodedJWT struct {
+	token        string
 	signingInput string
 	signature    []byte
-	header       jwtHeader
-	// claims is the payload when it is a JSON object, else empty.
-	claims map[string]any
+	header       [numHeaderMembers]jsonValue
+	claims       tokenClaims
+	// payload is the payload's JSON text, for rawClaims.
+	payload string
+	// verified is the cache entry of a token that verified, set before the
+	// entry is published.
+	verified *cacheEntry
 }
 
-func (d *decodedJWT) kid() string { s, _ := d.header.Kid.(string); return s }
-func (d *decodedJWT) alg() string { s, _ := d.header.Alg.(string); return s }
+func (d *decodedJWT) kid() string { return d.header[hdrKid].asString() }
+func (d *decodedJWT) alg() string { return d.header[hdrAlg].asString() }
+
+// cat reports the category and whether one is given (JSON null is none).
 func (d *decodedJWT) cat() (string, bool) {
-	if d.header.Cat == nil {
+	c := d.header[hdrCat]
+	if c.kind == jsonAbsent || c.kind == jsonNull {
 		return "", false
 	}
-	s, _ := d.header.Cat.(string)
-	return s, true
+	return c.asString(), true
+}
+
+// typ reports the type and whether one is given (JSON null is none).
+func (d *decodedJWT) typ() (string, bool) {
+	t := d.header[hdrTyp]
+	if t.kind == jsonAbsent || t.kind == jsonNull {
+		return "", false
+	}
+	return t.asString(), true
 }
 
 // decodeJWT is @clerk/backend decodeJwt: three dot-separated parts, each
 // base64url (padding tolerated, trailing bits must be zero), header and
-// payload JSON. Failure is token-invalid.
+// payload JSON. Failure is token-invalid. The segments are decoded into one
+// buffer and the JSON is read once, into typed members.
 func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	if len(token) > maxTokenBytes {
 		return nil, errTokenTooLarge
@@ -65,25 +113,33 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	if !ok || strings.Contains(s, ".") {
 		return nil, errTokenForm
 	}
-	hb, err1 := decodeSegment(h)
-	pb, err2 := decodeSegment(p)
-	sig, err3 := decodeSegment(s)
+	signingInput := token[:len(h)+1+len(p)]
+	h, p, s = strings.TrimRight(h, "="), strings.TrimRight(p, "="), strings.TrimRight(s, "=")
+	hl, pl := rawURLStrict.DecodedLen(len(h)), rawURLStrict.DecodedLen(len(p))
+	buf := make([]byte, hl+pl+rawURLStrict.DecodedLen(len(s)))
+	hn, err1 := rawURLStrict.Decode(buf, []byte(h))
+	pn, err2 := rawURLStrict.Decode(buf[hl:], []byte(p))
+	sn, err3 := rawURLStrict.Decode(buf[hl+pl:], []byte(s))
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, errTokenDecode
 	}
-	d := &decodedJWT{signingInput: token[:len(h)+1+len(p)], signature: sig}
-	// Into a map, not the struct: encoding/json would match "ALG" or "Kid"
-	// to a field case-insensitively, where JavaScript reads only "alg".
-	var header map[string]any
-	if json.Unmarshal(hb, &header) != nil {
+	if !json.Valid(buf[:hn]) || !json.Valid(buf[hl:hl+pn]) {
 		return nil, errTokenDecode
 	}
-	d.header = jwtHeader{Alg: header["alg"], Typ: header["typ"], Kid: header["kid"], Cat: header["cat"]}
-	var payload any
-	if json.Unmarshal(pb, &payload) != nil {
+	d := &decodedJWT{token: token, signingInput: signingInput, signature: buf[hl+pl : hl+pl+sn]}
+	text := string(buf[:hl+pn])
+	d.payload = text[hl:]
+	// The header was decoded into a struct: any JSON but an object or null
+	// failed to decode.
+	if c := text[skipSpace(text[:hn], 0)]; c != '{' && c != 'n' {
 		return nil, errTokenDecode
 	}
-	d.claims, _ = payload.(map[string]any)
+	if readMembers(text[:hn], headerNames, d.header[:], false) != nil {
+		return nil, errTokenDecode
+	}
+	if readMembers(d.payload, claimNames, d.claims[:], true) != nil {
+		return nil, errTokenDecode
+	}
 	return d, nil
 }
 
@@ -95,16 +151,23 @@ const maxTokenBytes = 16 << 10
 
 var errTokenTooLarge = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. The token is larger than 16 KiB."}
 
+// rawClaims decodes the whole payload, for what the typed claims do not
+// hold. The payload was valid JSON; a payload that is not an object has no
+// claims.
+func rawClaims(payload string) map[string]any {
+	var c map[string]any
+	if json.Unmarshal([]byte(payload), &c) != nil {
+		return map[string]any{}
+	}
+	return c
+}
+
 var (
 	errTokenForm   = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
 	errTokenDecode = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. The header, payload, or signature could not be decoded."}
 )
 
 var rawURLStrict = base64.RawURLEncoding.Strict()
-
-func decodeSegment(s string) ([]byte, error) {
-	return rawURLStrict.DecodeString(strings.TrimRight(s, "="))
-}
 
 var algHash = map[string]crypto.Hash{
 	"RS256": crypto.SHA256,
@@ -125,10 +188,8 @@ type verifyOptions struct {
 // verifySignature runs checks 4 to 6 of verifyJwt: typ, alg, then the
 // signature with the algorithm pinned by the key.
 func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
-	if d.header.Typ != nil {
-		if typ, _ := d.header.Typ.(string); typ != "JWT" {
-			return &tokenError{reason: reasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
-		}
+	if typ, present := d.typ(); present && typ != "JWT" {
+		return &tokenError{reason: reasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
 	}
 	alg := d.alg()
 	hash, ok := algHash[alg]
@@ -140,69 +201,82 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 		// Clerk reports that as a verification failure.
 		return &tokenError{reason: reasonTokenVerificationFailed, message: "Error verifying JWT signature. The key is for " + key.alg + ", the token says " + alg + "."}
 	}
-	h := hash.New()
-	h.Write([]byte(d.signingInput))
-	if rsa.VerifyPKCS1v15(key.pub, hash, h.Sum(nil), d.signature) != nil {
+	if rsa.VerifyPKCS1v15(key.pub, hash, digest(hash, d.signingInput), d.signature) != nil {
 		return &tokenError{reason: reasonTokenInvalidSignature, message: "JWT signature is invalid."}
 	}
 	return nil
 }
 
+// digest hashes the signing input without a heap-allocated hash state.
+func digest(hash crypto.Hash, input string) []byte {
+	switch hash {
+	case crypto.SHA384:
+		s := sha512.Sum384([]byte(input))
+		return s[:]
+	case crypto.SHA512:
+		s := sha512.Sum512([]byte(input))
+		return s[:]
+	default:
+		s := sha256.Sum256([]byte(input))
+		return s[:]
+	}
+}
+
 // verifyClaims runs checks 7 to 13 of verifyJwt, in Clerk's order, after the
 // signature is proven.
-func verifyClaims(c map[string]any, o *verifyOptions, now time.Time) *tokenError {
-	if _, ok := c["sub"].(string); !ok {
+func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
+	if c[clSub].kind != jsonString {
 		return &tokenError{reason: reasonTokenVerificationFailed, message: "Subject claim (sub) is required and must be a string."}
 	}
 	if len(o.authorizedParties) > 0 {
-		azp, _ := c["azp"].(string)
+		azp := c[clAzp].asString()
 		if azp == "" || !contains(o.authorizedParties, azp) {
 			return &tokenError{reason: reasonTokenInvalidAuthorizedParties, message: "Invalid JWT Authorized party claim (azp)."}
 		}
 	}
 	if o.issuer != "" {
-		if iss, _ := c["iss"].(string); iss != o.issuer {
+		if c[clIss].asString() != o.issuer {
 			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss). Expected \"" + o.issuer + "\"."}
 		}
 	}
+	return verifyTimeClaims(c, o.skew, now)
+}
+
+// verifyTimeClaims are checks 11 to 13: they change their answer with the
+// clock, so a cached token runs them on every request.
+func verifyTimeClaims(c *tokenClaims, skew time.Duration, now time.Time) *tokenError {
 	nowMs := float64(now.UnixMilli())
-	skewMs := float64(o.skew.Milliseconds())
-	exp, present, isNum := numericClaim(c, "exp")
-	if !present || !isNum {
-		return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT expiry date claim (exp). Expected number."}
+	skewMs := float64(skew.Milliseconds())
+	exp := c[clExp]
+	if exp.kind != jsonNumber {
+		return errExpNotNumber
 	}
-	if t, ok := jsDateMs(exp); ok && t <= nowMs-skewMs {
-		return &tokenError{reason: reasonTokenExpired, message: "JWT is expired."}
+	if t, ok := jsDateMs(exp.num); ok && t <= nowMs-skewMs {
+		return errExpired
 	}
-	if nbf, present, isNum := numericClaim(c, "nbf"); present {
-		if !isNum {
+	if nbf := c[clNbf]; nbf.present() {
+		if nbf.kind != jsonNumber {
 			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT not before date claim (nbf). Expected number."}
 		}
-		if t, ok := jsDateMs(nbf); ok && t > nowMs+skewMs {
+		if t, ok := jsDateMs(nbf.num); ok && t > nowMs+skewMs {
 			return &tokenError{reason: reasonTokenNotActiveYet, message: "JWT cannot be used prior to not before date claim (nbf)."}
 		}
 	}
-	if iat, present, isNum := numericClaim(c, "iat"); present {
-		if !isNum {
+	if iat := c[clIat]; iat.present() {
+		if iat.kind != jsonNumber {
 			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT issued at date claim (iat). Expected number."}
 		}
-		if t, ok := jsDateMs(iat); ok && t > nowMs+skewMs {
+		if t, ok := jsDateMs(iat.num); ok && t > nowMs+skewMs {
 			return &tokenError{reason: reasonTokenIatInTheFuture, message: "JWT issued at date claim (iat) is in the future."}
 		}
 	}
 	return nil
 }
 
-// numericClaim reports whether the claim is present (JSON null counts as
-// present, as in JavaScript it is not undefined) and whether it is a number.
-func numericClaim(c map[string]any, name string) (v float64, present, isNum bool) {
-	raw, present := c[name]
-	if !present {
-		return 0, false, false
-	}
-	v, isNum = raw.(float64)
-	return v, true, isNum
-}
+var (
+	errExpNotNumber = &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT expiry date claim (exp). Expected number."}
+	errExpired      = &tokenError{reason: reasonTokenExpired, message: "JWT is expired."}
+)
 
 // jsDateMs is what `new Date(0).setUTCSeconds(s)` gives in milliseconds: the
 // seconds truncated toward zero, and no valid time beyond ±8.64e15 ms (then

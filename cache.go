@@ -1,0 +1,222 @@
+package clerkauth
+
+import (
+	"hash/maphash"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// defaultCacheSize is how many verified tokens a handler keeps. Session
+// tokens live 60 s, so it is about the number of sessions active in a
+// minute that the cache serves without verifying again.
+const defaultCacheSize = 10000
+
+// tokenCache remembers tokens that verified, so that the same token is not
+// verified again while nothing that decided its answer can have changed: it
+// holds the decoded token, the session and the key that verified it. What
+// changes with time or with the request is checked again on every hit by
+// the caller: the time claims, that the key is still in the key set, and
+// the per-request checks. Only successes are stored: an attacker without a
+// validly signed token of the instance cannot put anything in it, and
+// nothing in it can deny a token.
+//
+// Entries are found by a keyed 64-bit hash of the token (maphash, seeded
+// per cache) and confirmed by comparing the whole token, so a hit costs a
+// hash, a read lock and a string comparison, and allocates nothing.
+//
+// The bound is in entries, split over shards that each evict with CLOCK
+// (second chance): a hit only sets a bit, and an insertion into a full
+// shard sweeps the ring, clearing set bits and evicting the first entry
+// whose bit is clear (or whose token has expired). A flood of distinct
+// tokens is seen once each and so is evicted first, while an entry that is
+// hit at least once per sweep of its shard stays: the hot set is not
+// dropped wholesale, and the read path never takes a write lock, as an LRU
+// list would.
+type tokenCache struct {
+	seed   maphash.Seed
+	shift  uint // a hash's top bits choose its shard
+	shards []cacheShard
+}
+
+type cacheShard struct {
+	mu    sync.RWMutex
+	index map[uint64]int // hash → position in ring
+	ring  []*cacheEntry
+	cap   int
+	hand  int
+	_     [64]byte // keeps shards' locks on separate cache lines
+}
+
+// cacheEntry is a verified token. It is immutable once published, but for
+// the CLOCK bit.
+type cacheEntry struct {
+	hash    uint64
+	jwt     *decodedJWT
+	session *session
+	key     *verificationKey
+	// expiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
+	// valid date (then it never expires, as in Clerk).
+	expiresMs float64
+	used      atomic.Bool
+}
+
+// newTokenCache returns a cache of size entries, or nil (no caching) when
+// size is not positive.
+func newTokenCache(size int) *tokenCache {
+	if size <= 0 {
+		return nil
+	}
+	shards := 1
+	if size >= 1024 {
+		shards = 16
+	}
+	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, shards)}
+	for n := shards; n > 1; n >>= 1 {
+		c.shift++
+	}
+	c.shift = 64 - c.shift
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.cap = size / shards
+		if i < size%shards {
+			sh.cap++
+		}
+		sh.index = make(map[uint64]int, min(sh.cap, 1024))
+	}
+	return c
+}
+
+func (c *tokenCache) shardOf(h uint64) *cacheShard {
+	if c.shift == 64 {
+		return &c.shards[0]
+	}
+	return &c.shards[h>>c.shift]
+}
+
+// get returns the entry of token, or nil.
+func (c *tokenCache) get(token string) *cacheEntry {
+	if c == nil {
+		return nil
+	}
+	h := maphash.String(c.seed, token)
+	sh := c.shardOf(h)
+	var e *cacheEntry
+	sh.mu.RLock()
+	if i, ok := sh.index[h]; ok {
+		e = sh.ring[i]
+	}
+	sh.mu.RUnlock()
+	// Reaching the comparison takes a collision of a secretly seeded hash;
+	// the comparison makes a collision a miss, never another's session.
+	if e == nil || e.jwt.token != token {
+		return nil
+	}
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
+	return e
+}
+
+// newCacheEntry builds the entry of a token that has just verified and
+// links it from d, before anyone else can see d.
+func newCacheEntry(d *decodedJWT, s *session, key *verificationKey) *cacheEntry {
+	e := &cacheEntry{jwt: d, session: s, key: key, expiresMs: math.Inf(1)}
+	if t, ok := jsDateMs(d.claims[clExp].num); ok {
+		e.expiresMs = t
+	}
+	// The signature is proven: drop its buffer (a token verified again
+	// after its key left the set is decoded again).
+	d.signature = nil
+	d.verified = e
+	return e
+}
+
+// put stores e, evicting when its shard is full. now and skew say which
+// entries are expired and go first.
+func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
+	if c == nil {
+		return
+	}
+	e.hash = maphash.String(c.seed, e.jwt.token)
+	deadMs := float64(now.UnixMilli() - skew.Milliseconds())
+	sh := c.shardOf(e.hash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if i, ok := sh.index[e.hash]; ok {
+		sh.ring[i] = e
+		return
+	}
+	if len(sh.ring) < sh.cap {
+		sh.index[e.hash] = len(sh.ring)
+		sh.ring = append(sh.ring, e)
+		return
+	}
+	// Terminates within one sweep and a step: every pass clears a bit.
+	for {
+		v := sh.ring[sh.hand]
+		if v.used.Load() && v.expiresMs > deadMs {
+			v.used.Store(false)
+			sh.hand = (sh.hand + 1) % len(sh.ring)
+			continue
+		}
+		delete(sh.index, v.hash)
+		sh.ring[sh.hand] = e
+		sh.index[e.hash] = sh.hand
+		sh.hand = (sh.hand + 1) % len(sh.ring)
+		return
+	}
+}
+
+// remove drops e if it is still stored.
+func (c *tokenCache) remove(e *cacheEntry) {
+	if c == nil {
+		return
+	}
+	sh := c.shardOf(e.hash)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i, ok := sh.index[e.hash]
+	if !ok || sh.ring[i] != e {
+		return
+	}
+	delete(sh.index, e.hash)
+	last := len(sh.ring) - 1
+	if i != last {
+		sh.ring[i] = sh.ring[last]
+		sh.index[sh.ring[i].hash] = i
+	}
+	sh.ring[last] = nil
+	sh.ring = sh.ring[:last]
+	if sh.hand >= len(sh.ring) {
+		sh.hand = 0
+	}
+}
+
+// len is the number of entries.
+func (c *tokenCache) len() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.ring)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// capacity is the bound in entries.
+func (c *tokenCache) capacity() int {
+	if c == nil {
+		return 0
+	}
+	n := 0
+	for i := range c.shards {
+		n += c.shards[i].cap
+	}
+	return n
+}

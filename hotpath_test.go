@@ -1,0 +1,57 @@
+package clerkauth
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestStripHTTPSchemes(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://clerk.example.com":        "clerk.example.com",
+		"HTTP://clerk.example.com":         "clerk.example.com",
+		"hTtPs://clerk.example.com":        "clerk.example.com",
+		"clerk.example.com":                "clerk.example.com",
+		"https://http://clerk.example.com": "clerk.example.com",
+		"xhttps://clerk.example.com":       "xclerk.example.com",
+		"https:/clerk.example.com":         "https:/clerk.example.com",
+		"httpsx://a":                       "httpsx://a",
+		"clerk.example.com/HTTPS://":       "clerk.example.com/",
+		"":                                 "",
+	} {
+		if got := stripHTTPSchemes(in); got != want {
+			t.Errorf("stripHTTPSchemes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A request with a header token reads its cookies only when the token
+// fails; then they count as before.
+func TestHeaderTokenFailureStillReadsCookies(t *testing.T) {
+	h := newTestHandler(t)
+	expired := sessionToken(t, func(c map[string]any) { c["exp"] = testNow.Unix() - 60 })
+	refresh := h.inst.suffixedCookie(cookieRefresh)
+	for _, tc := range []struct {
+		name, cookie, accept, want string
+		wantStatus                 int
+	}{
+		{"no refresh cookie", "", "*/*", reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, 401},
+		{"suffixed refresh cookie", refresh + "=r", "*/*", reasonSessionTokenExpired + "-refresh-" + refreshMissingAPIClient, 401},
+		{"handshake loop counter spent", cookieRedirectCount + "=3", "text/html", reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, 307},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			headers := []string{"Authorization", "Bearer " + expired, "Accept", tc.accept}
+			if tc.cookie != "" {
+				headers = append(headers, "Cookie", tc.cookie)
+			}
+			out := serve(h, newRequest(http.MethodGet, "https://app.example.com/page", headers...))
+			if got := out.rec.Header().Get(headerAuthReason); out.status() != tc.wantStatus || got != tc.want {
+				t.Fatalf("status %d reason %q, want %d %q", out.status(), got, tc.wantStatus, tc.want)
+			}
+			// A spent loop counter turns the handshake into signed-out (and
+			// a page load into the sign-in redirect).
+			if got := out.rec.Header().Get(headerAuthStatus); got != statusSignedOut {
+				t.Fatalf("status header %q, want %s", got, statusSignedOut)
+			}
+		})
+	}
+}

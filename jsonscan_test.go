@@ -1,0 +1,138 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// kindOf is the jsonKind encoding/json's decoding into any gives.
+func kindOf(v any, present bool) jsonKind {
+	if !present {
+		return jsonAbsent
+	}
+	switch x := v.(type) {
+	case nil:
+		return jsonNull
+	case bool:
+		if x {
+			return jsonTrue
+		}
+		return jsonFalse
+	case float64:
+		return jsonNumber
+	case string:
+		return jsonString
+	case map[string]any:
+		return jsonObject
+	default:
+		return jsonArray
+	}
+}
+
+// checkAgainstEncodingJSON compares readMembers on payload with what
+// json.Unmarshal into a map (the decoding it replaces) gives for every claim.
+func checkAgainstEncodingJSON(t *testing.T, payload string) {
+	t.Helper()
+	if !json.Valid([]byte(payload)) {
+		return
+	}
+	var v any
+	wantErr := json.Unmarshal([]byte(payload), &v) != nil
+	var got tokenClaims
+	err := readMembers(payload, claimNames, got[:], true)
+	if (err != nil) != wantErr {
+		t.Fatalf("%q: readMembers error %v, encoding/json failed: %v", payload, err, wantErr)
+	}
+	if wantErr {
+		return
+	}
+	m, _ := v.(map[string]any)
+	for i, name := range claimNames {
+		raw, present := m[name]
+		if k := kindOf(raw, present); got[i].kind != k {
+			t.Fatalf("%q: claim %s: kind %d, want %d", payload, name, got[i].kind, k)
+		}
+		switch x := raw.(type) {
+		case string:
+			if got[i].str != x {
+				t.Fatalf("%q: claim %s: %q, want %q", payload, name, got[i].str, x)
+			}
+		case float64:
+			if got[i].num != x {
+				t.Fatalf("%q: claim %s: %v, want %v", payload, name, got[i].num, x)
+			}
+		}
+	}
+}
+
+var payloadCases = []string{
+	`{"sub":"user_1","exp":1767000050,"iat":1767000000,"nbf":1766999990,"azp":"https://app.example.com","iss":"https://clerk.example.com","sid":"sess_1","sts":"active","v":2,"o":{"id":"org_1","rol":"admin","slg":"acme"}}`,
+	`{"sub":5,"exp":"1767000050","iat":null,"nbf":true,"azp":["x"],"iss":{"a":1},"sid":false}`,
+	`{"sub":"a","sub":"b","exp":1,"exp":null}`,
+	`{ "sub" : "\u0075ser" , "s\u0075b2":1, "azp":"h\u00e9llo\ud800", "iss":"line\nbreak\"q" }`,
+	`{"sub":"\xff\xfe bad utf8","iss":"ok"}`,
+	`{"exp":1e400}`,
+	`{"deep":{"x":[1,2,{"y":-1e999}]},"sub":"u"}`,
+	`{"exp":-0.0,"nbf":1.5e3,"iat":123456789012345678901234567890}`,
+	`[1,2,3]`,
+	`[1e400]`,
+	`"just a string"`,
+	`null`,
+	`{}`,
+	`{"nested":{"sub":"not top level"},"arr":[{"exp":1}]}`,
+	`{"o":{"id":1,"rol":null},"act":{"sub":"actor_1"},"v":2.0}`,
+	"\t{\n\"sub\"\r:\"u\" }\n",
+}
+
+func TestReadMembersMatchesEncodingJSON(t *testing.T) {
+	for _, p := range payloadCases {
+		checkAgainstEncodingJSON(t, p)
+	}
+}
+
+func FuzzReadMembersMatchesEncodingJSON(f *testing.F) {
+	for _, p := range payloadCases {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		checkAgainstEncodingJSON(t, payload)
+	})
+}
+
+// The header is read with exact member names, as JavaScript reads
+// header.alg: encoding/json's case-insensitive struct matching would have
+// taken "ALG" for "alg".
+func TestHeaderMembersAreCaseSensitive(t *testing.T) {
+	a, _ := testKeys(t)
+	token := signJWT(t, a, map[string]any{"alg": "RS256", "ALG": "none", "Kid": "other", "kid": "ins_a", "TYP": "x"}, sessionClaims())
+	d, err := decodeJWT(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.alg() != "RS256" || d.kid() != "ins_a" {
+		t.Fatalf("alg %q kid %q, want RS256 and ins_a", d.alg(), d.kid())
+	}
+	if _, present := d.typ(); present {
+		t.Fatal("TYP was read as typ")
+	}
+}
+
+// A header is an object (or null, which reads as no members); any other
+// JSON does not decode, as when it was decoded into a struct.
+func TestHeaderMustBeAnObject(t *testing.T) {
+	sig := "." + rawURL("sig")
+	payload := "." + rawURL(`{"sub":"u"}`)
+	for header, wantErr := range map[string]bool{
+		`{"alg":"RS256"}`: false,
+		` null `:          false,
+		`[1]`:             true,
+		`"RS256"`:         true,
+		`12`:              true,
+		`true`:            true,
+	} {
+		_, err := decodeJWT(rawURL(header) + payload + sig)
+		if (err != nil) != wantErr || (err != nil && err.reason != reasonTokenInvalid) {
+			t.Errorf("header %s: error %v, want error: %v", header, err, wantErr)
+		}
+	}
+}
