@@ -38,6 +38,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    is_satellite
 //	    satellite_auto_sync
 //	    demo
+//	    disable_metrics
 //	}
 //
 // With no block (or no key setting), the keys come from the environment
@@ -142,6 +143,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Demo = true
+		case "disable_metrics":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.DisableMetrics = true
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

@@ -22,6 +22,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	a := h.newAuthRequest(r, h.now())
 	d := h.authenticate(r.Context(), a)
+	h.recordDecision(d)
 	return h.respond(w, r, next, repl, a, d)
 }
 

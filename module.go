@@ -112,6 +112,10 @@ type Handler struct {
 	// the plugin only.
 	Demo bool `json:"demo,omitempty"`
 
+	// DisableMetrics stops this handler from counting its decisions in the
+	// caddy_clerk_auth_* Prometheus metrics and from registering them.
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
 	inst         *instance
 	keys         keyProvider
 	keyPoolKey   string
@@ -123,6 +127,9 @@ type Handler struct {
 	httpClient   *http.Client
 	logger       *zap.Logger
 	now          func() time.Time
+	events       *eventSink
+	// decisionHook, when set, sees every decision (the diagnose command).
+	decisionHook func(*decision)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -174,6 +181,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionKeys(); err != nil {
 		return err
 	}
+	if !h.DisableMetrics {
+		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("clerk_auth: metrics: %v", err)
+		}
+	}
+	h.attachEvents(ctx)
 	if len(h.AuthorizedParties) == 0 && !h.Demo {
 		h.logger.Warn("authorized_parties is not set: tokens minted for any origin of this instance are accepted; Clerk recommends setting it")
 	}
@@ -333,6 +346,7 @@ func checkOrigin(v string) error {
 
 // Cleanup releases this handler's hold on a shared key set.
 func (h *Handler) Cleanup() error {
+	h.detachEvents()
 	if h.keyPoolKey != "" {
 		_, err := remoteKeySetPool.Delete(h.keyPoolKey)
 		return err
