@@ -1,12 +1,14 @@
 package clerkauth
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"go.uber.org/zap"
 )
 
 // Events emitted through Caddy's events app. Their origin module is
@@ -87,8 +89,23 @@ func (h *Handler) attachEvents(ctx caddy.Context) {
 	if !ok {
 		return
 	}
-	h.events = &eventSink{ctx: ctx, app: app}
-	ks.sinks.attach(h.events)
+	sink := &eventSink{ctx: ctx, app: app}
+	h.events = sink
+	// The events app is not safe to emit through from another goroutine
+	// until it has started (Start writes its subscriptions), so the sink
+	// joins the key set when Caddy announces that the config started. A
+	// fetch that ends before then (often the first one) is not reported.
+	if err := app.On("started", startedHook(func() { ks.sinks.attach(sink) })); err != nil {
+		h.logger.Warn("key events will not be emitted", zap.Error(err))
+	}
+}
+
+// startedHook runs a function on Caddy's "started" event.
+type startedHook func()
+
+func (f startedHook) Handle(context.Context, caddy.Event) error {
+	f()
+	return nil
 }
 
 func (h *Handler) detachEvents() {
