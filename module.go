@@ -39,6 +39,12 @@ var (
 // denied with Clerk's X-Clerk-Auth-Status and X-Clerk-Auth-Reason headers: a
 // browser page load is redirected to sign in (or through Clerk's handshake
 // when its session only needs a refresh), anything else gets 401.
+//
+// Decisions and key fetches are counted in Prometheus metrics on Caddy's
+// /metrics (caddy_clerk_auth_*), key-set changes and key-fetch failures are
+// emitted as Caddy events (clerk_auth_keys_changed,
+// clerk_auth_key_fetch_failed), and `caddy clerk-diagnose` explains the
+// decision on any one request.
 type Handler struct {
 	// PublishableKey is the instance's publishable key (pk_live_... or
 	// pk_test_...). It gives the Frontend API host, from which the issuer,
