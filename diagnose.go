@@ -309,7 +309,11 @@ func diagnoseRequest(h *Handler, method, rawURL, token, authorization, cookie st
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url: %q is not an absolute http(s) URL", rawURL)
 	}
-	r := httptest.NewRequest(method, rawURL, nil)
+	r, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--method/--url: %v", err)
+	}
+	r.RemoteAddr = "127.0.0.1:0"
 	if u.Scheme == "https" {
 		r.TLS = &tls.ConnectionState{}
 	}

@@ -3,6 +3,8 @@ package clerkauth
 import (
 	"errors"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +76,42 @@ func (h *Handler) recordDecision(d *decision) {
 	if h.DisableMetrics {
 		return
 	}
-	clerkMetrics.decisions.WithLabelValues(d.status, d.reason).Inc()
+	decisionCounter(d.status, d.reason).Inc()
+}
+
+// decisionCounters caches the counter of each (status, reason) so that the
+// hot path neither hashes labels nor allocates: a copy-on-write map, read
+// without a lock, written once per label pair for the life of the process.
+var decisionCounters struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[decisionKey]prometheus.Counter]
+}
+
+type decisionKey struct{ status, reason string }
+
+func decisionCounter(status, reason string) prometheus.Counter {
+	k := decisionKey{status, reason}
+	if m := decisionCounters.m.Load(); m != nil {
+		if c, ok := (*m)[k]; ok {
+			return c
+		}
+	}
+	decisionCounters.mu.Lock()
+	defer decisionCounters.mu.Unlock()
+	old := decisionCounters.m.Load()
+	next := make(map[decisionKey]prometheus.Counter)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c, ok := next[k]
+	if !ok {
+		c = clerkMetrics.decisions.WithLabelValues(status, reason)
+		next[k] = c
+		decisionCounters.m.Store(&next)
+	}
+	return c
 }
 
 // recordCacheHit and recordCacheMiss are for the verified-token cache.

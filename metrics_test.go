@@ -262,3 +262,22 @@ func TestDisableMetrics(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecordDecision is the hot-path cost of counting one decision.
+func BenchmarkRecordDecision(b *testing.B) {
+	h := &Handler{}
+	d := &decision{status: statusSignedOut, reason: reasonTokenInvalidSignature}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.recordDecision(d)
+	}
+}
+
+// BenchmarkDecisionCounterWithLabelValues is the same without the cache:
+// the client library's own label lookup, for comparison.
+func BenchmarkDecisionCounterWithLabelValues(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		clerkMetrics.decisions.WithLabelValues(statusSignedOut, reasonTokenInvalidSignature).Inc()
+	}
+}
