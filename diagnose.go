@@ -19,6 +19,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -199,6 +200,8 @@ func provisionForDiagnosis(cfg map[string]any, at time.Time) (*Handler, func(), 
 	if !at.IsZero() {
 		h.now = func() time.Time { return at }
 	}
+	// The diagnosis itself says what the debug log line would.
+	h.logger = h.logger.WithOptions(zap.IncreaseLevel(zap.InfoLevel))
 	return h, release, nil
 }
 
