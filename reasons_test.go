@@ -63,8 +63,9 @@ func reasonsMarkdown() string {
 
 Every refused request carries its reason in the ` + "`X-Clerk-Auth-Reason`" + ` response header and
 in the ` + "`{http.auth.clerk.reason}`" + ` placeholder (for ` + "`handle_errors`" + ` and logs), next to
-` + "`X-Clerk-Auth-Status`" + ` (` + "`signed-out`" + ` or ` + "`handshake`" + `). Clerk's own codes keep Clerk's names;
-` + "`session-id-mismatch`" + `, ` + "`origin-mismatch`" + ` and ` + "`session-pending`" + ` are clerk_auth's.
+` + "`X-Clerk-Auth-Status`" + ` (` + "`signed-out`" + ` or ` + "`handshake`" + `; ` + "`signed-in`" + ` with ` + "`403`" + ` when an authorization
+rule refuses). Clerk's own codes keep Clerk's names; ` + "`session-id-mismatch`" + `, ` + "`origin-mismatch`" + `,
+` + "`session-pending`" + ` and the authorization rules' codes are clerk_auth's.
 
 To see why one token or request is refused, run the diagnose command with the same settings:
 
