@@ -58,6 +58,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        metadata  <key>...
 //	    }
 //	    cache_size      <entries>
+//	    disable_metrics
 //	}
 //
 // Every require line is a rule that must hold; its values are alternatives.
@@ -192,6 +193,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.UserDetails = u
+		case "disable_metrics":
+			if err := noArgs(d); err != nil {
+				return err
+			}
+			h.DisableMetrics = true
 		default:
 			return d.Errf("unknown subdirective %q", sub)
 		}

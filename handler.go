@@ -45,6 +45,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	switch {
 	case d.location != "":
+		h.recordDecision(d)
 		// A handshake, a sync redirect, or the clean-URL redirect after a
 		// development handshake: every one a URL we built.
 		hdr.Set("Location", d.location)
@@ -53,11 +54,15 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return nil
 	case d.status == statusSignedIn:
 		setIdentity(r, repl, d.session, a.identityBuf[:])
+		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
 			return err
 		}
+		h.recordDecision(d)
 		return next.ServeHTTP(w, r)
-	case h.optional && h.policy.empty():
+	}
+	h.recordDecision(d)
+	if h.optional && h.policy.empty() {
 		// Rules are about a session: without one there is nothing to
 		// check, so with rules a signed-out request is denied as in
 		// require mode.

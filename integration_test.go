@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,11 +66,13 @@ func jwksDocument(keys map[string]*rsa.PublicKey) map[string]any {
 	return map[string]any{"keys": list}
 }
 
-// recordingUpstream answers 200 and remembers the headers it received.
+// recordingUpstream stands for the app or API behind reverse_proxy: it
+// answers 200 and remembers the headers and path it received.
 type recordingUpstream struct {
 	*httptest.Server
 	mu   sync.Mutex
 	last http.Header
+	path string
 	hits int
 }
 
@@ -80,21 +80,12 @@ func newRecordingUpstream(t testing.TB) *recordingUpstream {
 	u := &recordingUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		u.last, u.hits = r.Header.Clone(), u.hits+1
+		u.last, u.path, u.hits = r.Header.Clone(), r.URL.Path, u.hits+1
 		u.mu.Unlock()
-		fmt.Fprint(w, "upstream")
+		fmt.Fprint(w, "upstream saw user "+r.Header.Get(headerUserID))
 	}))
 	t.Cleanup(u.Close)
 	return u
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // runCaddy adapts a Caddyfile and runs it in-process until the test ends.
@@ -110,22 +101,12 @@ func runCaddy(t testing.TB, caddyfile string) {
 	if err := caddy.Load(cfg, true); err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	t.Cleanup(func() { _ = caddy.Stop() })
+	t.Cleanup(stopCaddy)
 }
 
 func get(t testing.TB, url string, headers ...string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Add(headers[i], headers[i+1])
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	resp, _ := do(t, "GET", url, headers...)
 	return resp
 }
 

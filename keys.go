@@ -153,6 +153,7 @@ type remoteKeySet struct {
 	lastAttempt time.Time
 	lastErr     *tokenError
 	fetches     atomic.Int64
+	sinks       eventSinks // where key events go (events.go)
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -233,7 +234,9 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 	ks.lastAttempt = time.Now()
 	ks.mu.Unlock()
 
+	start := time.Now()
 	km, err := ks.download()
+	prev := ks.current.Load()
 
 	ks.mu.Lock()
 	ks.lastErr = err
@@ -244,6 +247,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 	ks.inflight = nil
 	ks.mu.Unlock()
 	close(ch)
+	ks.reportFetch(prev, km, err, time.Since(start))
 
 	if err != nil {
 		ks.logger.Load().Warn("clerk key fetch failed; keeping the last good keys",

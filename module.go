@@ -39,6 +39,12 @@ var (
 // denied with Clerk's X-Clerk-Auth-Status and X-Clerk-Auth-Reason headers: a
 // browser page load is redirected to sign in (or through Clerk's handshake
 // when its session only needs a refresh), anything else gets 401.
+//
+// Decisions and key fetches are counted in Prometheus metrics on Caddy's
+// /metrics (caddy_clerk_auth_*), key-set changes and key-fetch failures are
+// emitted as Caddy events (clerk_auth_keys_changed,
+// clerk_auth_key_fetch_failed), and `caddy clerk-diagnose` explains the
+// decision on any one request.
 type Handler struct {
 	// PublishableKey is the instance's publishable key (pk_live_... or
 	// pk_test_...). It gives the Frontend API host, from which the issuer,
@@ -133,6 +139,9 @@ type Handler struct {
 	// per-request checks are still checked every time). 0 turns the cache
 	// off. Default: 10000 (a few MB at most; see docs/performance.md).
 	CacheSize *int `json:"cache_size,omitempty"`
+	// DisableMetrics stops this handler from counting its decisions in the
+	// caddy_clerk_auth_* Prometheus metrics and from registering them.
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
 	inst         *instance
 	keys         keyProvider
@@ -146,6 +155,9 @@ type Handler struct {
 	logger       *zap.Logger
 	now          func() time.Time
 	cache        *tokenCache
+	events       *eventSink
+	// decisionHook, when set, sees every decision (the diagnose command).
+	decisionHook func(*decision)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -205,6 +217,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		cacheSize = *h.CacheSize
 	}
 	h.cache = newTokenCache(cacheSize)
+	if !h.DisableMetrics {
+		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+			return fmt.Errorf("clerk_auth: metrics: %v", err)
+		}
+	}
+	h.attachEvents(ctx)
 	if len(h.AuthorizedParties) == 0 && !h.Demo {
 		h.logger.Warn("authorized_parties is not set: tokens minted for any origin of this instance are accepted; Clerk recommends setting it")
 	}
@@ -390,6 +408,7 @@ func checkOrigin(v string) error {
 
 // Cleanup releases this handler's hold on a shared key set.
 func (h *Handler) Cleanup() error {
+	h.detachEvents()
 	if h.keyPoolKey != "" {
 		_, err := remoteKeySetPool.Delete(h.keyPoolKey)
 		return err

@@ -1,0 +1,177 @@
+package clerkauth
+
+import (
+	"errors"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The collectors live for the whole process, so counts go on across config
+// reloads; each config's registry (Caddy makes a new one per config) gets
+// them registered again when a clerk_auth handler is provisioned. Labels are
+// bounded: statuses and reason codes are fixed sets, URLs come from the
+// configuration, and nothing is ever labelled with a user or session id.
+var clerkMetrics = struct {
+	decisions        *prometheus.CounterVec
+	keyFetches       *prometheus.CounterVec
+	keyFetchDuration prometheus.Histogram
+	keySetAge        prometheus.Collector
+	cacheHits        prometheus.Counter
+	cacheMisses      prometheus.Counter
+}{
+	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "decisions_total",
+		Help: "Requests decided by clerk_auth, by status (signed-in, signed-out, handshake) and reason code.",
+	}, []string{"status", "reason"}),
+	keyFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "key_fetches_total",
+		Help: "JWKS fetches, by result: ok, or the reason code of the failure.",
+	}, []string{"result"}),
+	keyFetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "key_fetch_duration_seconds",
+		Help:    "Duration of JWKS fetches, failed ones included.",
+		Buckets: prometheus.DefBuckets,
+	}),
+	keySetAge: keySetAgeCollector{desc: prometheus.NewDesc(
+		"caddy_clerk_auth_key_set_age_seconds",
+		"Seconds since the key set was last fetched successfully (the oldest key set per JWKS URL).",
+		[]string{"jwks_url"}, nil)},
+	cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "cache_hits_total",
+		Help: "Verified-token cache hits.",
+	}),
+	cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "cache_misses_total",
+		Help: "Verified-token cache misses.",
+	}),
+}
+
+// registerMetrics adds the collectors to a config's registry. Every handler
+// of a config calls it; all but the first find them there already.
+func registerMetrics(reg *prometheus.Registry) error {
+	if reg == nil {
+		return nil
+	}
+	m := &clerkMetrics
+	for _, c := range []prometheus.Collector{m.decisions, m.keyFetches, m.keyFetchDuration, m.keySetAge, m.cacheHits, m.cacheMisses} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// recordDecision counts one request's outcome.
+func (h *Handler) recordDecision(d *decision) {
+	if h.decisionHook != nil {
+		h.decisionHook(d)
+	}
+	if h.DisableMetrics {
+		return
+	}
+	decisionCounter(d.status, d.reason).Inc()
+}
+
+// decisionCounters caches the counter of each (status, reason) so that the
+// hot path neither hashes labels nor allocates: a copy-on-write map, read
+// without a lock, written once per label pair for the life of the process.
+var decisionCounters struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[decisionKey]prometheus.Counter]
+}
+
+type decisionKey struct{ status, reason string }
+
+func decisionCounter(status, reason string) prometheus.Counter {
+	k := decisionKey{status, reason}
+	if m := decisionCounters.m.Load(); m != nil {
+		if c, ok := (*m)[k]; ok {
+			return c
+		}
+	}
+	decisionCounters.mu.Lock()
+	defer decisionCounters.mu.Unlock()
+	old := decisionCounters.m.Load()
+	next := make(map[decisionKey]prometheus.Counter)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c, ok := next[k]
+	if !ok {
+		c = clerkMetrics.decisions.WithLabelValues(status, reason)
+		next[k] = c
+		decisionCounters.m.Store(&next)
+	}
+	return c
+}
+
+// recordCacheHit and recordCacheMiss are for the verified-token cache.
+func (h *Handler) recordCacheHit() {
+	if !h.DisableMetrics {
+		clerkMetrics.cacheHits.Inc()
+	}
+}
+
+func (h *Handler) recordCacheMiss() {
+	if !h.DisableMetrics {
+		clerkMetrics.cacheMisses.Inc()
+	}
+}
+
+// observeKeyFetch counts one JWKS fetch. Key sets are shared by handlers
+// that may disable metrics or not, so fetches are always counted; they show
+// only where some handler registered the collectors.
+func observeKeyFetch(err *tokenError, took time.Duration) {
+	result := "ok"
+	if err != nil {
+		result = err.reason
+	}
+	clerkMetrics.keyFetches.WithLabelValues(result).Inc()
+	clerkMetrics.keyFetchDuration.Observe(took.Seconds())
+}
+
+// keySetAgeCollector reports, for every live key set, how old its keys are.
+// Two instances can share a JWKS URL (the Backend API's, with different
+// secret keys): the label is the URL, the value the oldest set's age, which
+// is the one to alert on.
+type keySetAgeCollector struct{ desc *prometheus.Desc }
+
+func (c keySetAgeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c keySetAgeCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	oldest := map[string]time.Time{}
+	remoteKeySetPool.Range(func(_, v any) bool {
+		if ks, ok := v.(*remoteKeySet); ok {
+			if km := ks.current.Load(); km != nil {
+				u := displayURL(ks.url)
+				if t, seen := oldest[u]; !seen || km.fetchedAt.Before(t) {
+					oldest[u] = km.fetchedAt
+				}
+			}
+		}
+		return true
+	})
+	for u, t := range oldest {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, now.Sub(t).Seconds(), u)
+	}
+}
+
+// displayURL is a URL without its query, fragment or user info, fit for a
+// label, an event or a log line.
+func displayURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "invalid-url"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}

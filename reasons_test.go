@@ -1,0 +1,101 @@
+package clerkauth
+
+import (
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reasons.md from reasonCatalog")
+
+// TestEveryReasonIsExplained: each reason code declared in constants.go has
+// a plain-words entry, so the diagnose command and the docs cover it.
+func TestEveryReasonIsExplained(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "constants.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "reason") || i >= len(vs.Values) {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				code, _ := strconv.Unquote(lit.Value)
+				if code == reasonSessionTokenExpired {
+					// Only ever given with its -refresh-<why> suffix.
+					code += "-refresh-" + refreshNonEligibleNonGet
+				}
+				n++
+				if doc, ok := explainReason(code); !ok || doc.Meaning == "" || doc.Fix == "" {
+					t.Errorf("%s (%q) has no explanation in reasonCatalog", name.Name, code)
+				}
+			}
+		}
+	}
+	if n < 25 {
+		t.Fatalf("found only %d reason constants in constants.go; did their naming change?", n)
+	}
+}
+
+// reasonsMarkdown renders docs/reasons.md from reasonCatalog.
+func reasonsMarkdown() string {
+	var b strings.Builder
+	b.WriteString(`# Troubleshooting by reason code
+
+<!-- Generated from reasons.go by: go test -run TestReasonsDocIsCurrent -update-docs . -->
+
+Every refused request carries its reason in the ` + "`X-Clerk-Auth-Reason`" + ` response header and
+in the ` + "`{http.auth.clerk.reason}`" + ` placeholder (for ` + "`handle_errors`" + ` and logs), next to
+` + "`X-Clerk-Auth-Status`" + ` (` + "`signed-out`" + ` or ` + "`handshake`" + `; ` + "`signed-in`" + ` with ` + "`403`" + ` when an authorization
+rule refuses). Clerk's own codes keep Clerk's names; ` + "`session-id-mismatch`" + `, ` + "`origin-mismatch`" + `,
+` + "`session-pending`" + ` and the authorization rules' codes are clerk_auth's.
+
+To see why one token or request is refused, run the diagnose command with the same settings:
+
+` + "```" + `
+caddy clerk-diagnose --config Caddyfile --token <token>
+caddy clerk-diagnose --config Caddyfile --url https://app.example.com/ --cookie '<Cookie header>' --document
+` + "```" + `
+
+| Reason | What it means | What to do |
+| --- | --- | --- |
+`)
+	for _, r := range reasonCatalog {
+		b.WriteString("| `" + r.Code + "` | " + r.Meaning + " | " + r.Fix + " |\n")
+	}
+	return b.String()
+}
+
+// TestReasonsDocIsCurrent: docs/reasons.md says what reasonCatalog says.
+func TestReasonsDocIsCurrent(t *testing.T) {
+	want := reasonsMarkdown()
+	if *updateDocs {
+		if err := os.WriteFile("docs/reasons.md", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("docs/reasons.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("docs/reasons.md is out of date: run go test -run TestReasonsDocIsCurrent -update-docs .")
+	}
+}
