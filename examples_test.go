@@ -161,8 +161,7 @@ func TestExamples(t *testing.T) {
 }
 
 // adaptExample adapts a Caddyfile as `caddy adapt` does and insists on a
-// clean result (no warnings: formatted as `caddy fmt` wants). An example
-// that uses a subdirective this build does not have yet is skipped.
+// clean result (no warnings: formatted as `caddy fmt` wants).
 func adaptExample(t *testing.T, path string) map[string]any {
 	t.Helper()
 	body, err := os.ReadFile(path)
@@ -171,9 +170,6 @@ func adaptExample(t *testing.T, path string) map[string]any {
 	}
 	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": path})
 	if err != nil {
-		if strings.Contains(err.Error(), "unknown subdirective") {
-			t.Skipf("%s uses a subdirective this build lacks: %v", path, err)
-		}
 		t.Fatalf("adapting %s: %v", path, err)
 	}
 	for _, w := range warnings {
