@@ -65,6 +65,11 @@ type authRequest struct {
 	urlBuf      url.URL
 	signedIn    decision
 	identityBuf [len(identityHeaders)]string
+	// entitlementBuf holds this request's copies of the entitlement header
+	// values, for the same reason as identityBuf.
+	entitlementBuf [3]string
+	// decision is this request's, for the placeholders.
+	decision *decision
 }
 
 type parsedToken struct {
@@ -126,9 +131,10 @@ func (a *authRequest) cookie(name string) string { return a.cookies[name] }
 // headerValue is Headers.get of the Fetch API: each value trimmed of
 // leading and trailing whitespace, as Headers.append normalizes it, and
 // repeated headers joined with ", ", so a request cannot pick which copy we
-// read.
+// read. name must be in canonical form ("Sec-Fetch-Dest"): it is looked up
+// as it is, on every request.
 func headerValue(h http.Header, name string) string {
-	v := h[http.CanonicalHeaderKey(name)]
+	v := h[name]
 	switch len(v) {
 	case 0:
 		return ""

@@ -15,7 +15,10 @@ import (
 // applies the rules to it. It reports whether it answered the request (a
 // 403); if not, the request goes on.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session) (bool, error) {
-	setEntitlements(r, repl, s)
+	setEntitlements(r, s, a.entitlementBuf[:])
+	if h.policy.empty() && h.UserDetails == nil {
+		return false, nil
+	}
 	var u *userDetails
 	var uerr error
 	looked := false
@@ -83,20 +86,22 @@ func reverificationHint(rv *reverification) map[string]any {
 }
 
 // setEntitlements publishes the organization permissions, plans and
-// features of the session.
-func setEntitlements(r *http.Request, repl *caddy.Replacer, s *session) {
-	perms := strings.Join(s.entitlements().orgPermissions, ",")
-	if s.entitlements().malformed != "" {
-		perms = ""
+// features of the session to upstream headers (the placeholders come from
+// authRequest.placeholder); the values are made once per session.
+func setEntitlements(r *http.Request, s *session, buf []string) {
+	e := s.entitlements()
+	for i, v := range [3]string{e.permsValue, e.plansValue, e.featuresValue} {
+		if v != "" && e.headerValid[i] {
+			buf[i] = v
+			r.Header[entitlementHeaders[i]] = buf[i : i+1 : i+1]
+		}
 	}
-	plans, features := scopedValues(s.entitlements().plans), scopedValues(s.entitlements().features)
-	repl.Set("http.auth.user.org_permissions", perms)
-	repl.Set("http.auth.user.plan", plans)
-	repl.Set("http.auth.user.features", features)
-	setUpstreamHeader(r, headerOrgPermissions, perms)
-	setUpstreamHeader(r, headerPlan, plans)
-	setUpstreamHeader(r, headerFeatures, features)
 }
+
+var (
+	entitlementPlaceholders = [3]string{"http.auth.user.org_permissions", "http.auth.user.plan", "http.auth.user.features"}
+	entitlementHeaders      = [3]string{headerOrgPermissions, headerPlan, headerFeatures}
+)
 
 // scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
 // pla claim, scope removed, each once. Nothing when the claim is malformed.

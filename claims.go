@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // session is what a verified session token says, decoded as @clerk/shared's
@@ -28,6 +30,7 @@ type session struct {
 	// payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
 	payload   string
+	typed     tokenClaims
 	rawOnce   sync.Once
 	rawClaimM map[string]any
 
@@ -53,12 +56,15 @@ type entitlements struct {
 	// not a string), which has() reads for feature and plan questions.
 	features string
 	plans    string
-	// actor is the act claim (impersonation), nil when absent.
-	actor any
-	// fva is the factor verification age claim, nil when absent.
-	fva any
+	// impersonated is an act claim that is not null (Clerk's actor).
+	impersonated bool
 
 	malformed string
+
+	// The values published to placeholders and headers, made once.
+	permsValue, plansValue, featuresValue string
+	boxed                                 [3]any
+	headerValid                           [3]bool
 }
 
 // Members of the v2 "o" claim and of "act".
@@ -74,7 +80,7 @@ var (
 )
 
 func newSession(c *tokenClaims, payload string) *session {
-	s := &session{payload: payload}
+	s := &session{payload: payload, typed: *c}
 	s.userID = c[clSub].asString()
 	s.sessionID = c[clSid].asString()
 	s.status = c[clSts].asString()
@@ -119,57 +125,79 @@ func (s *session) rawClaims() map[string]any {
 
 // entitlements decodes, once per session, what authorization reads.
 func (s *session) entitlements() *entitlements {
-	s.entOnce.Do(func() { s.ent = decodeEntitlements(s.rawClaims()) })
+	s.entOnce.Do(func() { s.ent = s.decodeEntitlements() })
 	return &s.ent
 }
 
-func decodeEntitlements(c map[string]any) entitlements {
+// decodeEntitlements reads the typed claims; only a v1 org_permissions array
+// needs the whole payload decoded.
+func (s *session) decodeEntitlements() entitlements {
+	c := &s.typed
 	var e entitlements
-	e.features, _ = c["fea"].(string)
-	e.plans, _ = c["pla"].(string)
-	e.actor = c["act"]
-	e.fva = c["fva"]
-	if v, _ := c["v"].(float64); v == 2 {
-		if jsTruthy(c["o"]) {
+	e.features = c[clFea].asString()
+	e.plans = c[clPla].asString()
+	e.impersonated = c[clAct].present() && c[clAct].kind != jsonNull
+	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
+		if c[clO].truthy() {
 			e.decodeOrgV2(c)
 		}
-	} else if perms, ok := c["org_permissions"].([]any); ok {
+	} else if c[clOrgPermissions].kind == jsonArray {
 		e.hasOrgPermissions = true
+		perms, _ := s.rawClaims()["org_permissions"].([]any)
 		for _, p := range perms {
 			if p, ok := p.(string); ok {
 				e.orgPermissions = append(e.orgPermissions, p)
 			}
 		}
 	}
+	e.permsValue = strings.Join(e.orgPermissions, ",")
+	if e.malformed != "" {
+		e.permsValue = ""
+	}
+	e.plansValue, e.featuresValue = scopedValues(e.plans), scopedValues(e.features)
+	e.boxed = [3]any{e.permsValue, e.plansValue, e.featuresValue}
+	for i, v := range [3]string{e.permsValue, e.plansValue, e.featuresValue} {
+		e.headerValid[i] = httpguts.ValidHeaderFieldValue(v)
+	}
 	return e
 }
 
+// Members of the v2 "o" claim that entitlements read.
+const (
+	oPer = iota
+	oFpm
+)
+
+var orgPermissionNames = []string{oPer: "per", oFpm: "fpm"}
+
 // decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *entitlements) decodeOrgV2(c map[string]any) {
-	o, _ := c["o"].(map[string]any)
+func (s *entitlements) decodeOrgV2(c *tokenClaims) {
 	s.hasOrgPermissions = true
-	if fea := c["fea"]; jsTruthy(fea) {
-		if _, isString := fea.(string); !isString {
-			s.malformed = "fea is not a string"
-			return
-		}
+	if fea := c[clFea]; fea.truthy() && fea.kind != jsonString {
+		s.malformed = "fea is not a string"
+		return
 	}
 	orgFeatures, _, err := splitByScope(s.features)
 	if err != nil {
 		s.malformed = err.Error()
 		return
 	}
-	per, fpm := o["per"], o["fpm"]
-	if !jsTruthy(per) || !jsTruthy(fpm) {
+	o := c[clO]
+	if o.kind != jsonObject {
+		// o.per of a truthy non-object is undefined in JavaScript.
 		return
 	}
-	perS, ok1 := per.(string)
-	fpmS, ok2 := fpm.(string)
-	if !ok1 || !ok2 {
+	var m [2]jsonValue
+	_ = readMembers(o.str, orgPermissionNames, m[:], false)
+	per, fpm := m[oPer], m[oFpm]
+	if !per.truthy() || !fpm.truthy() {
+		return
+	}
+	if per.kind != jsonString || fpm.kind != jsonString {
 		s.malformed = "o.per or o.fpm is not a string"
 		return
 	}
-	s.orgPermissions = buildOrgPermissions(orgFeatures, perS, fpmS)
+	s.orgPermissions = buildOrgPermissions(orgFeatures, per.str, fpm.str)
 }
 
 // buildOrgPermissions is parsePermissions + buildOrgPermissions: o.per names
@@ -241,22 +269,6 @@ func splitByScope(claim string) (org, user []string, err error) {
 		}
 	}
 	return org, user, nil
-}
-
-// jsTruthy is JavaScript's truthiness of a decoded JSON value.
-func jsTruthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case float64:
-		return v != 0 && v == v
-	case string:
-		return v != ""
-	default:
-		return true
-	}
 }
 
 // jsTrim is String.prototype.trim: JavaScript's white space and line

@@ -34,8 +34,10 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	for k, v := range d.extraHeaders {
 		hdr[k] = v
 	}
-	repl.Set("http.auth.clerk.status", statusValue(d.status))
-	repl.Set("http.auth.clerk.reason", d.reason)
+	// Our placeholders are answered on demand by one provider rather than
+	// set one by one: most are never read, and each Set is a locked map write.
+	a.decision = d
+	repl.Map(a.placeholder)
 
 	if d.status != statusSignedIn {
 		h.logger.Debug("clerk session not accepted",
@@ -53,7 +55,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	case d.status == statusSignedIn:
-		setIdentity(r, repl, d.session, a.identityBuf[:])
+		setIdentity(r, d.session, a.identityBuf[:])
 		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
 			return err
@@ -147,7 +149,25 @@ func stripIdentityHeaders(h http.Header) {
 // CGI, FastCGI and several proxies fold both spellings into one variable, so
 // a client's X_Clerk_User_Id could otherwise stand in for ours.
 func isIdentityHeaderName(k string) bool {
-	return len(k) > 8 && strings.EqualFold(strings.ReplaceAll(k[:8], "_", "-"), "x-clerk-")
+	const prefix = "x-clerk-"
+	if len(k) <= len(prefix) {
+		return false
+	}
+	// Every request runs this over every header: compare bytes, folding
+	// case and '_' by hand, with no allocation.
+	for i := 0; i < len(prefix); i++ {
+		c := k[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // identityHeaders and identityPlaceholders name the session's values in
@@ -160,18 +180,49 @@ var (
 	}
 )
 
-// setIdentity publishes the session to placeholders and upstream headers.
-// The header values are copied into buf, the request's own: a later handler
-// may edit header values in place, and the session is shared.
-func setIdentity(r *http.Request, repl *caddy.Replacer, s *session, buf []string) {
+// setIdentity publishes the session to upstream headers (the placeholders
+// come from authRequest.placeholder). The header values are copied into buf,
+// the request's own: a later handler may edit header values in place, and
+// the session is shared.
+func setIdentity(r *http.Request, s *session, buf []string) {
 	vals := s.identity()
 	for i, v := range vals {
-		repl.Set(identityPlaceholders[i], s.boxed[i])
 		if v != "" {
 			buf[i] = v
 			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
+}
+
+// placeholder answers {http.auth.clerk.status}, {http.auth.clerk.reason}
+// and, when signed in, the session's {http.auth.user.*} values. A value set
+// with repl.Set (a rule's reason, user details) is found before this.
+func (a *authRequest) placeholder(key string) (any, bool) {
+	const prefix = "http.auth."
+	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
+		return nil, false
+	}
+	switch key {
+	case "http.auth.clerk.status":
+		return statusValue(a.decision.status), true
+	case "http.auth.clerk.reason":
+		return a.decision.reason, true
+	}
+	s := a.decision.session
+	if a.decision.status != statusSignedIn || s == nil {
+		return nil, false
+	}
+	for i, name := range identityPlaceholders {
+		if key == name {
+			return s.boxed[i], true
+		}
+	}
+	for i, name := range entitlementPlaceholders {
+		if key == name {
+			return s.entitlements().boxed[i], true
+		}
+	}
+	return nil, false
 }
 
 // statusValue boxes the status for the replacer without allocating.

@@ -36,7 +36,7 @@ func TestHeaderValueTrimsLikeFetchHeaders(t *testing.T) {
 	if got := headerValue(h, "Accept"); got != "text/html" {
 		t.Errorf("Accept = %q", got)
 	}
-	if got := headerValue(h, "sec-fetch-dest"); got != "document, document" {
+	if got := headerValue(h, "Sec-Fetch-Dest"); got != "document, document" {
 		t.Errorf("Sec-Fetch-Dest = %q", got)
 	}
 }

@@ -331,7 +331,7 @@ func hasReverification(s *session, rv *reverification) bool {
 	if s.userID == "" {
 		return false
 	}
-	f1, f2, ok := factorAges(s.entitlements().fva)
+	f1, f2, ok := factorAges(s.rawClaims()["fva"])
 	if !ok || (f1 == -1 && f2 == -1) {
 		return false
 	}
@@ -384,7 +384,7 @@ func inOrg(s *session, idsOrSlugs []string) bool {
 }
 
 // isImpersonated: any act claim at all, whatever its shape.
-func isImpersonated(s *session) bool { return s.entitlements().actor != nil }
+func isImpersonated(s *session) bool { return s.entitlements().impersonated }
 
 func notImpersonated(s *session, _ *userDetails) bool { return !isImpersonated(s) }
 

@@ -49,12 +49,16 @@ const (
 	clOrgRole
 	clOrgSlug
 	clAct
+	clFea
+	clPla
+	clOrgPermissions
 	numClaims
 )
 
 var claimNames = []string{
 	clSub: "sub", clAzp: "azp", clIss: "iss", clExp: "exp", clNbf: "nbf", clIat: "iat", clSid: "sid",
 	clSts: "sts", clV: "v", clO: "o", clOrgID: "org_id", clOrgRole: "org_role", clOrgSlug: "org_slug", clAct: "act",
+	clFea: "fea", clPla: "pla", clOrgPermissions: "org_permissions",
 }
 
 // tokenClaims are the claims decisions read; the rest of the payload stays
