@@ -24,7 +24,7 @@ fi
 echo "building bench/caddy" >&2
 go build -o bench/caddy ./cmd/caddy
 echo "minting $TOKENS tokens" >&2
-go run ./bench/mint -n "$TOKENS" -out bench/tokens.txt
+go run ./cmd/demotoken -n "$TOKENS" -org-id org_bench -org-role admin -out bench/tokens.txt
 head -n 1 bench/tokens.txt >bench/token1.txt
 
 taskset -c "$SERVER_CPU" bench/caddy run --config bench/Caddyfile --adapter caddyfile >bench/caddy.log 2>&1 &

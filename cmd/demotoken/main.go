@@ -2,10 +2,12 @@
 // the demo private key in demo/private.pem. The key is public: demo tokens
 // prove nothing outside the quick start.
 //
-//	go run ./cmd/demotoken [-sub user_demo] [-sid sess_demo] [-ttl 1h] [-azp http://localhost:8080] [-org-role admin]
+//	go run ./cmd/demotoken [-sub user_demo] [-sid sess_demo] [-ttl 1h] [-azp http://localhost:8080] [-org-id org_1 -org-role admin]
+//	go run ./cmd/demotoken -n 12000 -out bench/tokens.txt   # distinct tokens, one per line (bench/run.sh)
 package main
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,6 +30,8 @@ func main() {
 	ttl := flag.Duration("ttl", time.Hour, "lifetime of the token")
 	orgID := flag.String("org-id", "", "active organization id (v2 o.id)")
 	orgRole := flag.String("org-role", "", "organization role without the org: prefix (v2 o.rol)")
+	n := flag.Int("n", 1, "how many tokens; more than one get their own sid and jti")
+	out := flag.String("out", "-", "output file (- for stdout)")
 	flag.Parse()
 
 	raw, err := os.ReadFile(*keyPath)
@@ -59,7 +63,27 @@ func main() {
 		claims["o"] = o
 	}
 	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "demo", "cat": "cl_B7d4PD111AAA"}
-	fmt.Println(sign(key, header, claims))
+	w := os.Stdout
+	if *out != "-" {
+		if w, err = os.Create(*out); err != nil {
+			fail("%v", err)
+		}
+	}
+	bw := bufio.NewWriter(w)
+	for i := 0; i < *n; i++ {
+		if *n > 1 {
+			claims["sid"] = fmt.Sprintf("%s_%d", *sid, i)
+			claims["jti"] = fmt.Sprintf("demo-%d-%d", now, i)
+		}
+		bw.WriteString(sign(key, header, claims))
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		fail("%v", err)
+	}
+	if err := w.Close(); err != nil {
+		fail("%v", err)
+	}
 }
 
 func parsePrivateKey(der []byte) (*rsa.PrivateKey, error) {
