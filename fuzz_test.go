@@ -125,7 +125,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 func FuzzPublishableKey(f *testing.F) {
 	for _, s := range []string{
 		testPK, testDevPK, demoPublishableKey, "", "pk_live_", "pk_test_Zm9vJA", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20kJA==",
-		"pk_live_Y2xlcmsuZXhhbXBsZS5jb20k_x", "sk_live_Y2xlcmsuZXhhbXBsZS5jb20k", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k====",
+		"pk_live_Y2xlcmsuZXhhbXBsZS5jb20k_x", "sk_test_Y2xlcmsuZXhhbXBsZS5jb20k", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k====",
 		"pk_test_JA", "pk_test_LiQ", "pk_live_" + strings.Repeat("QUFB", 1000),
 	} {
 		f.Add(s)
