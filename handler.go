@@ -258,6 +258,11 @@ func (h *Handler) setRequestURL(u *url.URL, r *http.Request) {
 	if origTLS {
 		u.Scheme = "https"
 	}
+	// Most requests carry no forwarded headers: look the trust up only
+	// when there is something to trust.
+	if len(r.Header["X-Forwarded-Host"]) == 0 && len(r.Header["X-Forwarded-Proto"]) == 0 {
+		return
+	}
 	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
 		if fh := firstCommaValue(r.Header.Get("X-Forwarded-Host")); isPlainHost(fh) {
 			u.Host = fh
