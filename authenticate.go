@@ -446,7 +446,11 @@ func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenE
 	p.token = token
 	if e := h.cache.get(token); e != nil {
 		p.d = e.jwt
+		h.recordCacheHit()
 	} else {
+		if h.cache != nil {
+			h.recordCacheMiss()
+		}
 		p.d, p.err = decodeJWT(token)
 	}
 	if a.parsed[0].token == "" {

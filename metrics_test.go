@@ -296,3 +296,28 @@ func TestRuleDenialIsCountedWithItsReason(t *testing.T) {
 		t.Errorf("the denied request was also counted as a pass")
 	}
 }
+
+// TestCacheHitsAndMissesAreCounted: the cache series count what the cache
+// does, and nothing when the cache is off.
+func TestCacheHitsAndMissesAreCounted(t *testing.T) {
+	tok := "Bearer " + sessionToken(t)
+	for _, size := range []int{100, 0} {
+		h := newTestHandler(t, func(h *Handler) { h.CacheSize = &size })
+		hits, misses := testutil.ToFloat64(clerkMetrics.cacheHits), testutil.ToFloat64(clerkMetrics.cacheMisses)
+		for i := 0; i < 3; i++ {
+			if out := serve(h, newRequest("GET", testOrigin+"/", "Authorization", tok)); out.upstream == nil {
+				t.Fatalf("cache_size %d: request %d not signed in", size, i)
+			}
+		}
+		wantHits, wantMisses := 2.0, 1.0
+		if size == 0 {
+			wantHits, wantMisses = 0, 0
+		}
+		if got := testutil.ToFloat64(clerkMetrics.cacheHits) - hits; got != wantHits {
+			t.Errorf("cache_size %d: %v hits, want %v", size, got, wantHits)
+		}
+		if got := testutil.ToFloat64(clerkMetrics.cacheMisses) - misses; got != wantMisses {
+			t.Errorf("cache_size %d: %v misses, want %v", size, got, wantMisses)
+		}
+	}
+}
