@@ -132,13 +132,12 @@ type Handler struct {
 	// metadata as placeholders and headers.
 	UserDetails *UserDetails `json:"user_details,omitempty"`
 
-	policy *policy
-	users  *userLookup
 	// CacheSize is how many verified tokens are remembered, so that a token
 	// seen again is not verified again (its time claims, its key and the
 	// per-request checks are still checked every time). 0 turns the cache
 	// off. Default: 10000 (a few MB at most; see docs/performance.md).
 	CacheSize *int `json:"cache_size,omitempty"`
+
 	// DisableMetrics stops this handler from counting its decisions in the
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -155,6 +154,8 @@ type Handler struct {
 	logger       *zap.Logger
 	now          func() time.Time
 	cache        *tokenCache
+	policy       *policy
+	users        *userLookup
 	events       *eventSink
 	// decisionHook, when set, sees every decision (the diagnose command).
 	decisionHook func(*decision)
