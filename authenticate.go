@@ -34,7 +34,7 @@ type decision struct {
 type authRequest struct {
 	r             *http.Request
 	now           time.Time
-	clerkURL      *url.URL
+	clerkURL      url.URL
 	query         url.Values
 	cookies       cookieJar
 	tokenInHeader string
@@ -60,16 +60,9 @@ type authRequest struct {
 	// request with a header token needs them only when it fails.
 	cookiesLoaded bool
 
-	// Storage for the signed-in path, so that it allocates once per
-	// request: the URL, the decision, and the identity header values.
-	urlBuf      url.URL
-	signedIn    decision
-	identityBuf [len(identityHeaders)]string
-	// entitlementBuf holds this request's copies of the entitlement header
-	// values, for the same reason as identityBuf.
-	entitlementBuf [3]string
-	// decision is this request's, for the placeholders.
-	decision *decision
+	// signedIn is the decision of the signed-in path, kept here so that
+	// it costs no allocation of its own.
+	signedIn decision
 }
 
 type parsedToken struct {
@@ -80,7 +73,15 @@ type parsedToken struct {
 
 // newAuthRequest gathers the request's token sources (reference C step 1).
 func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
-	a := &authRequest{
+	a := new(authRequest)
+	h.initAuthRequest(a, r, now)
+	return a
+}
+
+// initAuthRequest is newAuthRequest into a. ServeHTTP keeps a on its stack:
+// nothing may keep a pointer into a once the request is answered.
+func (h *Handler) initAuthRequest(a *authRequest, r *http.Request, now time.Time) {
+	*a = authRequest{
 		r:            r,
 		now:          now,
 		secFetchDest: headerValue(r.Header, "Sec-Fetch-Dest"),
@@ -88,8 +89,7 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 		origin:       headerValue(r.Header, "Origin"),
 		referer:      headerValue(r.Header, "Referer"),
 	}
-	h.setRequestURL(&a.urlBuf, r)
-	a.clerkURL = &a.urlBuf
+	h.setRequestURL(&a.clerkURL, r)
 	if a.clerkURL.RawQuery != "" {
 		// A nil query reads as empty: most requests have none to parse.
 		a.query = a.clerkURL.Query()
@@ -98,7 +98,6 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	if a.tokenInHeader == "" {
 		h.loadCookieSources(a)
 	}
-	return a
 }
 
 // loadCookieSources reads the cookie-borne values (reference C steps 1.2 to
@@ -149,7 +148,18 @@ func headerValue(h http.Header, name string) string {
 	}
 }
 
-func trimHTTPWhitespace(s string) string { return strings.Trim(s, " \t\r\n") }
+func trimHTTPWhitespace(s string) string {
+	// By hand: strings.Trim builds its character set on every call.
+	for len(s) > 0 && isHTTPWhitespace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isHTTPWhitespace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isHTTPWhitespace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
 // sensitive), or a bare value with no space is the token itself; any other

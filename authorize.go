@@ -15,7 +15,6 @@ import (
 // applies the rules to it. It reports whether it answered the request (a
 // 403); if not, the request goes on.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session) (bool, error) {
-	setEntitlements(r, s, a.entitlementBuf[:])
 	if h.policy.empty() && h.UserDetails == nil {
 		return false, nil
 	}
@@ -85,36 +84,46 @@ func reverificationHint(rv *reverification) map[string]any {
 	}
 }
 
-// setEntitlements publishes the organization permissions, plans and
-// features of the session to upstream headers (the placeholders come from
-// authRequest.placeholder); the values are made once per session.
-func setEntitlements(r *http.Request, s *session, buf []string) {
-	e := s.entitlements()
-	for i, v := range [3]string{e.permsValue, e.plansValue, e.featuresValue} {
-		if v != "" && e.headerValid[i] {
-			buf[i] = v
-			r.Header[entitlementHeaders[i]] = buf[i : i+1 : i+1]
-		}
-	}
-}
-
 var (
 	entitlementPlaceholders = [3]string{"http.auth.user.org_permissions", "http.auth.user.plan", "http.auth.user.features"}
 	entitlementHeaders      = [3]string{headerOrgPermissions, headerPlan, headerFeatures}
 )
 
 // scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
-// pla claim, scope removed, each once. Nothing when the claim is malformed.
+// pla claim, user-scoped first, scope removed, each once. Nothing when the
+// claim is malformed.
 func scopedValues(claim string) string {
-	org, user, err := splitByScope(claim)
-	if err != nil {
+	if checkScopes(claim) != nil {
 		return ""
 	}
-	var out []string
-	for _, v := range append(user, org...) {
-		if !contains(out, v) {
-			out = append(out, v)
+	var b strings.Builder
+	b.Grow(len(claim))
+	n := 0
+	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
+		for v := range scopedParts(claim, picked) {
+			if listHas(b.String(), n, v) {
+				continue
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(v)
+			n++
 		}
 	}
-	return strings.Join(out, ",")
+	return b.String()
+}
+
+// listHas tells whether v is one of the n comma-separated elements of list
+// (elements never hold a comma: they were split on it).
+func listHas(list string, n int, v string) bool {
+	if n == 0 {
+		return false
+	}
+	for e := range commaParts(list) {
+		if e == v {
+			return true
+		}
+	}
+	return false
 }

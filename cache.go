@@ -22,9 +22,10 @@ const defaultCacheSize = 10000
 // validly signed token of the instance cannot put anything in it, and
 // nothing in it can deny a token.
 //
-// Entries are found by a keyed 64-bit hash of the token (maphash, seeded
-// per cache) and confirmed by comparing the whole token, so a hit costs a
-// hash, a read lock and a string comparison, and allocates nothing.
+// Entries are found by a keyed 64-bit hash of the token's last bytes
+// (maphash, seeded per cache; see hashToken) and confirmed by comparing the
+// whole token, so a hit costs a short hash, a read lock and a string
+// comparison, and allocates nothing.
 //
 // The bound is in entries, split over shards that each evict with CLOCK
 // (second chance): a hit only sets a bit, and an insertion into a full
@@ -95,12 +96,24 @@ func (c *tokenCache) shardOf(h uint64) *cacheShard {
 	return &c.shards[h>>c.shift]
 }
 
+// hashedTail is how much of a token's end is hashed: 64 base64url
+// characters of the signature, which differ between any two tokens that
+// verify. Tokens that share a tail (a forgery reusing a real token's
+// signature) share a hash and are told apart by the whole-token comparison:
+// a collision is a miss, never a hit, so hashing less than the whole token
+// costs nothing in safety, and a 1 KB token is not hashed on every request.
+const hashedTail = 64
+
+func (c *tokenCache) hashToken(token string) uint64 {
+	return maphash.String(c.seed, token[max(0, len(token)-hashedTail):])
+}
+
 // get returns the entry of token, or nil.
 func (c *tokenCache) get(token string) *cacheEntry {
 	if c == nil {
 		return nil
 	}
-	h := maphash.String(c.seed, token)
+	h := c.hashToken(token)
 	sh := c.shardOf(h)
 	var e *cacheEntry
 	sh.mu.RLock()
@@ -139,7 +152,7 @@ func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
 	if c == nil {
 		return
 	}
-	e.hash = maphash.String(c.seed, e.jwt.token)
+	e.hash = c.hashToken(e.jwt.token)
 	deadMs := float64(now.UnixMilli() - skew.Milliseconds())
 	sh := c.shardOf(e.hash)
 	sh.mu.Lock()

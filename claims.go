@@ -2,11 +2,14 @@ package clerkauth
 
 import (
 	"errors"
+	"iter"
 	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
 
+	"github.com/caddyserver/caddy/v2"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -23,21 +26,29 @@ type session struct {
 	orgSlug   string
 	actorID   string
 
-	// boxed are identity() as interface values, made once so that setting
-	// the placeholders allocates nothing per request.
-	boxed [len(identityHeaders)]any
+	// boxed are identity() as interface values, made once on the first
+	// placeholder read so that reading them allocates nothing per request,
+	// and a session whose placeholders nobody reads never pays for them.
+	boxOnce sync.Once
+	boxed   [len(identityHeaders)]any
+	// placeholders is s.placeholder, made once for the same reason.
+	placeholders caddy.ReplacerFunc
 
 	// payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
 	payload   string
-	typed     tokenClaims
+	typed     *tokenClaims // the verified token's, shared read-only
+	// org is the members of a v2 "o" object claim.
+	org [numOrgMembers]jsonValue
 	rawOnce   sync.Once
 	rawClaimM map[string]any
 
 	// ent is what authorization reads, decoded from the raw claims on first
 	// use: a session verified once and served from the cache pays for it once.
-	entOnce sync.Once
-	ent     entitlements
+	entOnce    sync.Once
+	ent        entitlements
+	entBoxOnce sync.Once
+	entBoxed   [3]any
 }
 
 // entitlements are the parts of the payload Clerk's has() reads, decoded as
@@ -63,30 +74,42 @@ type entitlements struct {
 
 	// The values published to placeholders and headers, made once.
 	permsValue, plansValue, featuresValue string
-	boxed                                 [3]any
 	headerValid                           [3]bool
 }
 
-// Members of the v2 "o" claim and of "act".
+// boxedEntitlements are the published entitlement values as interface
+// values, made on the first placeholder read.
+func (s *session) boxedEntitlements() *[3]any {
+	s.entBoxOnce.Do(func() {
+		e := s.entitlements()
+		s.entBoxed = [3]any{e.permsValue, e.plansValue, e.featuresValue}
+	})
+	return &s.entBoxed
+}
+
+// Members of the v2 "o" claim, and of "act".
 const (
 	oID = iota
 	oSlg
 	oRol
+	oPer
+	oFpm
+	numOrgMembers
 )
 
 var (
-	orgClaimNames   = []string{oID: "id", oSlg: "slg", oRol: "rol"}
+	orgClaimNames   = []string{oID: "id", oSlg: "slg", oRol: "rol", oPer: "per", oFpm: "fpm"}
 	actorClaimNames = []string{"sub"}
 )
 
 func newSession(c *tokenClaims, payload string) *session {
-	s := &session{payload: payload, typed: *c}
+	s := &session{payload: payload, typed: c}
 	s.userID = c[clSub].asString()
 	s.sessionID = c[clSid].asString()
 	s.status = c[clSts].asString()
 	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
 		if o := c[clO]; o.kind == jsonObject {
-			var m [3]jsonValue
+			m := &s.org
 			_ = readMembers(o.str, orgClaimNames, m[:], false)
 			s.orgID = m[oID].asString()
 			s.orgSlug = m[oSlg].asString()
@@ -104,10 +127,18 @@ func newSession(c *tokenClaims, payload string) *session {
 		_ = readMembers(act.str, actorClaimNames, m[:], false)
 		s.actorID = m[0].asString()
 	}
-	for i, v := range s.identity() {
-		s.boxed[i] = v
-	}
+	s.placeholders = s.placeholder
 	return s
+}
+
+// boxedIdentity is identity() as interface values, for the placeholders.
+func (s *session) boxedIdentity() *[len(identityHeaders)]any {
+	s.boxOnce.Do(func() {
+		for i, v := range s.identity() {
+			s.boxed[i] = v
+		}
+	})
+	return &s.boxed
 }
 
 // identity is the session's values in the order of identityHeaders.
@@ -132,14 +163,14 @@ func (s *session) entitlements() *entitlements {
 // decodeEntitlements reads the typed claims; only a v1 org_permissions array
 // needs the whole payload decoded.
 func (s *session) decodeEntitlements() entitlements {
-	c := &s.typed
+	c := s.typed
 	var e entitlements
 	e.features = c[clFea].asString()
 	e.plans = c[clPla].asString()
 	e.impersonated = c[clAct].present() && c[clAct].kind != jsonNull
 	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
 		if c[clO].truthy() {
-			e.decodeOrgV2(c)
+			e.decodeOrgV2(c, &s.org)
 		}
 	} else if c[clOrgPermissions].kind == jsonArray {
 		e.hasOrgPermissions = true
@@ -155,30 +186,20 @@ func (s *session) decodeEntitlements() entitlements {
 		e.permsValue = ""
 	}
 	e.plansValue, e.featuresValue = scopedValues(e.plans), scopedValues(e.features)
-	e.boxed = [3]any{e.permsValue, e.plansValue, e.featuresValue}
 	for i, v := range [3]string{e.permsValue, e.plansValue, e.featuresValue} {
 		e.headerValid[i] = httpguts.ValidHeaderFieldValue(v)
 	}
 	return e
 }
 
-// Members of the v2 "o" claim that entitlements read.
-const (
-	oPer = iota
-	oFpm
-)
-
-var orgPermissionNames = []string{oPer: "per", oFpm: "fpm"}
-
 // decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *entitlements) decodeOrgV2(c *tokenClaims) {
+func (s *entitlements) decodeOrgV2(c *tokenClaims, org *[numOrgMembers]jsonValue) {
 	s.hasOrgPermissions = true
 	if fea := c[clFea]; fea.truthy() && fea.kind != jsonString {
 		s.malformed = "fea is not a string"
 		return
 	}
-	orgFeatures, _, err := splitByScope(s.features)
-	if err != nil {
+	if err := checkScopes(s.features); err != nil {
 		s.malformed = err.Error()
 		return
 	}
@@ -187,9 +208,7 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims) {
 		// o.per of a truthy non-object is undefined in JavaScript.
 		return
 	}
-	var m [2]jsonValue
-	_ = readMembers(o.str, orgPermissionNames, m[:], false)
-	per, fpm := m[oPer], m[oFpm]
+	per, fpm := org[oPer], org[oFpm]
 	if !per.truthy() || !fpm.truthy() {
 		return
 	}
@@ -197,50 +216,136 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims) {
 		s.malformed = "o.per or o.fpm is not a string"
 		return
 	}
-	s.orgPermissions = buildOrgPermissions(orgFeatures, per.str, fpm.str)
+	s.orgPermissions = buildOrgPermissions(s.features, per.str, fpm.str)
 }
 
 // buildOrgPermissions is parsePermissions + buildOrgPermissions: o.per names
 // the permissions, and the i-th decimal of o.fpm is the bitmask (least
-// significant bit = first permission) of the i-th org-scoped feature of fea.
-// The decimals may exceed 64 bits; an element that is not all ASCII digits
-// grants nothing.
-func buildOrgPermissions(orgFeatures []string, per, fpm string) []string {
-	perms := strings.Split(per, ",")
-	for i := range perms {
-		perms[i] = jsTrim(perms[i])
-	}
-	masks := strings.Split(fpm, ",")
-	out := []string{}
-	for i, feature := range orgFeatures {
-		if i >= len(masks) {
-			continue
-		}
-		bits, ok := decimalBits(jsTrim(masks[i]))
-		if !ok {
-			continue
-		}
-		for j, p := range perms {
-			if bits.Bit(j) == 1 {
-				out = append(out, "org:"+feature+":"+p)
+// significant bit = first permission) of the i-th org-scoped feature of fea,
+// which must have passed checkScopes. The decimals may exceed 64 bits; an
+// element that is not all ASCII digits grants nothing. The permissions are
+// substrings of one string: a session costs two allocations here, whatever
+// its number of permissions.
+func buildOrgPermissions(fea, per, fpm string) []string {
+	var b strings.Builder
+	// Room for every feature to grant every permission once.
+	b.Grow(len(fea) + 4*len(per) + 16)
+	var endsBuf [16]int
+	ends := endsBuf[:0]
+	masks := fpm
+	for feature := range scopedParts(fea, isOrgClaimScope) {
+		mask, rest, more := strings.Cut(masks, ",")
+		bits, ok := parseBitmask(jsTrim(mask))
+		if ok {
+			j := 0
+			for p := range commaParts(per) {
+				if bits.bit(j) {
+					if len(ends) > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString("org:")
+					b.WriteString(feature)
+					b.WriteByte(':')
+					b.WriteString(jsTrim(p))
+					ends = append(ends, b.Len())
+				}
+				j++
 			}
 		}
+		if !more {
+			break
+		}
+		masks = rest
+	}
+	joined := b.String()
+	out := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		out[i] = joined[start:end]
+		start = end + 1
 	}
 	return out
 }
 
-// decimalBits parses /^\d+$/ (ASCII digits only, any length).
-func decimalBits(d string) (*big.Int, bool) {
+// bitmask is a decimal of o.fpm: a uint64 when it fits, else a big.Int.
+type bitmask struct {
+	small uint64
+	big   *big.Int
+}
+
+func (m bitmask) bit(j int) bool {
+	if m.big != nil {
+		return m.big.Bit(j) == 1
+	}
+	return j < 64 && m.small>>uint(j)&1 == 1
+}
+
+// parseBitmask parses /^\d+$/ (ASCII digits only, any length).
+func parseBitmask(d string) (bitmask, bool) {
 	if d == "" {
-		return nil, false
+		return bitmask{}, false
 	}
 	for i := 0; i < len(d); i++ {
 		if d[i] < '0' || d[i] > '9' {
-			return nil, false
+			return bitmask{}, false
 		}
 	}
+	if n, err := strconv.ParseUint(d, 10, 64); err == nil {
+		return bitmask{small: n}, true
+	}
 	n, ok := new(big.Int).SetString(d, 10)
-	return n, ok
+	return bitmask{big: n}, ok
+}
+
+// commaParts are the elements of s.split(","): "" is one empty element.
+func commaParts(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
+			i := strings.IndexByte(s, ',')
+			if i < 0 {
+				yield(s)
+				return
+			}
+			if !yield(s[:i]) {
+				return
+			}
+			s = s[i+1:]
+		}
+	}
+}
+
+// scopedParts are the values of a fea or pla claim whose scope is picked,
+// in order, each element trimmed as splitByScope trims it. Elements without
+// a scope are skipped: checkScopes tells about them.
+func scopedParts(claim string, picked func(scope string) bool) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if claim == "" {
+			return
+		}
+		for part := range commaParts(claim) {
+			scope, value, found := strings.Cut(jsTrim(part), ":")
+			if found && picked(scope) && !yield(value) {
+				return
+			}
+		}
+	}
+}
+
+// The scopes of a fea or pla element: "ou" and "uo" are both.
+func isOrgClaimScope(scope string) bool  { return scope == "o" || scope == "ou" || scope == "uo" }
+func isUserClaimScope(scope string) bool { return scope == "u" || scope == "ou" || scope == "uo" }
+
+// checkScopes fails where splitByScope fails: an element without a colon.
+func checkScopes(claim string) error {
+	if claim == "" {
+		return nil
+	}
+	for part := range commaParts(claim) {
+		if !strings.Contains(jsTrim(part), ":") {
+			return errClaimElement
+		}
+	}
+	return nil
 }
 
 var errClaimElement = errors.New("claim element without a scope")
@@ -271,10 +376,17 @@ func splitByScope(claim string) (org, user []string, err error) {
 	return org, user, nil
 }
 
+// isPlainASCII is a byte that is neither white space nor part of a
+// multi-byte character: one that trimming stops at.
+func isPlainASCII(c byte) bool { return c > ' ' && c < 0x7f }
+
 // jsTrim is String.prototype.trim: JavaScript's white space and line
 // terminators, which differ from Go's unicode.IsSpace (U+FEFF is one, U+0085
 // is not).
 func jsTrim(s string) string {
+	if s == "" || isPlainASCII(s[0]) && isPlainASCII(s[len(s)-1]) {
+		return s
+	}
 	return strings.TrimFunc(s, func(r rune) bool {
 		switch r {
 		case '\t', '\n', '\v', '\f', '\r', '\uFEFF', '\u2028', '\u2029':

@@ -20,9 +20,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if repl == nil {
 		repl = caddy.NewReplacer()
 	}
-	a := h.newAuthRequest(r, h.now())
-	d := h.authenticate(r.Context(), a)
-	return h.respond(w, r, next, repl, a, d)
+	// The request's state lives on this stack frame: a warm request
+	// allocates only the copies of the header values it publishes.
+	var a authRequest
+	h.initAuthRequest(&a, r, h.now())
+	d := h.authenticate(r.Context(), &a)
+	return h.respond(w, r, next, repl, &a, d)
 }
 
 // respond turns a decision into the response (decision A.8).
@@ -36,8 +39,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	// Our placeholders are answered on demand by one provider rather than
 	// set one by one: most are never read, and each Set is a locked map write.
-	a.decision = d
-	repl.Map(a.placeholder)
+	repl.Map(placeholdersFor(d))
 
 	if d.status != statusSignedIn {
 		h.logger.Debug("clerk session not accepted",
@@ -55,7 +57,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	case d.status == statusSignedIn:
-		setIdentity(r, d.session, a.identityBuf[:])
+		publishSession(r, d.session)
 		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
 			return err
@@ -110,10 +112,10 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if relative {
 		target.Scheme, target.Host = a.clerkURL.Scheme, a.clerkURL.Host
 	}
-	if webOrigin(target) == webOrigin(a.clerkURL) && target.Path == a.clerkURL.Path {
+	if webOrigin(target) == webOrigin(&a.clerkURL) && target.Path == a.clerkURL.Path {
 		return ""
 	}
-	back := *a.clerkURL
+	back := a.clerkURL
 	// createRedirect of @clerk/backend: "cross-origin" compares host and
 	// port only.
 	crossOrigin := target.Hostname()+":"+target.Port() != back.Hostname()+":"+back.Port()
@@ -180,46 +182,74 @@ var (
 	}
 )
 
-// setIdentity publishes the session to upstream headers (the placeholders
-// come from authRequest.placeholder). The header values are copied into buf,
-// the request's own: a later handler may edit header values in place, and
-// the session is shared.
-func setIdentity(r *http.Request, s *session, buf []string) {
+// sessionHeaderValues are one request's copies of the values it publishes
+// to upstream headers: a later handler may edit a header value in place,
+// and the session they come from is shared by every request that carries
+// its token.
+type sessionHeaderValues [len(identityHeaders) + len(entitlementHeaders)]string
+
+// publishSession sets the identity, organization permission, plan and
+// feature headers of a signed-in request, in one allocation. The
+// placeholders come from the session (session.placeholder).
+func publishSession(r *http.Request, s *session) {
+	e := s.entitlements()
 	vals := s.identity()
+	buf := new(sessionHeaderValues)
 	for i, v := range vals {
 		if v != "" {
 			buf[i] = v
 			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
+	for i, v := range [...]string{e.permsValue, e.plansValue, e.featuresValue} {
+		if v != "" && e.headerValid[i] {
+			n := len(identityHeaders) + i
+			buf[n] = v
+			r.Header[entitlementHeaders[i]] = buf[n : n+1 : n+1]
+		}
+	}
 }
 
-// placeholder answers {http.auth.clerk.status}, {http.auth.clerk.reason}
+// placeholdersFor answers {http.auth.clerk.status}, {http.auth.clerk.reason}
 // and, when signed in, the session's {http.auth.user.*} values. A value set
-// with repl.Set (a rule's reason, user details) is found before this.
-func (a *authRequest) placeholder(key string) (any, bool) {
+// with repl.Set (a rule's reason, user details) is found before these. A
+// signed-in request's come from its session, made once per session.
+func placeholdersFor(d *decision) caddy.ReplacerFunc {
+	if d.status == statusSignedIn && d.session != nil {
+		return d.session.placeholders
+	}
+	status, reason := d.status, d.reason
+	return func(key string) (any, bool) {
+		switch key {
+		case "http.auth.clerk.status":
+			return statusValue(status), true
+		case "http.auth.clerk.reason":
+			return reason, true
+		}
+		return nil, false
+	}
+}
+
+// placeholder is placeholdersFor of a signed-in request with this session.
+func (s *session) placeholder(key string) (any, bool) {
 	const prefix = "http.auth."
 	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
 		return nil, false
 	}
 	switch key {
 	case "http.auth.clerk.status":
-		return statusValue(a.decision.status), true
+		return anySignedIn, true
 	case "http.auth.clerk.reason":
-		return a.decision.reason, true
-	}
-	s := a.decision.session
-	if a.decision.status != statusSignedIn || s == nil {
-		return nil, false
+		return anyNoReason, true
 	}
 	for i, name := range identityPlaceholders {
 		if key == name {
-			return s.boxed[i], true
+			return s.boxedIdentity()[i], true
 		}
 	}
 	for i, name := range entitlementPlaceholders {
 		if key == name {
-			return s.entitlements().boxed[i], true
+			return s.boxedEntitlements()[i], true
 		}
 	}
 	return nil, false
@@ -238,7 +268,7 @@ func statusValue(status string) any {
 	return status
 }
 
-var anySignedIn, anySignedOut, anyHandshake any = statusSignedIn, statusSignedOut, statusHandshake
+var anySignedIn, anySignedOut, anyHandshake, anyNoReason any = statusSignedIn, statusSignedOut, statusHandshake, ""
 
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
 // host and scheme count only from a proxy Caddy trusts (decision A.9).

@@ -15,7 +15,7 @@ import (
 // handshakeURL is buildRedirectToHandshake (reference F.5.1): the Frontend
 // API's handshake endpoint, told where to come back to.
 func (h *Handler) handshakeURL(a *authRequest, reason string) string {
-	redirect := *a.clerkURL
+	redirect := a.clerkURL
 	redirect.RawQuery = removeQueryParams(redirect.RawQuery, queryDevBrowser, queryLegacyDevBrowser)
 	var q strings.Builder
 	appendParam(&q, queryRedirectURL, redirect.String())
@@ -200,7 +200,7 @@ func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
 	if err != nil || ref.Scheme == "" {
 		return false
 	}
-	if webOrigin(ref) == webOrigin(a.clerkURL) {
+	if webOrigin(ref) == webOrigin(&a.clerkURL) {
 		return false
 	}
 	return !h.isKnownClerkReferrer(ref)
@@ -289,7 +289,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		"Access-Control-Allow-Credentials": {"true"},
 	}}
 	if h.isDevelopment() {
-		clean := *a.clerkURL
+		clean := a.clerkURL
 		clean.RawQuery = removeQueryParams(clean.RawQuery, queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce)
 		out.location = clean.String()
 	}

@@ -55,32 +55,70 @@ func (v jsonValue) truthy() bool {
 	return true
 }
 
-var errJSONNumber = errors.New("number out of range")
+var (
+	errJSONNumber = errors.New("number out of range")
+	errJSONSyntax = errors.New("invalid JSON")
+)
 
-// readMembers reads the members named in names from s, which must be valid
-// JSON (json.Valid): out[i] receives the last value of names[i], as
-// JSON.parse keeps the last of duplicate keys. A top-level value that is not
-// an object has no members. It fails where encoding/json would fail to
-// decode s into an interface (a number beyond float64), for every number in
-// s when checkAll is set, else only within the named members.
+// maxJSONDepth is encoding/json's nesting limit, kept so that what
+// json.Valid refused stays refused (a 16 KiB token cannot reach it).
+const maxJSONDepth = 10000
+
+// readMembers reads the members named in names from s in one pass that also
+// checks s is JSON as json.Valid would: out[i] receives the last value of
+// names[i], as JSON.parse keeps the last of duplicate keys. A top-level value
+// that is not an object has no members. It also fails where encoding/json
+// would fail to decode s into an interface (a number beyond float64), for
+// every number in s when checkAll is set, else only within the named members.
 func readMembers(s string, names []string, out []jsonValue, checkAll bool) error {
-	i := skipSpace(s, 0)
-	if i >= len(s) {
-		return nil
+	p := jsonScanner{s: s, checkNums: checkAll}
+	p.skipSpace()
+	if p.i >= len(p.s) {
+		return errJSONSyntax
 	}
-	if s[i] != '{' {
-		_, err := skipValue(s, i, checkAll)
+	var err error
+	if p.s[p.i] == '{' {
+		err = p.members(names, out)
+	} else {
+		err = p.skipValue()
+	}
+	if err != nil {
 		return err
 	}
-	i = skipSpace(s, i+1)
-	if s[i] == '}' {
+	if p.skipSpace(); p.i != len(p.s) {
+		return errJSONSyntax
+	}
+	return nil
+}
+
+// jsonScanner walks JSON text, checking its grammar as it goes.
+type jsonScanner struct {
+	s         string
+	i         int
+	depth     int
+	checkNums bool
+}
+
+// members reads the top-level object at s[i] into out.
+func (p *jsonScanner) members(names []string, out []jsonValue) error {
+	p.i++ // '{'
+	if p.skipSpace(); p.peek() == '}' {
+		p.i++
 		return nil
 	}
 	for {
-		end := stringEnd(s, i)
-		key := unquote(s[i:end])
-		i = skipSpace(s, end)
-		i = skipSpace(s, i+1) // ':'
+		if p.peek() != '"' {
+			return errJSONSyntax
+		}
+		key, err := p.stringValue()
+		if err != nil {
+			return err
+		}
+		if p.skipSpace(); p.peek() != ':' {
+			return errJSONSyntax
+		}
+		p.i++
+		p.skipSpace()
 		slot := -1
 		for n, name := range names {
 			if name == key {
@@ -88,110 +126,304 @@ func readMembers(s string, names []string, out []jsonValue, checkAll bool) error
 				break
 			}
 		}
-		var err error
 		if slot >= 0 {
-			out[slot], i, err = readValue(s, i)
-		} else {
-			i, err = skipValue(s, i, checkAll)
-		}
-		if err != nil {
+			v, err := p.readValue()
+			if err != nil {
+				return err
+			}
+			out[slot] = v
+		} else if err := p.skipValue(); err != nil {
 			return err
 		}
-		i = skipSpace(s, i)
-		if s[i] == '}' {
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.i++
+			p.skipSpace()
+		case '}':
+			p.i++
 			return nil
+		default:
+			return errJSONSyntax
 		}
-		i = skipSpace(s, i+1) // ','
 	}
 }
 
-// readValue reads the value at s[i:] and returns the index after it.
-func readValue(s string, i int) (jsonValue, int, error) {
-	switch c := s[i]; {
-	case c == '"':
-		end := stringEnd(s, i)
-		return jsonValue{kind: jsonString, str: unquote(s[i:end])}, end, nil
-	case c == '{':
-		end, err := skipValue(s, i, true)
-		return jsonValue{kind: jsonObject, str: s[i:end]}, end, err
-	case c == '[':
-		end, err := skipValue(s, i, true)
-		return jsonValue{kind: jsonArray}, end, err
-	case c == 't':
-		return jsonValue{kind: jsonTrue}, i + 4, nil
-	case c == 'f':
-		return jsonValue{kind: jsonFalse}, i + 5, nil
-	case c == 'n':
-		return jsonValue{kind: jsonNull}, i + 4, nil
-	default:
-		end := numberEnd(s, i)
-		f, err := strconv.ParseFloat(s[i:end], 64)
-		if err != nil {
-			return jsonValue{}, end, errJSONNumber
+// readValue reads a named member's value. Numbers anywhere in it are
+// checked for range.
+func (p *jsonScanner) readValue() (jsonValue, error) {
+	start := p.i
+	switch p.peek() {
+	case '"':
+		str, err := p.stringValue()
+		return jsonValue{kind: jsonString, str: str}, err
+	case '{', '[':
+		all := p.checkNums
+		p.checkNums = true
+		err := p.skipValue()
+		p.checkNums = all
+		if p.s[start] == '[' {
+			return jsonValue{kind: jsonArray}, err
 		}
-		return jsonValue{kind: jsonNumber, num: f}, end, nil
+		return jsonValue{kind: jsonObject, str: p.s[start:p.i]}, err
+	case 't':
+		return jsonValue{kind: jsonTrue}, p.literal("true")
+	case 'f':
+		return jsonValue{kind: jsonFalse}, p.literal("false")
+	case 'n':
+		return jsonValue{kind: jsonNull}, p.literal("null")
 	}
+	if err := p.skipNumber(); err != nil {
+		return jsonValue{}, err
+	}
+	f, err := strconv.ParseFloat(p.s[start:p.i], 64)
+	if err != nil {
+		return jsonValue{}, errJSONNumber
+	}
+	return jsonValue{kind: jsonNumber, num: f}, nil
 }
 
-// skipValue returns the index after the value at s[i:], checking the range
-// of every number in it when checkNums is set.
-func skipValue(s string, i int, checkNums bool) (int, error) {
-	depth := 0
+// skipValue checks the value at s[i] and moves past it.
+func (p *jsonScanner) skipValue() error {
+	switch p.peek() {
+	case '"':
+		return p.skipString()
+	case '{':
+		return p.skipObject()
+	case '[':
+		return p.skipArray()
+	case 't':
+		return p.literal("true")
+	case 'f':
+		return p.literal("false")
+	case 'n':
+		return p.literal("null")
+	}
+	start := p.i
+	if err := p.skipNumber(); err != nil {
+		return err
+	}
+	if p.checkNums {
+		if _, err := strconv.ParseFloat(p.s[start:p.i], 64); err != nil {
+			return errJSONNumber
+		}
+	}
+	return nil
+}
+
+func (p *jsonScanner) skipObject() error {
+	if p.depth++; p.depth > maxJSONDepth {
+		return errJSONSyntax
+	}
+	p.i++ // '{'
+	if p.skipSpace(); p.peek() == '}' {
+		p.i++
+		p.depth--
+		return nil
+	}
 	for {
-		i = skipSpace(s, i)
+		if p.peek() != '"' {
+			return errJSONSyntax
+		}
+		if err := p.skipString(); err != nil {
+			return err
+		}
+		if p.skipSpace(); p.peek() != ':' {
+			return errJSONSyntax
+		}
+		p.i++
+		p.skipSpace()
+		if err := p.skipValue(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.i++
+			p.skipSpace()
+		case '}':
+			p.i++
+			p.depth--
+			return nil
+		default:
+			return errJSONSyntax
+		}
+	}
+}
+
+func (p *jsonScanner) skipArray() error {
+	if p.depth++; p.depth > maxJSONDepth {
+		return errJSONSyntax
+	}
+	p.i++ // '['
+	if p.skipSpace(); p.peek() == ']' {
+		p.i++
+		p.depth--
+		return nil
+	}
+	for {
+		if err := p.skipValue(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		switch p.peek() {
+		case ',':
+			p.i++
+			p.skipSpace()
+		case ']':
+			p.i++
+			p.depth--
+			return nil
+		default:
+			return errJSONSyntax
+		}
+	}
+}
+
+// peek is the byte at i, or 0 at the end (which no rule accepts).
+func (p *jsonScanner) peek() byte {
+	if p.i < len(p.s) {
+		return p.s[p.i]
+	}
+	return 0
+}
+
+func (p *jsonScanner) skipSpace() {
+	for p.i < len(p.s) {
+		switch p.s[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonScanner) literal(word string) error {
+	if !strings.HasPrefix(p.s[p.i:], word) {
+		return errJSONSyntax
+	}
+	p.i += len(word)
+	return nil
+}
+
+// skipString moves past the string literal at s[i]: no control characters,
+// only JSON's escapes. Other bytes, invalid UTF-8 included, are accepted as
+// encoding/json accepts them.
+func (p *jsonScanner) skipString() error {
+	_, err := p.scanString()
+	return err
+}
+
+// scanString is skipString, also telling whether the literal is plain: no
+// escapes and only ASCII, so that its value is the text between the quotes.
+func (p *jsonScanner) scanString() (plain bool, err error) {
+	s := p.s
+	plain = true
+	for i := p.i + 1; i < len(s); i++ {
+		// Most bytes of a token are plain: skip them in a tight loop.
+		for i < len(s) && !stringSpecial[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
 		switch c := s[i]; {
 		case c == '"':
-			i = stringEnd(s, i)
-		case c == '{' || c == '[':
-			depth++
+			p.i = i + 1
+			return plain, nil
+		case c < 0x20:
+			return false, errJSONSyntax
+		case c >= 0x80:
+			plain = false
+		case c == '\\':
+			plain = false
 			i++
-			continue
-		case c == '}' || c == ']':
-			depth--
-			i++
-		case c == ',' || c == ':':
-			i++
-			continue
-		case c == 't' || c == 'n':
-			i += 4
-		case c == 'f':
-			i += 5
-		default:
-			end := numberEnd(s, i)
-			if checkNums {
-				if _, err := strconv.ParseFloat(s[i:end], 64); err != nil {
-					return end, errJSONNumber
-				}
+			if i >= len(s) {
+				return false, errJSONSyntax
 			}
-			i = end
-		}
-		if depth == 0 {
-			return i, nil
+			switch s[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) {
+					return false, errJSONSyntax
+				}
+				i += 4
+			default:
+				return false, errJSONSyntax
+			}
 		}
 	}
+	return false, errJSONSyntax
 }
 
-func skipSpace(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+// stringValue reads the string literal at s[i].
+func (p *jsonScanner) stringValue() (string, error) {
+	start := p.i
+	plain, err := p.scanString()
+	if err != nil {
+		return "", err
+	}
+	if plain {
+		return p.s[start+1 : p.i-1], nil
+	}
+	return unquote(p.s[start:p.i]), nil
+}
+
+// stringSpecial are the bytes scanString must look at in a string.
+var stringSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// skipNumber moves past -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (p *jsonScanner) skipNumber() error {
+	s, i := p.s, p.i
+	if i < len(s) && s[i] == '-' {
 		i++
 	}
-	return i
-}
-
-// stringEnd returns the index after the string literal starting at s[i].
-func stringEnd(s string, i int) int {
-	for i++; ; i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		i = skipDigits(s, i)
+	default:
+		return errJSONSyntax
+	}
+	if i < len(s) && s[i] == '.' {
+		if j := skipDigits(s, i+1); j > i+1 {
+			i = j
+		} else {
+			return errJSONSyntax
 		}
 	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if j := skipDigits(s, i); j > i {
+			i = j
+		} else {
+			return errJSONSyntax
+		}
+	}
+	p.i = i
+	return nil
 }
 
-func numberEnd(s string, i int) int {
-	for i < len(s) && strings.IndexByte("+-.0123456789eE", s[i]) >= 0 {
+func skipDigits(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
 		i++
 	}
 	return i
@@ -209,4 +441,12 @@ func unquote(lit string) string {
 		return ""
 	}
 	return out
+}
+
+// skipSpaceAt is the index of the first byte at or after i that is not JSON
+// white space.
+func skipSpaceAt(s string, i int) int {
+	p := jsonScanner{s: s, i: i}
+	p.skipSpace()
+	return p.i
 }

@@ -71,13 +71,22 @@ func registerMetrics(reg *prometheus.Registry) error {
 // recordDecision counts one request's outcome.
 func (h *Handler) recordDecision(d *decision) {
 	if h.decisionHook != nil {
-		h.decisionHook(d)
+		// The hook keeps a copy: d may live on the request's stack.
+		seen := *d
+		h.decisionHook(&seen)
 	}
 	if h.DisableMetrics {
 		return
 	}
+	if d.status == statusSignedIn && d.reason == "" {
+		signedInCounter().Inc()
+		return
+	}
 	decisionCounter(d.status, d.reason).Inc()
 }
+
+// signedInCounter is the series of most requests, looked up once.
+var signedInCounter = sync.OnceValue(func() prometheus.Counter { return decisionCounter(statusSignedIn, "") })
 
 // decisionCounters caches the counter of each (status, reason) so that the
 // hot path neither hashes labels nor allocates: a copy-on-write map, read

@@ -127,18 +127,15 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, errTokenDecode
 	}
-	if !json.Valid(buf[:hn]) || !json.Valid(buf[hl:hl+pn]) {
-		return nil, errTokenDecode
-	}
 	d := &decodedJWT{token: token, signingInput: signingInput, signature: buf[hl+pl : hl+pl+sn]}
 	text := string(buf[:hl+pn])
 	d.payload = text[hl:]
-	// The header was decoded into a struct: any JSON but an object or null
-	// failed to decode.
-	if c := text[skipSpace(text[:hn], 0)]; c != '{' && c != 'n' {
+	// readMembers checks the JSON as it reads it. The header was decoded
+	// into a struct: any JSON but an object or null failed to decode.
+	if readMembers(text[:hn], headerNames, d.header[:], false) != nil {
 		return nil, errTokenDecode
 	}
-	if readMembers(text[:hn], headerNames, d.header[:], false) != nil {
+	if c := text[skipSpaceAt(text[:hn], 0)]; c != '{' && c != 'n' {
 		return nil, errTokenDecode
 	}
 	if readMembers(d.payload, claimNames, d.claims[:], true) != nil {
