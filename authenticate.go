@@ -38,10 +38,6 @@ type authRequest struct {
 	query         url.Values
 	cookies       cookieJar
 	tokenInHeader string
-	secFetchDest  string
-	accept        string
-	origin        string
-	referer       string
 
 	suffixed       bool
 	sessionCookie  string
@@ -81,14 +77,7 @@ func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 // initAuthRequest is newAuthRequest into a. ServeHTTP keeps a on its stack:
 // nothing may keep a pointer into a once the request is answered.
 func (h *Handler) initAuthRequest(a *authRequest, r *http.Request, now time.Time) {
-	*a = authRequest{
-		r:            r,
-		now:          now,
-		secFetchDest: headerValue(r.Header, "Sec-Fetch-Dest"),
-		accept:       headerValue(r.Header, "Accept"),
-		origin:       headerValue(r.Header, "Origin"),
-		referer:      headerValue(r.Header, "Referer"),
-	}
+	*a = authRequest{r: r, now: now}
 	h.setRequestURL(&a.clerkURL, r)
 	if a.clerkURL.RawQuery != "" {
 		// A nil query reads as empty: most requests have none to parse.
@@ -126,6 +115,15 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 }
 
 func (a *authRequest) cookie(name string) string { return a.cookies[name] }
+
+// header is a request header as Clerk reads it, looked up when a decision
+// needs it: a signed-in request reads none of these.
+func (a *authRequest) header(name string) string { return headerValue(a.r.Header, name) }
+
+// isDocument tells whether the request is probably a page load.
+func (a *authRequest) isDocument() bool {
+	return isDocumentRequest(a.r.Method, a.header("Sec-Fetch-Dest"), a.header("Accept"))
+}
 
 // headerValue is Headers.get of the Fetch API: each value trimmed of
 // leading and trailing whitespace, as Headers.append normalizes it, and
@@ -506,11 +504,12 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 	if strings.EqualFold(headerValue(a.r.Header, "Sec-Fetch-Site"), "cross-site") {
 		return true
 	}
-	if a.origin == "" {
+	origin := a.header("Origin")
+	if origin == "" {
 		return false
 	}
 	own := a.clerkURL.Scheme + "://" + a.clerkURL.Host
-	return a.origin != own && !contains(authorizedParties, a.origin)
+	return origin != own && !contains(authorizedParties, origin)
 }
 
 // tokenFailure is handleSessionTokenError (step 5): time-claim failures may
@@ -571,7 +570,7 @@ func (h *Handler) maybeHandshake(a *authRequest, reason, message, location strin
 		carrier = "cookie"
 	}
 	out := signedOut(reason, message, carrier, carrier != "")
-	if !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) || h.inst == nil {
+	if !a.isDocument() || h.inst == nil {
 		return out
 	}
 	if location == "" {

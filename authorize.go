@@ -59,7 +59,7 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 	repl.Set("http.auth.clerk.reason", dn.reason)
 	h.logger.Debug("clerk session not authorized",
 		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.userID))
-	if dn.rule.reverify != nil && dn.reason == reasonReverificationRequired && !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) {
+	if dn.rule.reverify != nil && dn.reason == reasonReverificationRequired && !a.isDocument() {
 		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)

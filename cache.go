@@ -139,9 +139,6 @@ func newCacheEntry(d *decodedJWT, s *session, key *verificationKey) *cacheEntry 
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {
 		e.expiresMs = t
 	}
-	// The signature is proven: drop its buffer (a token verified again
-	// after its key left the set is decoded again).
-	d.signature = nil
 	d.verified = e
 	return e
 }

@@ -99,7 +99,7 @@ func setDebugHeaders(hdr http.Header, d *decision) {
 // page load, when there is no sign-in URL, or when the request is for the
 // sign-in page itself (so that a protected sign-in page cannot loop).
 func (h *Handler) signInRedirect(a *authRequest) string {
-	if h.signInURL == "" || !isDocumentRequest(a.r.Method, a.secFetchDest, a.accept) {
+	if h.signInURL == "" || !a.isDocument() {
 		return ""
 	}
 	// The dev-browser token rides along to a cross-origin sign-in page.

@@ -154,7 +154,7 @@ func (h *Handler) multiDomainSync(a *authRequest) *decision {
 	synced := a.query.Get(querySynced)
 	needsSync, completed := synced == "false", synced == "true"
 	hasCookies := a.sessionCookie != "" || a.clientUAT != 0
-	if h.Satellite && a.secFetchDest == "document" && a.r.Method == http.MethodGet && !completed {
+	if h.Satellite && a.header("Sec-Fetch-Dest") == "document" && a.r.Method == http.MethodGet && !completed {
 		if !h.SatelliteAutoSync && !hasCookies && !needsSync {
 			return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
 		}
@@ -190,13 +190,14 @@ func (h *Handler) multiDomainSync(a *authRequest) *decision {
 // needsCrossOriginSync is step 4.11: a signed-in document navigation that
 // arrives from another site refreshes through the handshake once.
 func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
-	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.secFetchDest != "document" || a.redirectCount != 0 {
+	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.header("Sec-Fetch-Dest") != "document" || a.redirectCount != 0 {
 		return false
 	}
-	if a.referer == "" {
+	referer := a.header("Referer")
+	if referer == "" {
 		return false
 	}
-	ref, err := url.Parse(a.referer)
+	ref, err := url.Parse(referer)
 	if err != nil || ref.Scheme == "" {
 		return false
 	}

@@ -70,7 +70,10 @@ type tokenClaims [numClaims]jsonValue
 type decodedJWT struct {
 	token        string
 	signingInput string
-	signature    []byte
+	// sig is the signature segment as sent (base64url, checked by
+	// decodeJWT): it is decoded again onto the stack to be verified, so
+	// that no decoded token holds a buffer for it.
+	sig string
 	header       [numHeaderMembers]jsonValue
 	claims       tokenClaims
 	// payload is the payload's JSON text, for rawClaims.
@@ -119,23 +122,30 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	}
 	signingInput := token[:len(h)+1+len(p)]
 	h, p, s = strings.TrimRight(h, "="), strings.TrimRight(p, "="), strings.TrimRight(s, "=")
-	hl, pl := rawURLStrict.DecodedLen(len(h)), rawURLStrict.DecodedLen(len(p))
-	buf := make([]byte, hl+pl+rawURLStrict.DecodedLen(len(s)))
+	// Header and payload are decoded into a buffer on the stack (a Clerk
+	// token fits) and copied once into the string the claims point into.
+	var stack [4096]byte
+	buf := stack[:]
+	if n := rawURLStrict.DecodedLen(len(h)) + rawURLStrict.DecodedLen(len(p)); n > len(buf) {
+		buf = make([]byte, n)
+	}
 	hn, err1 := rawURLStrict.Decode(buf, []byte(h))
-	pn, err2 := rawURLStrict.Decode(buf[hl:], []byte(p))
-	sn, err3 := rawURLStrict.Decode(buf[hl+pl:], []byte(s))
+	pn, err2 := rawURLStrict.Decode(buf[hn:], []byte(p))
+	var sigBuf [maxStackSignature]byte
+	_, err3 := decodeSignature(&sigBuf, s)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, errTokenDecode
 	}
-	d := &decodedJWT{token: token, signingInput: signingInput, signature: buf[hl+pl : hl+pl+sn]}
-	text := string(buf[:hl+pn])
+	d := &decodedJWT{token: token, signingInput: signingInput, sig: s}
+	text := string(buf[:hn+pn])
+	hl := hn
 	d.payload = text[hl:]
 	// readMembers checks the JSON as it reads it. The header was decoded
 	// into a struct: any JSON but an object or null failed to decode.
-	if readMembers(text[:hn], headerNames, d.header[:], false) != nil {
+	if readMembers(text[:hl], headerNames, d.header[:], false) != nil {
 		return nil, errTokenDecode
 	}
-	if c := text[skipSpaceAt(text[:hn], 0)]; c != '{' && c != 'n' {
+	if c := text[skipSpaceAt(text[:hl], 0)]; c != '{' && c != 'n' {
 		return nil, errTokenDecode
 	}
 	if readMembers(d.payload, claimNames, d.claims[:], true) != nil {
@@ -202,24 +212,42 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 		// Clerk reports that as a verification failure.
 		return &tokenError{reason: reasonTokenVerificationFailed, message: "Error verifying JWT signature. The key is for " + key.alg + ", the token says " + alg + "."}
 	}
-	if rsa.VerifyPKCS1v15(key.pub, hash, digest(hash, d.signingInput), d.signature) != nil {
+	var sigBuf [maxStackSignature]byte
+	var sum [sha512.Size]byte
+	sig, err := decodeSignature(&sigBuf, d.sig)
+	if err != nil || rsa.VerifyPKCS1v15(key.pub, hash, digest(&sum, hash, d.signingInput), sig) != nil {
 		return &tokenError{reason: reasonTokenInvalidSignature, message: "JWT signature is invalid."}
 	}
 	return nil
 }
 
-// digest hashes the signing input without a heap-allocated hash state.
-func digest(hash crypto.Hash, input string) []byte {
+// maxStackSignature is the largest signature decoded on the stack: an
+// RSA-4096 one. Larger segments (no key of ours makes them) go to the heap.
+const maxStackSignature = 512
+
+// decodeSignature decodes the signature segment s (padding removed) into
+// buf when it fits.
+func decodeSignature(buf *[maxStackSignature]byte, s string) ([]byte, error) {
+	dst := buf[:]
+	if n := rawURLStrict.DecodedLen(len(s)); n > len(dst) {
+		dst = make([]byte, n)
+	}
+	n, err := rawURLStrict.Decode(dst, []byte(s))
+	return dst[:n], err
+}
+
+// digest hashes the signing input into out, on the caller's stack.
+func digest(out *[sha512.Size]byte, hash crypto.Hash, input string) []byte {
 	switch hash {
 	case crypto.SHA384:
-		s := sha512.Sum384([]byte(input))
-		return s[:]
+		*(*[sha512.Size384]byte)(out[:]) = sha512.Sum384([]byte(input))
+		return out[:sha512.Size384]
 	case crypto.SHA512:
-		s := sha512.Sum512([]byte(input))
-		return s[:]
+		*out = sha512.Sum512([]byte(input))
+		return out[:]
 	default:
-		s := sha256.Sum256([]byte(input))
-		return s[:]
+		*(*[sha256.Size]byte)(out[:]) = sha256.Sum256([]byte(input))
+		return out[:sha256.Size]
 	}
 }
 
