@@ -236,7 +236,9 @@ func decodeSignature(buf *[maxStackSignature]byte, s string) ([]byte, error) {
 	return dst[:n], err
 }
 
-// digest hashes the signing input into out, on the caller's stack.
+// digest hashes the signing input into out. For SHA-256, the hash of
+// Clerk's RS256, the input goes through a buffer on the stack: hashing
+// []byte(input) would first copy the whole signing input to the heap.
 func digest(out *[sha512.Size]byte, hash crypto.Hash, input string) []byte {
 	switch hash {
 	case crypto.SHA384:
@@ -245,10 +247,15 @@ func digest(out *[sha512.Size]byte, hash crypto.Hash, input string) []byte {
 	case crypto.SHA512:
 		*out = sha512.Sum512([]byte(input))
 		return out[:]
-	default:
-		*(*[sha256.Size]byte)(out[:]) = sha256.Sum256([]byte(input))
-		return out[:sha256.Size]
 	}
+	h := sha256.New()
+	var chunk [512]byte
+	for s := input; s != ""; {
+		n := copy(chunk[:], s)
+		_, _ = h.Write(chunk[:n])
+		s = s[n:]
+	}
+	return h.Sum(out[:0])
 }
 
 // verifyClaims runs checks 7 to 13 of verifyJwt, in Clerk's order, after the

@@ -1,0 +1,53 @@
+package clerkauth
+
+import (
+	"strings"
+	"testing"
+)
+
+// Each allowed algorithm verifies a token it signed, with a key published
+// without "alg", and no other algorithm's signature passes for it: the
+// digest of each hash is computed over the whole signing input, whatever
+// its length.
+func TestSignatureOfEachAlgorithm(t *testing.T) {
+	a, b := testKeys(t)
+	anyAlg := &verificationKey{pub: &a.PublicKey}
+	for _, alg := range []string{"RS256", "RS384", "RS512"} {
+		for _, size := range []int{0, 511, 512, 513, 5000} {
+			claims := sessionClaims(func(c map[string]any) { c["pad"] = strings.Repeat("x", size) })
+			token := signJWT(t, a, map[string]any{"alg": alg}, claims)
+			d, derr := decodeJWT(token)
+			if derr != nil {
+				t.Fatalf("%s/%d: decode: %v", alg, size, derr)
+			}
+			if err := verifySignature(d, anyAlg); err != nil {
+				t.Errorf("%s/%d: a valid signature was refused: %v", alg, size, err)
+			}
+			if err := verifySignature(d, &verificationKey{pub: &b.PublicKey}); err == nil || err.reason != reasonTokenInvalidSignature {
+				t.Errorf("%s/%d: another key's verification gave %v, want %s", alg, size, err, reasonTokenInvalidSignature)
+			}
+			// The same signature under another algorithm's label.
+			for _, other := range []string{"RS256", "RS384", "RS512"} {
+				if other == alg {
+					continue
+				}
+				forged := relabel(t, token, other)
+				fd, _ := decodeJWT(forged)
+				if err := verifySignature(fd, anyAlg); err == nil || err.reason != reasonTokenInvalidSignature {
+					t.Errorf("%s relabelled %s: got %v, want %s", alg, other, err, reasonTokenInvalidSignature)
+				}
+			}
+		}
+	}
+}
+
+// relabel changes the alg of a token's header, keeping its payload and
+// signature.
+func relabel(t *testing.T, token, alg string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	return rawURL(`{"alg":"`+alg+`"}`) + "." + rest
+}
