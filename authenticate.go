@@ -435,11 +435,12 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 	if err := verifyClaims(&d.claims, &opts, now); err != nil {
 		return nil, err
 	}
-	s := newSession(&d.claims, d.payload)
 	if h.cache != nil && h.keyStillHeld(key) {
-		h.cache.put(newCacheEntry(d, s, key), now, skew)
+		e := newCacheEntry(d, key)
+		h.cache.put(e, now, skew)
+		return e.session, nil
 	}
-	return s, nil
+	return newSession(&d.claims, d.payload), nil
 }
 
 // parseToken decodes token once per request, and not at all when it has

@@ -247,7 +247,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				c.put(newCacheEntry(d, newSession(&d.claims, d.payload), nil), testNow, 0)
+				c.put(newCacheEntry(d, nil), testNow, 0)
 			}
 		}
 		before := heapInUse()

@@ -61,6 +61,8 @@ type cacheEntry struct {
 	// valid date (then it never expires, as in Clerk).
 	expiresMs float64
 	used      atomic.Bool
+	// sess is session's storage: one allocation for both.
+	sess session
 }
 
 // newTokenCache returns a cache of size entries, or nil (no caching) when
@@ -132,10 +134,12 @@ func (c *tokenCache) get(token string) *cacheEntry {
 	return e
 }
 
-// newCacheEntry builds the entry of a token that has just verified and
-// links it from d, before anyone else can see d.
-func newCacheEntry(d *decodedJWT, s *session, key *verificationKey) *cacheEntry {
-	e := &cacheEntry{jwt: d, session: s, key: key, expiresMs: math.Inf(1)}
+// newCacheEntry builds the entry of a token that has just verified, with
+// its session, and links it from d, before anyone else can see d.
+func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
+	e := &cacheEntry{jwt: d, key: key, expiresMs: math.Inf(1)}
+	e.sess.init(&d.claims, d.payload)
+	e.session = &e.sess
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {
 		e.expiresMs = t
 	}

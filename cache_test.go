@@ -242,7 +242,7 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 func fakeEntry(token string, exp float64) *cacheEntry {
 	d := &decodedJWT{token: token}
 	d.claims[clExp] = jsonValue{kind: jsonNumber, num: exp}
-	return newCacheEntry(d, &session{}, nil)
+	return newCacheEntry(d, nil)
 }
 
 func TestCacheIsBounded(t *testing.T) {

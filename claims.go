@@ -26,29 +26,48 @@ type session struct {
 	orgSlug   string
 	actorID   string
 
-	// boxed are identity() as interface values, made once on the first
-	// placeholder read so that reading them allocates nothing per request,
-	// and a session whose placeholders nobody reads never pays for them.
+	// boxes are the placeholder values as interface values, made once on
+	// the first placeholder read so that reading them allocates nothing per
+	// request, and a session whose placeholders nobody reads never pays.
 	boxOnce sync.Once
-	boxed   [len(identityHeaders)]any
+	boxes   *placeholderBoxes
 	// placeholders is s.placeholder, made once for the same reason.
 	placeholders caddy.ReplacerFunc
 
 	// payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
-	payload   string
-	typed     *tokenClaims // the verified token's, shared read-only
-	// org is the members of a v2 "o" object claim.
-	org [numOrgMembers]jsonValue
-	rawOnce   sync.Once
-	rawClaimM map[string]any
+	payload string
+	typed   *tokenClaims // the verified token's, shared read-only
+	// orgPer and orgFpm are the members of a v2 "o" claim that
+	// entitlements read.
+	orgPer, orgFpm jsonValue
+	rawOnce        sync.Once
+	rawClaimM      map[string]any
 
 	// ent is what authorization reads, decoded from the raw claims on first
 	// use: a session verified once and served from the cache pays for it once.
-	entOnce    sync.Once
-	ent        entitlements
-	entBoxOnce sync.Once
-	entBoxed   [3]any
+	entOnce sync.Once
+	ent     entitlements
+}
+
+// placeholderBoxes are a session's placeholder values, boxed.
+type placeholderBoxes struct {
+	identity     [len(identityHeaders)]any
+	entitlements [len(entitlementHeaders)]any
+}
+
+// boxed returns the session's boxed placeholder values.
+func (s *session) boxed() *placeholderBoxes {
+	s.boxOnce.Do(func() {
+		b := new(placeholderBoxes)
+		for i, v := range s.identity() {
+			b.identity[i] = v
+		}
+		e := s.entitlements()
+		b.entitlements = [...]any{e.permsValue, e.plansValue, e.featuresValue}
+		s.boxes = b
+	})
+	return s.boxes
 }
 
 // entitlements are the parts of the payload Clerk's has() reads, decoded as
@@ -77,16 +96,6 @@ type entitlements struct {
 	headerValid                           [3]bool
 }
 
-// boxedEntitlements are the published entitlement values as interface
-// values, made on the first placeholder read.
-func (s *session) boxedEntitlements() *[3]any {
-	s.entBoxOnce.Do(func() {
-		e := s.entitlements()
-		s.entBoxed = [3]any{e.permsValue, e.plansValue, e.featuresValue}
-	})
-	return &s.entBoxed
-}
-
 // Members of the v2 "o" claim, and of "act".
 const (
 	oID = iota
@@ -98,19 +107,27 @@ const (
 )
 
 var (
-	orgClaimNames   = []string{oID: "id", oSlg: "slg", oRol: "rol", oPer: "per", oFpm: "fpm"}
-	actorClaimNames = []string{"sub"}
+	orgClaimNames   = newMemberNames([]string{oID: "id", oSlg: "slg", oRol: "rol", oPer: "per", oFpm: "fpm"})
+	actorClaimNames = newMemberNames([]string{"sub"})
 )
 
 func newSession(c *tokenClaims, payload string) *session {
-	s := &session{payload: payload, typed: c}
+	s := new(session)
+	s.init(c, payload)
+	return s
+}
+
+// init is newSession into s.
+func (s *session) init(c *tokenClaims, payload string) {
+	s.payload, s.typed = payload, c
 	s.userID = c[clSub].asString()
 	s.sessionID = c[clSid].asString()
 	s.status = c[clSts].asString()
 	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
 		if o := c[clO]; o.kind == jsonObject {
-			m := &s.org
+			var m [numOrgMembers]jsonValue
 			_ = readMembers(o.str, orgClaimNames, m[:], false)
+			s.orgPer, s.orgFpm = m[oPer], m[oFpm]
 			s.orgID = m[oID].asString()
 			s.orgSlug = m[oSlg].asString()
 			if rol := m[oRol].asString(); rol != "" {
@@ -128,17 +145,6 @@ func newSession(c *tokenClaims, payload string) *session {
 		s.actorID = m[0].asString()
 	}
 	s.placeholders = s.placeholder
-	return s
-}
-
-// boxedIdentity is identity() as interface values, for the placeholders.
-func (s *session) boxedIdentity() *[len(identityHeaders)]any {
-	s.boxOnce.Do(func() {
-		for i, v := range s.identity() {
-			s.boxed[i] = v
-		}
-	})
-	return &s.boxed
 }
 
 // identity is the session's values in the order of identityHeaders.
@@ -170,7 +176,7 @@ func (s *session) decodeEntitlements() entitlements {
 	e.impersonated = c[clAct].present() && c[clAct].kind != jsonNull
 	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
 		if c[clO].truthy() {
-			e.decodeOrgV2(c, &s.org)
+			e.decodeOrgV2(c, s.orgPer, s.orgFpm)
 		}
 	} else if c[clOrgPermissions].kind == jsonArray {
 		e.hasOrgPermissions = true
@@ -193,7 +199,7 @@ func (s *session) decodeEntitlements() entitlements {
 }
 
 // decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *entitlements) decodeOrgV2(c *tokenClaims, org *[numOrgMembers]jsonValue) {
+func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonValue) {
 	s.hasOrgPermissions = true
 	if fea := c[clFea]; fea.truthy() && fea.kind != jsonString {
 		s.malformed = "fea is not a string"
@@ -208,7 +214,6 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims, org *[numOrgMembers]jsonValue
 		// o.per of a truthy non-object is undefined in JavaScript.
 		return
 	}
-	per, fpm := org[oPer], org[oFpm]
 	if !per.truthy() || !fpm.truthy() {
 		return
 	}

@@ -244,12 +244,12 @@ func (s *session) placeholder(key string) (any, bool) {
 	}
 	for i, name := range identityPlaceholders {
 		if key == name {
-			return s.boxedIdentity()[i], true
+			return s.boxed().identity[i], true
 		}
 	}
 	for i, name := range entitlementPlaceholders {
 		if key == name {
-			return s.boxedEntitlements()[i], true
+			return s.boxed().entitlements[i], true
 		}
 	}
 	return nil, false

@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -70,7 +71,7 @@ const maxJSONDepth = 10000
 // that is not an object has no members. It also fails where encoding/json
 // would fail to decode s into an interface (a number beyond float64), for
 // every number in s when checkAll is set, else only within the named members.
-func readMembers(s string, names []string, out []jsonValue, checkAll bool) error {
+func readMembers(s string, names *memberNames, out []jsonValue, checkAll bool) error {
 	p := jsonScanner{s: s, checkNums: checkAll}
 	p.skipSpace()
 	if p.i >= len(p.s) {
@@ -91,6 +92,37 @@ func readMembers(s string, names []string, out []jsonValue, checkAll bool) error
 	return nil
 }
 
+// memberNames are the names readMembers looks for, indexed by first byte:
+// most keys of a payload are compared with one name or none.
+type memberNames struct {
+	names   []string
+	byFirst [256]uint32 // bit n: names[n] starts with this byte
+}
+
+func newMemberNames(names []string) *memberNames {
+	if len(names) > 32 {
+		panic("memberNames: more than 32 names")
+	}
+	m := &memberNames{names: names}
+	for n, name := range names {
+		m.byFirst[name[0]] |= 1 << n
+	}
+	return m
+}
+
+// slot is the index of key among the names, or -1.
+func (m *memberNames) slot(key string) int {
+	if key == "" {
+		return -1
+	}
+	for set := m.byFirst[key[0]]; set != 0; set &= set - 1 {
+		if n := bits.TrailingZeros32(set); m.names[n] == key {
+			return n
+		}
+	}
+	return -1
+}
+
 // jsonScanner walks JSON text, checking its grammar as it goes.
 type jsonScanner struct {
 	s         string
@@ -100,7 +132,7 @@ type jsonScanner struct {
 }
 
 // members reads the top-level object at s[i] into out.
-func (p *jsonScanner) members(names []string, out []jsonValue) error {
+func (p *jsonScanner) members(names *memberNames, out []jsonValue) error {
 	p.i++ // '{'
 	if p.skipSpace(); p.peek() == '}' {
 		p.i++
@@ -119,14 +151,7 @@ func (p *jsonScanner) members(names []string, out []jsonValue) error {
 		}
 		p.i++
 		p.skipSpace()
-		slot := -1
-		for n, name := range names {
-			if name == key {
-				slot = n
-				break
-			}
-		}
-		if slot >= 0 {
+		if slot := names.slot(key); slot >= 0 {
 			v, err := p.readValue()
 			if err != nil {
 				return err
@@ -176,11 +201,38 @@ func (p *jsonScanner) readValue() (jsonValue, error) {
 	if err := p.skipNumber(); err != nil {
 		return jsonValue{}, err
 	}
-	f, err := strconv.ParseFloat(p.s[start:p.i], 64)
-	if err != nil {
-		return jsonValue{}, errJSONNumber
+	f, err := parseNumber(p.s[start:p.i])
+	return jsonValue{kind: jsonNumber, num: f}, err
+}
+
+// parseNumber is strconv.ParseFloat of a JSON number, with a fast path for
+// the integers that time claims are: up to 15 digits is exact in a float64.
+func parseNumber(text string) (float64, error) {
+	digits := text
+	if digits[0] == '-' {
+		digits = digits[1:]
 	}
-	return jsonValue{kind: jsonNumber, num: f}, nil
+	if len(digits) <= 15 {
+		var n int64
+		for i := 0; i < len(digits); i++ {
+			c := digits[i]
+			if c < '0' || c > '9' {
+				goto general
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if text[0] == '-' {
+			// -0 is negative zero, as ParseFloat gives it.
+			return -float64(n), nil
+		}
+		return float64(n), nil
+	}
+general:
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return 0, errJSONNumber
+	}
+	return f, nil
 }
 
 // skipValue checks the value at s[i] and moves past it.
@@ -204,8 +256,8 @@ func (p *jsonScanner) skipValue() error {
 		return err
 	}
 	if p.checkNums {
-		if _, err := strconv.ParseFloat(p.s[start:p.i], 64); err != nil {
-			return errJSONNumber
+		if _, err := parseNumber(p.s[start:p.i]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -289,6 +341,10 @@ func (p *jsonScanner) peek() byte {
 }
 
 func (p *jsonScanner) skipSpace() {
+	// A token's JSON usually has no white space at all.
+	if p.i < len(p.s) && p.s[p.i] > ' ' {
+		return
+	}
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
 		case ' ', '\t', '\n', '\r':

@@ -46,7 +46,7 @@ func checkAgainstEncodingJSON(t *testing.T, payload string) {
 		return
 	}
 	m, _ := v.(map[string]any)
-	for i, name := range claimNames {
+	for i, name := range claimNames.names {
 		raw, present := m[name]
 		if k := kindOf(raw, present); got[i].kind != k {
 			t.Fatalf("%q: claim %s: kind %d, want %d", payload, name, got[i].kind, k)
@@ -88,6 +88,9 @@ var payloadCases = []string{
 	"\"tab\there\"", "\"nl\nhere\"", `"unterminated`, `"a\"`, `{"a":1}{}`, `{"a":1} x`, `1 2`,
 	"\u00a0{}", "{}\u00a0", "\v{}", `{"a":[1,{"b":[}]}`, `{"a":-}`, `{"a":1.e5}`, `{"a":1E-7}`, `{"a":-0}`,
 	`{"\ud800":1}`, `{"a\u0000b":"\u0000"}`,
+	// Integers on both sides of the fast path.
+	`{"exp":999999999999999,"iat":-999999999999999,"nbf":9999999999999999,"v":-0}`,
+	`{"exp":9007199254740993,"iat":12345678901234567890,"nbf":-1e0}`,
 }
 
 func TestReadMembersMatchesEncodingJSON(t *testing.T) {

@@ -30,7 +30,7 @@ const (
 	numHeaderMembers
 )
 
-var headerNames = []string{hdrAlg: "alg", hdrTyp: "typ", hdrKid: "kid", hdrCat: "cat"}
+var headerNames = newMemberNames([]string{hdrAlg: "alg", hdrTyp: "typ", hdrKid: "kid", hdrCat: "cat"})
 
 // Claims we read, typed by JSON kind: a token is attacker input, and a claim
 // of the wrong JSON type must deny, never decode to a zero value that passes.
@@ -55,11 +55,11 @@ const (
 	numClaims
 )
 
-var claimNames = []string{
+var claimNames = newMemberNames([]string{
 	clSub: "sub", clAzp: "azp", clIss: "iss", clExp: "exp", clNbf: "nbf", clIat: "iat", clSid: "sid",
 	clSts: "sts", clV: "v", clO: "o", clOrgID: "org_id", clOrgRole: "org_role", clOrgSlug: "org_slug", clAct: "act",
 	clFea: "fea", clPla: "pla", clOrgPermissions: "org_permissions",
-}
+})
 
 // tokenClaims are the claims decisions read; the rest of the payload stays
 // raw until someone asks for it (rawClaims).
@@ -73,9 +73,9 @@ type decodedJWT struct {
 	// sig is the signature segment as sent (base64url, checked by
 	// decodeJWT): it is decoded again onto the stack to be verified, so
 	// that no decoded token holds a buffer for it.
-	sig string
-	header       [numHeaderMembers]jsonValue
-	claims       tokenClaims
+	sig    string
+	header [numHeaderMembers]jsonValue
+	claims tokenClaims
 	// payload is the payload's JSON text, for rawClaims.
 	payload string
 	// verified is the cache entry of a token that verified, set before the
@@ -124,7 +124,7 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	h, p, s = strings.TrimRight(h, "="), strings.TrimRight(p, "="), strings.TrimRight(s, "=")
 	// Header and payload are decoded into a buffer on the stack (a Clerk
 	// token fits) and copied once into the string the claims point into.
-	var stack [4096]byte
+	var stack [2048]byte
 	buf := stack[:]
 	if n := rawURLStrict.DecodedLen(len(h)) + rawURLStrict.DecodedLen(len(p)); n > len(buf) {
 		buf = make([]byte, n)
