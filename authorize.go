@@ -91,39 +91,35 @@ var (
 
 // scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
 // pla claim, user-scoped first, scope removed, each once. Nothing when the
-// claim is malformed.
+// claim is malformed. One pass; a single slug is returned as a substring of
+// the claim, more are joined in one allocation.
 func scopedValues(claim string) string {
-	if checkScopes(claim) != nil {
+	if claim == "" {
 		return ""
 	}
-	var b strings.Builder
-	b.Grow(len(claim))
-	n := 0
-	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
-		for v := range scopedParts(claim, picked) {
-			if listHas(b.String(), n, v) {
-				continue
-			}
-			if n > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(v)
-			n++
+	var userBuf, orgBuf [16]string
+	user, org := userBuf[:0], orgBuf[:0]
+	for part := range commaParts(claim) {
+		scope, value, found := strings.Cut(jsTrim(part), ":")
+		if !found {
+			return ""
+		}
+		if isUserClaimScope(scope) {
+			user = append(user, value)
+		}
+		if isOrgClaimScope(scope) {
+			org = append(org, value)
 		}
 	}
-	return b.String()
-}
-
-// listHas tells whether v is one of the n comma-separated elements of list
-// (elements never hold a comma: they were split on it).
-func listHas(list string, n int, v string) bool {
-	if n == 0 {
-		return false
-	}
-	for e := range commaParts(list) {
-		if e == v {
-			return true
+	var outBuf [32]string
+	out := outBuf[:0]
+	for _, v := range append(user, org...) {
+		if !contains(out, v) {
+			out = append(out, v)
 		}
 	}
-	return false
+	if len(out) == 1 {
+		return out[0]
+	}
+	return strings.Join(out, ",")
 }

@@ -131,9 +131,7 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	}
 	hn, err1 := rawURLStrict.Decode(buf, []byte(h))
 	pn, err2 := rawURLStrict.Decode(buf[hn:], []byte(p))
-	var sigBuf [maxStackSignature]byte
-	_, err3 := decodeSignature(&sigBuf, s)
-	if err1 != nil || err2 != nil || err3 != nil {
+	if err1 != nil || err2 != nil || !isStrictRawURLBase64(s) {
 		return nil, errTokenDecode
 	}
 	d := &decodedJWT{token: token, signingInput: signingInput, sig: s}
@@ -220,6 +218,45 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 	}
 	return nil
 }
+
+// isStrictRawURLBase64 tells whether rawURLStrict would decode s: only the
+// URL alphabet (and the CR and LF the decoder skips), no length of the form
+// 4n+1, and no stray bits in the last character. The signature is checked
+// this way when a token is decoded, and decoded only when it is verified.
+func isStrictRawURLBase64(s string) bool {
+	n := 0
+	var last int8
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' {
+			continue
+		}
+		if last = base64URLValue[c]; last < 0 {
+			return false
+		}
+		n++
+	}
+	switch n % 4 {
+	case 1:
+		return false
+	case 2:
+		return last&0x0f == 0
+	case 3:
+		return last&0x03 == 0
+	}
+	return true
+}
+
+// base64URLValue is each byte's value in the base64url alphabet, or -1.
+var base64URLValue = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = int8(i)
+	}
+	return t
+}()
 
 // maxStackSignature is the largest signature decoded on the stack: an
 // RSA-4096 one. Larger segments (no key of ours makes them) go to the heap.

@@ -51,3 +51,39 @@ func relabel(t *testing.T, token, alg string) string {
 	}
 	return rawURL(`{"alg":"`+alg+`"}`) + "." + rest
 }
+
+// The signature segment is checked without being decoded: the check must
+// accept exactly what the strict decoder accepts.
+func TestSignatureSegmentCheckMatchesDecoder(t *testing.T) {
+	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. \r\n\x00\xff"
+	var check func(s string, depth int)
+	check = func(s string, depth int) {
+		_, err := rawURLStrict.DecodeString(s)
+		if got := isStrictRawURLBase64(s); got != (err == nil) {
+			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
+		}
+		if depth == 0 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			check(s+alphabet[i:i+1], depth-1)
+		}
+	}
+	// Every string of up to 3 characters over the alphabet and a few
+	// others, and each of them after a valid 4-character block.
+	check("", 3)
+	check("QUJD", 3)
+}
+
+func FuzzSignatureSegmentCheck(f *testing.F) {
+	f.Add("QUJD")
+	f.Add("QUI")
+	f.Add("QUJ")
+	f.Add("Q")
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := rawURLStrict.DecodeString(s)
+		if got := isStrictRawURLBase64(s); got != (err == nil) {
+			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
+		}
+	})
+}
