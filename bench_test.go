@@ -102,6 +102,13 @@ func BenchmarkHandler(b *testing.B) {
 		h := benchHandler(b)
 		benchRequests(b, h, []*http.Request{bearerReq(token)}, false)
 	})
+	b.Run("warm-user", func(b *testing.B) {
+		// A session without an organization: four identity and
+		// entitlement headers instead of eight.
+		user := sessionToken(b, realisticClaims, func(c map[string]any) { delete(c, "o") })
+		h := benchHandler(b)
+		benchRequests(b, h, []*http.Request{bearerReq(user)}, false)
+	})
 	b.Run("warm-cookie", func(b *testing.B) {
 		h := benchHandler(b)
 		benchRequests(b, h, []*http.Request{cookieReq}, false)

@@ -187,7 +187,10 @@ func (s *session) decodeEntitlements() entitlements {
 			}
 		}
 	}
-	e.permsValue = strings.Join(e.orgPermissions, ",")
+	// A v2 session's permissions are substrings of their joined value.
+	if e.permsValue == "" {
+		e.permsValue = strings.Join(e.orgPermissions, ",")
+	}
 	if e.malformed != "" {
 		e.permsValue = ""
 	}
@@ -221,17 +224,18 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonValue) {
 		s.malformed = "o.per or o.fpm is not a string"
 		return
 	}
-	s.orgPermissions = buildOrgPermissions(s.features, per.str, fpm.str)
+	s.orgPermissions, s.permsValue = buildOrgPermissions(s.features, per.str, fpm.str)
 }
 
 // buildOrgPermissions is parsePermissions + buildOrgPermissions: o.per names
 // the permissions, and the i-th decimal of o.fpm is the bitmask (least
 // significant bit = first permission) of the i-th org-scoped feature of fea,
-// which must have passed checkScopes. The decimals may exceed 64 bits; an
+// which must have passed checkScopes. joined is the permissions joined with
+// commas, the header value. The decimals may exceed 64 bits; an
 // element that is not all ASCII digits grants nothing. The permissions are
 // substrings of one string: a session costs two allocations here, whatever
 // its number of permissions.
-func buildOrgPermissions(fea, per, fpm string) []string {
+func buildOrgPermissions(fea, per, fpm string) (perms []string, joined string) {
 	var b strings.Builder
 	// Room for every feature to grant every permission once.
 	b.Grow(len(fea) + 4*len(per) + 16)
@@ -262,14 +266,14 @@ func buildOrgPermissions(fea, per, fpm string) []string {
 		}
 		masks = rest
 	}
-	joined := b.String()
-	out := make([]string, len(ends))
+	joined = b.String()
+	perms = make([]string, len(ends))
 	start := 0
 	for i, end := range ends {
-		out[i] = joined[start:end]
+		perms[i] = joined[start:end]
 		start = end + 1
 	}
-	return out
+	return perms, joined
 }
 
 // bitmask is a decimal of o.fpm: a uint64 when it fits, else a big.Int.
