@@ -97,7 +97,7 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 		return
 	}
 	a.cookiesLoaded = true
-	a.cookies = parseCookies(a.r.Header)
+	parseCookies(&a.cookies, a.r.Header)
 	a.suffixed = h.usesSuffixedCookies(a)
 	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
 	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
@@ -114,7 +114,10 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 	}
 }
 
-func (a *authRequest) cookie(name string) string { return a.cookies[name] }
+func (a *authRequest) cookie(name string) string {
+	v, _ := a.cookies.get(name)
+	return v
+}
 
 // header is a request header as Clerk reads it, looked up when a decision
 // needs it: a signed-in request reads none of these.
@@ -201,10 +204,10 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
 	}
-	suffixedUAT, hasSuffixedUAT := a.cookies[h.inst.suffixedCookie(cookieClientUAT)]
-	uat, hasUAT := a.cookies[cookieClientUAT]
-	suffixedSession := a.cookies[h.inst.suffixedCookie(cookieSession)]
-	session := a.cookies[cookieSession]
+	suffixedUAT, hasSuffixedUAT := a.cookies.get(h.inst.suffixedCookie(cookieClientUAT))
+	uat, hasUAT := a.cookies.get(cookieClientUAT)
+	suffixedSession := a.cookie(h.inst.suffixedCookie(cookieSession))
+	session := a.cookie(cookieSession)
 
 	var sessionJWT *decodedJWT
 	if session != "" {

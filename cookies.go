@@ -11,29 +11,60 @@ import (
 
 // cookieJar is the request's cookies, parsed as @clerk/backend parses them
 // (the npm cookie package 1.1.1): the first of a name wins, values are
-// percent-decoded when they decode.
-type cookieJar map[string]string
+// percent-decoded when they decode. A request's few cookies are kept in
+// place, in order, and found by a linear search: no map to build on every
+// request, and no allocation unless a request sends more than fit.
+type cookieJar struct {
+	n     int
+	pairs [16]cookiePair
+	more  []cookiePair
+}
 
-// parseCookies reads every Cookie header. Several headers (HTTP/2 sends one
-// per cookie) are read as one, joined by "; ".
-func parseCookies(h http.Header) cookieJar {
+type cookiePair struct{ name, value string }
+
+// get is the value of the first cookie called name, percent-decoded when
+// it decodes (only the values asked for are decoded).
+func (j *cookieJar) get(name string) (string, bool) {
+	for i := 0; i < j.n; i++ {
+		if j.pairs[i].name == name {
+			return decodeCookieValue(j.pairs[i].value), true
+		}
+	}
+	for _, p := range j.more {
+		if p.name == name {
+			return decodeCookieValue(p.value), true
+		}
+	}
+	return "", false
+}
+
+func (j *cookieJar) add(name, value string) {
+	if j.n < len(j.pairs) {
+		j.pairs[j.n] = cookiePair{name, value}
+		j.n++
+		return
+	}
+	j.more = append(j.more, cookiePair{name, value})
+}
+
+// parseCookies reads every Cookie header into j. Several headers (HTTP/2
+// sends one per cookie) are read as one, joined by "; ".
+func parseCookies(j *cookieJar, h http.Header) {
 	lines := h["Cookie"]
 	switch len(lines) {
 	case 0:
-		return nil
 	case 1:
-		return parseCookieHeader(lines[0])
+		parseCookieHeader(j, lines[0])
 	default:
-		return parseCookieHeader(strings.Join(lines, "; "))
+		parseCookieHeader(j, strings.Join(lines, "; "))
 	}
 }
 
-func parseCookieHeader(str string) cookieJar {
+func parseCookieHeader(j *cookieJar, str string) {
 	n := len(str)
 	if n < 2 {
-		return nil
+		return
 	}
-	jar := cookieJar{}
 	index := 0
 	for index < n {
 		eq := strings.IndexByte(str[index:], '=')
@@ -53,16 +84,23 @@ func parseCookieHeader(str string) cookieJar {
 			index = strings.LastIndexByte(str[:eq], ';') + 1
 			continue
 		}
-		key := trimSpaceTab(str[index:eq])
-		if _, seen := jar[key]; !seen {
-			jar[key] = decodeCookieValue(trimSpaceTab(str[eq+1 : end]))
-		}
+		// Every pair is kept; get finds the first of a name, as the first
+		// wins. Not checking for a repeat here keeps a header of thousands
+		// of tiny cookies linear.
+		j.add(trimSpaceTab(str[index:eq]), trimSpaceTab(str[eq+1:end]))
 		index = end + 1
 	}
-	return jar
 }
 
-func trimSpaceTab(s string) string { return strings.Trim(s, " \t") }
+func trimSpaceTab(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
 
 // decodeCookieValue is decodeURIComponent, keeping the raw value when it
 // does not decode.
