@@ -3,14 +3,19 @@
 # warm (one repeated token) and cold (a new token per request: more distinct
 # tokens than the cache holds, cycled, so that every request verifies).
 # Caddy runs pinned to one core, wrk to another, on loopback. Not run by CI.
+# The three cases run in turn, ROUNDS times, so that the machine's drift
+# touches them alike; each round also measures raw RS256 verification (the
+# Go benchmark, on the server's core). The medians of the per-round figures
+# are reported.
 #
 #   bench/run.sh            # from the repository root
-#   DURATION=20s CONNS=64 SERVER_CPU=0 CLIENT_CPU=1 bench/run.sh
+#   ROUNDS=5 DURATION=10s CONNS=64 SERVER_CPU=0 CLIENT_CPU=1 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-6s}
+WARMUP=${WARMUP:-1s}
 CONNS=${CONNS:-32}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -21,8 +26,9 @@ if ! command -v wrk >/dev/null; then
 	apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 
-echo "building bench/caddy" >&2
+echo "building bench/caddy and the benchmark binary" >&2
 go build -o bench/caddy ./cmd/caddy
+go test -c -o bench/clerk_auth.test .
 echo "minting $TOKENS tokens" >&2
 go run ./cmd/demotoken -n "$TOKENS" -org-id org_bench -org-role admin -out bench/tokens.txt
 head -n 1 bench/tokens.txt >bench/token1.txt
@@ -66,19 +72,46 @@ run() {
 	echo "$name $rps $p99 $cpu"
 }
 
-# plain gets the same header as warm, so that only clerk_auth differs.
-plain=$(run plain http://127.0.0.1:9080/file.txt bench/bearer.lua bench/token1.txt)
-warm=$(run warm http://127.0.0.1:9081/file.txt bench/bearer.lua bench/token1.txt)
-cold=$(run cold http://127.0.0.1:9081/file.txt bench/bearer.lua bench/tokens.txt)
+# rawrsa: the CPU time of one raw RS256 verification (SHA-256 and
+# rsa.VerifyPKCS1v15 of a session token) in µs, on the server's core.
+rawrsa() {
+	taskset -c "$SERVER_CPU" bench/clerk_auth.test -test.run '^$' -test.cpu 1 -test.benchtime 1s \
+		-test.bench 'BenchmarkVerify/raw-rsa-pkcs1v15$' |
+		awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i + 1) == "cpu-ns/op") printf "%.1f\n", $i / 1000}'
+}
 
-base=$(awk '{print $2}' <<<"$plain")
+# plain gets the same header as warm, so that only clerk_auth differs.
+results=()
+for r in $(seq "$ROUNDS"); do
+	echo "round $r of $ROUNDS" >&2
+	results+=("$r $(run plain http://127.0.0.1:9080/file.txt bench/bearer.lua bench/token1.txt)")
+	results+=("$r $(run warm http://127.0.0.1:9081/file.txt bench/bearer.lua bench/token1.txt)")
+	results+=("$r $(run cold http://127.0.0.1:9081/file.txt bench/bearer.lua bench/tokens.txt)")
+	results+=("$r raw 0 0 $(rawrsa)")
+done
+
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wrk -t1 -c$CONNS -d$DURATION, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, 1 KiB file"
-base_cpu=$(awk '{print $4}' <<<"$plain")
-printf '%-6s %12s %10s %8s %12s %14s\n' case req/s p99 ratio cpu-us/req added-cpu-us
-for line in "$plain" "$warm" "$cold"; do
-	read -r name rps p99 cpu <<<"$line"
-	printf '%-6s %12s %10s %8.3f %12s %14.1f\n' "$name" "$rps" "$p99" \
-		"$(awk -v a="$rps" -v b="$base" 'BEGIN {print a / b}')" "$cpu" "$(awk -v a="$cpu" -v b="$base_cpu" 'BEGIN {print a - b}')"
-done
+echo "$ROUNDS rounds of wrk -t1 -c$CONNS -d$DURATION per case, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU, 1 KiB file"
+printf '%s\n' "${results[@]}" | awk '
+function median(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; if ($1 > n) n = $1 }
+END {
+	printf "round %6s %10s %10s %10s %10s %10s %10s %10s\n", "", "plain", "warm", "cold", "warm/pl", "cold/pl", "cold+us", "raw-us"
+	for (r = 1; r <= n; r++) {
+		wr[r] = rps[r, "warm"] / rps[r, "plain"]; cr[r] = rps[r, "cold"] / rps[r, "plain"]
+		wa[r] = cpu[r, "warm"] - cpu[r, "plain"]; ca[r] = cpu[r, "cold"] - cpu[r, "plain"]
+		raw[r] = cpu[r, "raw"]; rr[r] = ca[r] / raw[r]
+		pc[r] = cpu[r, "plain"]; wc[r] = cpu[r, "warm"]; cc[r] = cpu[r, "cold"]
+		printf "%5d %6s %10s %10s %10s %10.3f %10.3f %10.1f %10.1f\n", r, "req/s", rps[r, "plain"], rps[r, "warm"], rps[r, "cold"], wr[r], cr[r], ca[r], raw[r]
+		printf "%5s %6s %10s %10s %10s\n", "", "p99", p99[r, "plain"], p99[r, "warm"], p99[r, "cold"]
+	}
+	printf "\nmedians over the rounds\n"
+	printf "  throughput ratio to plain:   warm %.3f   cold %.3f\n", median(wr, n), median(cr, n)
+	printf "  Caddy CPU per request (us):  plain %.1f   warm %.1f   cold %.1f\n", median(pc, n), median(wc, n), median(cc, n)
+	printf "  added CPU per request (us):  warm %.1f   cold %.1f\n", median(wa, n), median(ca, n)
+	printf "  raw RS256 verification (us): %.1f;   cold added / raw: %.2f\n", median(raw, n), median(rr, n)
+}'
