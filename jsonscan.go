@@ -377,10 +377,8 @@ func (p *jsonScanner) scanString() (plain bool, err error) {
 	s := p.s
 	plain = true
 	for i := p.i + 1; i < len(s); i++ {
-		// Most bytes of a token are plain: skip them in a tight loop.
-		for i < len(s) && !stringSpecial[s[i]] {
-			i++
-		}
+		// Most bytes of a token are plain: skip them in bulk.
+		i = plainRun(s, i)
 		if i >= len(s) {
 			break
 		}
@@ -424,6 +422,29 @@ func (p *jsonScanner) stringValue() (string, error) {
 		return p.s[start+1 : p.i-1], nil
 	}
 	return unquote(p.s[start:p.i]), nil
+}
+
+// plainRun returns the index of the first byte at or after i that
+// scanString must look at (a quote, a backslash, a control character or a
+// byte of a multi-byte character), or len(s): eight bytes at a time while
+// none of them is one, then byte by byte.
+func plainRun(s string, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quote, backslash := x^(lo*'"'), x^(lo*'\\')
+		// The high bit of a byte is set by a byte >= 0x80 (x), a byte
+		// < 0x20, and a zero byte of quote or backslash (the classic
+		// has-less-than and has-zero-byte tests, exact for existence).
+		if (x|(x-lo*0x20)&^x|(quote-lo)&^quote|(backslash-lo)&^backslash)&hi != 0 {
+			break
+		}
+	}
+	for i < len(s) && !stringSpecial[s[i]] {
+		i++
+	}
+	return i
 }
 
 // stringSpecial are the bytes scanString must look at in a string.

@@ -145,3 +145,30 @@ func TestHeaderMustBeAnObject(t *testing.T) {
 		}
 	}
 }
+
+// plainRun finds the first special byte wherever it sits in a word, and
+// whatever plain bytes surround it.
+func TestPlainRun(t *testing.T) {
+	specials := []byte{'"', '\\', 0x00, 0x1f, 0x80, 0xff, 0xc3}
+	plain := []byte{' ', '!', '#', '[', ']', 'a', '~', 0x7f, 0x21, 0x5b, 0x5d, 0x23}
+	for n := 0; n <= 24; n++ {
+		for at := 0; at <= n; at++ {
+			for _, sp := range specials {
+				for _, fill := range plain {
+					b := make([]byte, n)
+					for k := range b {
+						b[k] = fill
+					}
+					want := n
+					if at < n {
+						b[at] = sp
+						want = at
+					}
+					if got := plainRun(string(b), 0); got != want {
+						t.Fatalf("plainRun(%q) = %d, want %d", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
