@@ -79,7 +79,7 @@ func readMembers(s string, names *memberNames, out []jsonValue, checkAll bool) e
 	}
 	var err error
 	if p.s[p.i] == '{' {
-		err = p.members(names, out)
+		err = p.object(names, out)
 	} else {
 		err = p.skipValue()
 	}
@@ -112,7 +112,7 @@ func newMemberNames(names []string) *memberNames {
 
 // slot is the index of key among the names, or -1.
 func (m *memberNames) slot(key string) int {
-	if key == "" {
+	if m == nil || key == "" {
 		return -1
 	}
 	for set := m.byFirst[key[0]]; set != 0; set &= set - 1 {
@@ -131,11 +131,16 @@ type jsonScanner struct {
 	checkNums bool
 }
 
-// members reads the top-level object at s[i] into out.
-func (p *jsonScanner) members(names *memberNames, out []jsonValue) error {
+// object checks the object at s[i] and moves past it, reading the members
+// named in names into out (names nil: none).
+func (p *jsonScanner) object(names *memberNames, out []jsonValue) error {
+	if p.depth++; p.depth > maxJSONDepth {
+		return errJSONSyntax
+	}
 	p.i++ // '{'
 	if p.skipSpace(); p.peek() == '}' {
 		p.i++
+		p.depth--
 		return nil
 	}
 	for {
@@ -167,6 +172,7 @@ func (p *jsonScanner) members(names *memberNames, out []jsonValue) error {
 			p.skipSpace()
 		case '}':
 			p.i++
+			p.depth--
 			return nil
 		default:
 			return errJSONSyntax
@@ -263,45 +269,7 @@ func (p *jsonScanner) skipValue() error {
 	return nil
 }
 
-func (p *jsonScanner) skipObject() error {
-	if p.depth++; p.depth > maxJSONDepth {
-		return errJSONSyntax
-	}
-	p.i++ // '{'
-	if p.skipSpace(); p.peek() == '}' {
-		p.i++
-		p.depth--
-		return nil
-	}
-	for {
-		if p.peek() != '"' {
-			return errJSONSyntax
-		}
-		if err := p.skipString(); err != nil {
-			return err
-		}
-		if p.skipSpace(); p.peek() != ':' {
-			return errJSONSyntax
-		}
-		p.i++
-		p.skipSpace()
-		if err := p.skipValue(); err != nil {
-			return err
-		}
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-			p.skipSpace()
-		case '}':
-			p.i++
-			p.depth--
-			return nil
-		default:
-			return errJSONSyntax
-		}
-	}
-}
+func (p *jsonScanner) skipObject() error { return p.object(nil, nil) }
 
 func (p *jsonScanner) skipArray() error {
 	if p.depth++; p.depth > maxJSONDepth {
