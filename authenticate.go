@@ -150,17 +150,21 @@ func headerValue(h http.Header, name string) string {
 }
 
 func trimHTTPWhitespace(s string) string {
-	// By hand: strings.Trim builds its character set on every call.
-	for len(s) > 0 && isHTTPWhitespace(s[0]) {
+	return trimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' })
+}
+
+// trimBytes removes the leading and trailing bytes cut says to: by hand,
+// because strings.Trim builds its character set on every call, and these
+// run on every request.
+func trimBytes(s string, cut func(byte) bool) string {
+	for s != "" && cut(s[0]) {
 		s = s[1:]
 	}
-	for len(s) > 0 && isHTTPWhitespace(s[len(s)-1]) {
+	for s != "" && cut(s[len(s)-1]) {
 		s = s[:len(s)-1]
 	}
 	return s
 }
-
-func isHTTPWhitespace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
 // sensitive), or a bare value with no space is the token itself; any other
@@ -413,7 +417,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 				}
 				return nil, err
 			}
-			return e.session, nil
+			return &e.session, nil
 		}
 		h.cache.remove(e)
 		if d, _ = decodeJWT(d.token); d == nil {
@@ -441,7 +445,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 	if h.cache != nil && h.keyStillHeld(key) {
 		e := newCacheEntry(d, key)
 		h.cache.put(e, now, skew)
-		return e.session, nil
+		return &e.session, nil
 	}
 	return newSession(&d.claims, d.payload), nil
 }

@@ -91,31 +91,18 @@ var (
 
 // scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
 // pla claim, user-scoped first, scope removed, each once. Nothing when the
-// claim is malformed. One pass; a single slug is returned as a substring of
-// the claim, more are joined in one allocation.
+// claim is malformed. A single slug is returned as a substring of the claim.
 func scopedValues(claim string) string {
-	if claim == "" {
+	if claim == "" || checkScopes(claim) != nil {
 		return ""
-	}
-	var userBuf, orgBuf [16]string
-	user, org := userBuf[:0], orgBuf[:0]
-	for part := range commaParts(claim) {
-		scope, value, found := strings.Cut(jsTrim(part), ":")
-		if !found {
-			return ""
-		}
-		if isUserClaimScope(scope) {
-			user = append(user, value)
-		}
-		if isOrgClaimScope(scope) {
-			org = append(org, value)
-		}
 	}
 	var outBuf [32]string
 	out := outBuf[:0]
-	for _, v := range append(user, org...) {
-		if !contains(out, v) {
-			out = append(out, v)
+	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
+		for v := range scopedParts(claim, picked) {
+			if !contains(out, v) {
+				out = append(out, v)
+			}
 		}
 	}
 	if len(out) == 1 {

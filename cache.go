@@ -53,16 +53,15 @@ type cacheShard struct {
 // cacheEntry is a verified token. It is immutable once published, but for
 // the CLOCK bit.
 type cacheEntry struct {
-	hash    uint64
-	jwt     *decodedJWT
-	session *session
-	key     *verificationKey
+	hash uint64
+	jwt  *decodedJWT
+	key  *verificationKey
 	// expiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
 	// valid date (then it never expires, as in Clerk).
 	expiresMs float64
 	used      atomic.Bool
-	// sess is session's storage: one allocation for both.
-	sess session
+	// session is the token's, in the same allocation as the entry.
+	session session
 }
 
 // newTokenCache returns a cache of size entries, or nil (no caching) when
@@ -138,8 +137,7 @@ func (c *tokenCache) get(token string) *cacheEntry {
 // its session, and links it from d, before anyone else can see d.
 func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
 	e := &cacheEntry{jwt: d, key: key, expiresMs: math.Inf(1)}
-	e.sess.init(&d.claims, d.payload)
-	e.session = &e.sess
+	e.session.init(&d.claims, d.payload)
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {
 		e.expiresMs = t
 	}

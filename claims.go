@@ -324,8 +324,9 @@ func commaParts(s string) iter.Seq[string] {
 }
 
 // scopedParts are the values of a fea or pla claim whose scope is picked,
-// in order, each element trimmed as splitByScope trims it. Elements without
-// a scope are skipped: checkScopes tells about them.
+// in order, each element trimmed (@clerk/shared's splitByScope, one scope at
+// a time). Elements without a scope are skipped: checkScopes tells about
+// them.
 func scopedParts(claim string, picked func(scope string) bool) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if claim == "" {
@@ -340,11 +341,22 @@ func scopedParts(claim string, picked func(scope string) bool) iter.Seq[string] 
 	}
 }
 
+// yields tells whether seq yields v.
+func yields(seq iter.Seq[string], v string) bool {
+	for x := range seq {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 // The scopes of a fea or pla element: "ou" and "uo" are both.
 func isOrgClaimScope(scope string) bool  { return scope == "o" || scope == "ou" || scope == "uo" }
 func isUserClaimScope(scope string) bool { return scope == "u" || scope == "ou" || scope == "uo" }
 
-// checkScopes fails where splitByScope fails: an element without a colon.
+// checkScopes fails where @clerk/shared's splitByScope throws: on an element
+// without a colon.
 func checkScopes(claim string) error {
 	if claim == "" {
 		return nil
@@ -358,32 +370,6 @@ func checkScopes(claim string) error {
 }
 
 var errClaimElement = errors.New("claim element without a scope")
-
-// splitByScope is @clerk/shared's: "o:a, u:b, ou:c" → org [a c], user [b c].
-// An element without a colon is an error (Clerk throws); unknown scopes are
-// skipped.
-func splitByScope(claim string) (org, user []string, err error) {
-	if claim == "" {
-		return nil, nil, nil
-	}
-	for _, part := range strings.Split(claim, ",") {
-		part = jsTrim(part)
-		scope, value, found := strings.Cut(part, ":")
-		if !found {
-			return nil, nil, errClaimElement
-		}
-		switch scope {
-		case "o":
-			org = append(org, value)
-		case "u":
-			user = append(user, value)
-		case "ou", "uo":
-			org = append(org, value)
-			user = append(user, value)
-		}
-	}
-	return org, user, nil
-}
 
 // isPlainASCII is a byte that is neither white space nor part of a
 // multi-byte character: one that trimming stops at.

@@ -93,13 +93,7 @@ func parseCookieHeader(j *cookieJar, str string) {
 }
 
 func trimSpaceTab(s string) string {
-	for s != "" && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
+	return trimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' })
 }
 
 // decodeCookieValue is decodeURIComponent, keeping the raw value when it

@@ -301,10 +301,10 @@ func hasEntitlement(s *session, claim, asked string) bool {
 	if s.userID == "" || claim == "" {
 		return false
 	}
-	orgValues, userValues, err := splitByScope(claim)
-	if err != nil {
+	if checkScopes(claim) != nil {
 		return false
 	}
+	orgValues, userValues := scopedParts(claim, isOrgClaimScope), scopedParts(claim, isUserClaimScope)
 	// featureOrPlan.split(':') destructured into two: "o:a:b" asks for "a".
 	parts := strings.Split(asked, ":")
 	scope := parts[0]
@@ -315,13 +315,13 @@ func hasEntitlement(s *session, claim, asked string) bool {
 	if len(parts) > 1 {
 		switch {
 		case orgScopes[scope]:
-			return contains(orgValues, id)
+			return yields(orgValues, id)
 		case userScopes[scope]:
-			return contains(userValues, id)
+			return yields(userValues, id)
 		}
 		return false
 	}
-	return contains(orgValues, id) || contains(userValues, id)
+	return yields(orgValues, id) || yields(userValues, id)
 }
 
 // hasReverification is checkReverificationAuthorization: fva is [first
