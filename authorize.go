@@ -38,7 +38,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 	if h.UserDetails != nil {
 		// Details are a convenience here: without them the request goes on.
 		if u, err := lookup(); err == nil {
-			publishUserDetails(r, repl, u, h.UserDetails.Metadata)
+			publishUserDetails(r, repl, u, h.UserDetails.Metadata, h.headers != upstreamOff)
 		}
 	}
 	return false, nil

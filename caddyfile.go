@@ -193,6 +193,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.UserDetails = u
+		case "upstream_headers":
+			if err := oneArg(d, &h.UpstreamHeaders); err != nil {
+				return err
+			}
+			if _, ok := parseUpstreamHeaders(h.UpstreamHeaders); !ok {
+				return d.Errf("upstream_headers: must be identity, all or off, not %q", h.UpstreamHeaders)
+			}
 		case "disable_metrics":
 			if err := noArgs(d); err != nil {
 				return err

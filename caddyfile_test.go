@@ -70,6 +70,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"authorized_parties https://a.com/", "authorized_parties: \"https://a.com/\": an origin has no trailing slash"},
 		{"allow_pending yes", "allow_pending: takes no value"},
 		{"demo please", "demo: takes no value"},
+		{"upstream_headers", "upstream_headers: missing value"},
+		{"upstream_headers some", `upstream_headers: must be identity, all or off, not "some"`},
+		{"upstream_headers all off", "upstream_headers: takes one value"},
 	}
 	for _, tc := range cases {
 		d := caddyfile.NewTestDispenser("clerk_auth {\n" + tc.body + "\n}")
@@ -128,6 +131,7 @@ func TestValidateErrors(t *testing.T) {
 		{func(h *Handler) { h.APIURL = "not a url" }, "api_url:"},
 		{func(h *Handler) { h.SignInURL = "//evil.example/x" }, "sign_in_url:"},
 		{func(h *Handler) { h.Satellite = true }, "is_satellite: needs domain or proxy_url"},
+		{func(h *Handler) { h.UpstreamHeaders = "none" }, `upstream_headers: must be identity, all or off, not "none"`},
 	}
 	for _, tc := range cases {
 		h := newTestHandler(t)

@@ -57,7 +57,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	case d.status == statusSignedIn:
-		publishSession(r, d.session)
+		publishSession(r, d.session, h.headers)
 		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
 			return err
@@ -182,17 +182,43 @@ var (
 	}
 )
 
+// upstreamHeaders is which session headers go on to the next handlers
+// (upstream_headers).
+type upstreamHeaders uint8
+
+const (
+	upstreamIdentity upstreamHeaders = iota // the default
+	upstreamAll
+	upstreamOff
+)
+
+// parseUpstreamHeaders reads upstream_headers; "" is the default.
+func parseUpstreamHeaders(v string) (upstreamHeaders, bool) {
+	switch v {
+	case "", "identity":
+		return upstreamIdentity, true
+	case "all":
+		return upstreamAll, true
+	case "off":
+		return upstreamOff, true
+	}
+	return upstreamIdentity, false
+}
+
 // sessionHeaderValues are one request's copies of the values it publishes
 // to upstream headers: a later handler may edit a header value in place,
 // and the session they come from is shared by every request that carries
 // its token.
 type sessionHeaderValues [len(identityHeaders) + len(entitlementHeaders)]string
 
-// publishSession sets the identity, organization permission, plan and
-// feature headers of a signed-in request, in one allocation. The
-// placeholders come from the session (session.placeholder).
-func publishSession(r *http.Request, s *session) {
-	e := s.entitlements()
+// publishSession sets the identity headers of a signed-in request and, with
+// upstream_headers all, its organization permission, plan and feature
+// headers, in one allocation. The placeholders come from the session
+// (session.placeholder) whatever is published here.
+func publishSession(r *http.Request, s *session, which upstreamHeaders) {
+	if which == upstreamOff {
+		return
+	}
 	vals := s.identity()
 	buf := new(sessionHeaderValues)
 	for i, v := range vals {
@@ -201,6 +227,10 @@ func publishSession(r *http.Request, s *session) {
 			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
+	if which != upstreamAll {
+		return
+	}
+	e := s.entitlements()
 	for i, v := range [...]string{e.permsValue, e.plansValue, e.featuresValue} {
 		if v != "" && e.headerValid[i] {
 			n := len(identityHeaders) + i

@@ -138,6 +138,17 @@ type Handler struct {
 	// off. Default: 10000 (a few MB at most; see docs/performance.md).
 	CacheSize *int `json:"cache_size,omitempty"`
 
+	// UpstreamHeaders says which X-Clerk-* request headers a signed-in
+	// request carries to the handlers after this one (reverse_proxy passes
+	// them to the upstream): "identity" (default: user, session,
+	// organization id, role and slug, actor, and the user_details fields
+	// when user_details is on), "all" (identity, plus the organization
+	// permissions, plans and features, which can run long) or "off" (none;
+	// a static site served by file_server reads no header). The
+	// placeholders are set in every case, and X-Clerk-* headers a client
+	// sent are always removed.
+	UpstreamHeaders string `json:"upstream_headers,omitempty"`
+
 	// DisableMetrics stops this handler from counting its decisions in the
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -148,6 +159,7 @@ type Handler struct {
 	verify       verifyOptions
 	sessionParam string
 	optional     bool
+	headers      upstreamHeaders
 	signInURL    string
 	apiURL       string
 	httpClient   *http.Client
@@ -193,6 +205,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.sessionParam = "_clerk_session_id"
 	}
 	h.optional = h.Mode == "optional"
+	h.headers, _ = parseUpstreamHeaders(h.UpstreamHeaders)
 	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, issuer: h.Issuer, skew: 5 * time.Second}
 	if h.ClockSkew != nil {
 		h.verify.skew = time.Duration(*h.ClockSkew)
@@ -354,6 +367,9 @@ func (h *Handler) Validate() error {
 		if err := checkOrigin(o); err != nil {
 			return fmt.Errorf("clerk_auth: authorized_parties: %v", err)
 		}
+	}
+	if _, ok := parseUpstreamHeaders(h.UpstreamHeaders); !ok {
+		return fmt.Errorf("clerk_auth: upstream_headers: must be identity, all or off, not %q", h.UpstreamHeaders)
 	}
 	if h.CacheSize != nil && *h.CacheSize < 0 {
 		return fmt.Errorf("clerk_auth: cache_size: must not be negative")

@@ -385,15 +385,12 @@ func TestRulesRequireASessionInOptionalMode(t *testing.T) {
 	}
 }
 
-func TestEntitlementPlaceholdersAndHeaders(t *testing.T) {
-	h := newTestHandler(t)
-	r := newRequest("GET", "https://app.example.com/", "Authorization", "Bearer "+sessionToken(t, v2Claims),
-		headerPlan, "forged", "X-Clerk-Org-Permissions", "org:all:all")
-	out := serve(h, r)
-	if out.upstream == nil {
-		t.Fatalf("status %d", out.status())
-	}
-	want := map[string]string{
+// TestUpstreamHeaders checks which headers each upstream_headers setting
+// passes on: the placeholders are set whatever the setting, and a client's
+// forged X-Clerk-* headers never get through.
+func TestUpstreamHeaders(t *testing.T) {
+	wantPlaceholders := map[string]string{
+		"http.auth.user.id":              "user_1",
 		"http.auth.user.org_id":          "org_2",
 		"http.auth.user.org_role":        "org:admin",
 		"http.auth.user.org_slug":        "globex",
@@ -401,15 +398,57 @@ func TestEntitlementPlaceholdersAndHeaders(t *testing.T) {
 		"http.auth.user.plan":            "pro,team",
 		"http.auth.user.features":        "export,dashboard,billing",
 	}
-	for k, v := range want {
-		if got, _ := out.repl.GetString(k); got != v {
-			t.Errorf("{%s} = %q, want %q", k, got, v)
-		}
+	identity := map[string]string{headerUserID: "user_1", headerSessionID: "sess_1", headerOrgID: "org_2", headerOrgRole: "org:admin", headerOrgSlug: "globex"}
+	entitlements := map[string]string{
+		headerOrgPermissions: wantPlaceholders["http.auth.user.org_permissions"],
+		headerPlan:           "pro,team",
+		headerFeatures:       "export,dashboard,billing",
 	}
-	for name, v := range map[string]string{headerOrgPermissions: want["http.auth.user.org_permissions"], headerPlan: "pro,team", headerFeatures: "export,dashboard,billing"} {
-		if got := out.upstream.Header.Values(name); len(got) != 1 || got[0] != v {
-			t.Errorf("upstream %s = %q, want %q", name, got, v)
-		}
+	for _, tc := range []struct {
+		setting                string
+		identity, entitlements bool
+	}{
+		{"", true, false},
+		{"identity", true, false},
+		{"all", true, true},
+		{"off", false, false},
+	} {
+		t.Run("upstream_headers="+tc.setting, func(t *testing.T) {
+			h := newTestHandler(t, func(h *Handler) { h.UpstreamHeaders = tc.setting })
+			r := newRequest("GET", "https://app.example.com/", "Authorization", "Bearer "+sessionToken(t, v2Claims),
+				headerPlan, "forged", headerOrgPermissions, "org:all:all", headerUserID, "user_forged", "X_Clerk_Org_Role", "org:owner")
+			out := serve(h, r)
+			if out.upstream == nil {
+				t.Fatalf("status %d", out.status())
+			}
+			for k, v := range wantPlaceholders {
+				if got, _ := out.repl.GetString(k); got != v {
+					t.Errorf("{%s} = %q, want %q", k, got, v)
+				}
+			}
+			for _, group := range []struct {
+				headers map[string]string
+				want    bool
+			}{{identity, tc.identity}, {entitlements, tc.entitlements}} {
+				for name, v := range group.headers {
+					got := out.upstream.Header.Values(name)
+					switch {
+					case group.want && (len(got) != 1 || got[0] != v):
+						t.Errorf("upstream %s = %q, want %q", name, got, v)
+					case !group.want && len(got) != 0:
+						t.Errorf("upstream %s = %q, want none", name, got)
+					}
+				}
+			}
+			for name := range out.upstream.Header {
+				if isIdentityHeaderName(name) && !tc.identity {
+					t.Errorf("upstream_headers %q passed %s on", tc.setting, name)
+				}
+			}
+			if got := out.upstream.Header.Values("X_Clerk_Org_Role"); len(got) != 0 {
+				t.Errorf("the client's X_Clerk_Org_Role reached the upstream: %q", got)
+			}
+		})
 	}
 }
 

@@ -237,10 +237,10 @@ func (l *userLookup) fetch(ctx context.Context, userID string) (*userDetails, er
 	return cu.details(), nil
 }
 
-// publishUserDetails sets the user-detail placeholders and upstream
-// headers. A header whose value could not travel in HTTP is left out; its
-// placeholder is still set.
-func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, metadataKeys []string) {
+// publishUserDetails sets the user-detail placeholders and, unless
+// upstream_headers is off, the upstream headers. A header whose value could
+// not travel in HTTP is left out; its placeholder is still set.
+func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, metadataKeys []string, headers bool) {
 	name := strings.TrimSpace(u.firstName + " " + u.lastName)
 	fields := []struct{ placeholder, header, value string }{
 		{"email", headerUserEmail, u.email},
@@ -252,7 +252,9 @@ func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, m
 	}
 	for _, f := range fields {
 		repl.Set("http.auth.user."+f.placeholder, f.value)
-		setUpstreamHeader(r, f.header, f.value)
+		if headers {
+			setUpstreamHeader(r, f.header, f.value)
+		}
 	}
 	for _, key := range metadataKeys {
 		v, ok := metadataText(u.publicMetadata[key])
@@ -260,7 +262,9 @@ func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, m
 			continue
 		}
 		repl.Set("http.auth.user.metadata."+key, v)
-		setUpstreamHeader(r, headerUserMetadataPrefix+key, v)
+		if headers {
+			setUpstreamHeader(r, headerUserMetadataPrefix+key, v)
+		}
 	}
 }
 

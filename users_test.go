@@ -125,6 +125,28 @@ func TestUserDetailsPlaceholdersAndHeaders(t *testing.T) {
 	}
 }
 
+func TestUserDetailsWithUpstreamHeadersOff(t *testing.T) {
+	f := newFakeBAPI(t)
+	h := userHandler(t, f, func(h *Handler) {
+		h.UserDetails = &UserDetails{Metadata: []string{"tier"}}
+		h.UpstreamHeaders = "off"
+	})
+	out := serve(h, signedInRequest(t, headerUserEmail, "forged@evil.example"))
+	if out.upstream == nil {
+		t.Fatalf("status %d (%v)", out.status(), out.err)
+	}
+	for k, want := range map[string]string{"http.auth.user.email": "ada@example.com", "http.auth.user.metadata.tier": "gold"} {
+		if got, _ := out.repl.GetString(k); got != want {
+			t.Errorf("{%s} = %q, want %q", k, got, want)
+		}
+	}
+	for name, v := range out.upstream.Header {
+		if isIdentityHeaderName(name) {
+			t.Errorf("upstream_headers off passed %s: %q", name, v)
+		}
+	}
+}
+
 func TestUserRules(t *testing.T) {
 	unverified := strings.Replace(adaJSON, `{"status": "verified", "strategy": "email_link"}`, `{"status": "unverified", "strategy": "email_link"}`, 1)
 	subdomain := strings.Replace(adaJSON, "ada@example.com", "ada@eu.Example.com", 1)
