@@ -461,7 +461,7 @@ func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenE
 	var p parsedToken
 	p.token = token
 	if e := h.cache.get(token); e != nil {
-		p.d = e.jwt
+		p.d = &e.jwt
 		h.recordCacheHit()
 	} else {
 		if h.cache != nil {

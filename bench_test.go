@@ -102,9 +102,16 @@ func BenchmarkHandler(b *testing.B) {
 		h := benchHandler(b)
 		benchRequests(b, h, []*http.Request{bearerReq(token)}, false)
 	})
+	b.Run("warm-all-headers", func(b *testing.B) {
+		// upstream_headers all: the permission, plan and feature headers
+		// too, eight in all, which outgrow the small header map of a
+		// request with three headers.
+		h := benchHandler(b, func(h *Handler) { h.UpstreamHeaders = "all" })
+		benchRequests(b, h, []*http.Request{bearerReq(token)}, false)
+	})
 	b.Run("warm-user", func(b *testing.B) {
-		// A session without an organization: four identity and
-		// entitlement headers instead of eight.
+		// A session without an organization: two identity headers
+		// instead of five.
 		user := sessionToken(b, realisticClaims, func(c map[string]any) { delete(c, "o") })
 		h := benchHandler(b)
 		benchRequests(b, h, []*http.Request{bearerReq(user)}, false)
@@ -236,7 +243,7 @@ func BenchmarkVerify(b *testing.B) {
 			if e == nil {
 				b.Fatal("miss")
 			}
-			if _, err := h.verifySession(ctx, e.jwt, testNow); err != nil {
+			if _, err := h.verifySession(ctx, &e.jwt, testNow); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -51,10 +51,11 @@ type cacheShard struct {
 }
 
 // cacheEntry is a verified token. It is immutable once published, but for
-// the CLOCK bit.
+// the CLOCK bit. decodeJWT allocates it around the token it decodes, so that
+// a token that verifies needs no second allocation for its entry.
 type cacheEntry struct {
 	hash uint64
-	jwt  *decodedJWT
+	jwt  decodedJWT
 	key  *verificationKey
 	// expiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
 	// valid date (then it never expires, as in Clerk).
@@ -133,10 +134,12 @@ func (c *tokenCache) get(token string) *cacheEntry {
 	return e
 }
 
-// newCacheEntry builds the entry of a token that has just verified, with
-// its session, and links it from d, before anyone else can see d.
+// newCacheEntry completes the entry around d, a token that has just
+// verified, with its session, and links it from d, before anyone else can
+// see d.
 func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
-	e := &cacheEntry{jwt: d, key: key, expiresMs: math.Inf(1)}
+	e := d.entry
+	e.key, e.expiresMs = key, math.Inf(1)
 	e.session.init(&d.claims, d.payload)
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {
 		e.expiresMs = t

@@ -240,7 +240,9 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 }
 
 func fakeEntry(token string, exp float64) *cacheEntry {
-	d := &decodedJWT{token: token}
+	e := new(cacheEntry)
+	d := &e.jwt
+	d.entry, d.token = e, token
 	d.claims[clExp] = jsonValue{kind: jsonNumber, num: exp}
 	return newCacheEntry(d, nil)
 }

@@ -78,9 +78,10 @@ type decodedJWT struct {
 	claims tokenClaims
 	// payload is the payload's JSON text, for rawClaims.
 	payload string
-	// verified is the cache entry of a token that verified, set before the
-	// entry is published.
-	verified *cacheEntry
+	// entry is the cache entry this token was decoded into (decodeJWT
+	// allocates both at once); verified is the same entry once the token
+	// has verified, set before the entry is published.
+	entry, verified *cacheEntry
 }
 
 func (d *decodedJWT) kid() string { return d.header[hdrKid].asString() }
@@ -134,7 +135,9 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	if err1 != nil || err2 != nil || !isStrictRawURLBase64(s) {
 		return nil, errTokenDecode
 	}
-	d := &decodedJWT{token: token, signingInput: signingInput, sig: s}
+	e := new(cacheEntry)
+	d := &e.jwt
+	d.entry, d.token, d.signingInput, d.sig = e, token, signingInput, s
 	text := string(buf[:hn+pn])
 	hl := hn
 	d.payload = text[hl:]
