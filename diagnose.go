@@ -489,7 +489,7 @@ func (dg *diagnosis) write(w io.Writer) {
 		if s.orgID != "" {
 			fmt.Fprintf(w, "org:       %s role %s\n", s.orgID, s.orgRole)
 		}
-		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in {http.auth.user.*} and X-Clerk-* headers."))
+		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in the {http.auth.user.*} placeholders and in the X-Clerk-* headers that upstream_headers passes on."))
 	} else if doc, ok := explainReason(d.reason); ok {
 		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent(doc.Meaning))
 		fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))
