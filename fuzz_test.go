@@ -202,6 +202,7 @@ func FuzzCaddyfile(f *testing.F) {
 	for _, s := range []string{
 		"clerk_auth",
 		"clerk_auth {\n\tpublishable_key pk_live_Y2xlcmsuZXhhbXBsZS5jb20k\n\tsecret_key {env.CLERK_SECRET_KEY}\n\tauthorized_parties https://app.example.com https://b.example.com\n\tclock_skew 10s\n\tmode optional\n\tallow_pending\n\tsign_in_url /sign-in\n}",
+		"clerk_auth {\n\tupstream_headers all\n\tcache_size 0\n}", "clerk_auth {\n\tupstream_headers\n}",
 		"clerk_auth {\n\tjwt_key \"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\"\n\tjwks_url https://x/jwks\n\tis_satellite\n\tdomain example.com\n\tsatellite_auto_sync\n}",
 		"clerk_auth arg", "clerk_auth {\n mode\n}", "clerk_auth {\n clock_skew -1s\n}", "clerk_auth {\n authorized_parties https://a/\n}",
 		"clerk_auth {\n demo extra\n}", "clerk_auth {\n unknown\n}", "clerk_auth {\n{\n}", "clerk_auth {\n issuer a b\n}",
