@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -20,12 +19,7 @@ func TestWarmRequestAllocations(t *testing.T) {
 	w := &discardWriter{h: http.Header{}}
 	allocs := func(h caddyhttp.MiddlewareHandler) float64 {
 		return testing.AllocsPerRun(200, func() {
-			r := *req
-			r.Header = make(http.Header, len(req.Header))
-			for k, v := range req.Header {
-				r.Header[k] = v
-			}
-			if err := h.ServeHTTP(w, caddyhttp.PrepareRequest(&r, caddy.NewReplacer(), w, nil), passNext); err != nil {
+			if err := serveAsCaddy(h, w, req); err != nil {
 				t.Fatal(err)
 			}
 		})
