@@ -407,7 +407,8 @@ func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Tim
 }
 
 func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration) (*session, *tokenError) {
-	if e := d.verified; e != nil {
+	if d.verified {
+		e := d.entry
 		if h.keyStillHeld(e.key) {
 			// Everything but the time claims was decided by this handler
 			// with this key: only they can have changed.

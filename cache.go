@@ -144,7 +144,7 @@ func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {
 		e.expiresMs = t
 	}
-	d.verified = e
+	d.verified = true
 	return e
 }
 

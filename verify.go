@@ -79,9 +79,10 @@ type decodedJWT struct {
 	// payload is the payload's JSON text, for rawClaims.
 	payload string
 	// entry is the cache entry this token was decoded into (decodeJWT
-	// allocates both at once); verified is the same entry once the token
-	// has verified, set before the entry is published.
-	entry, verified *cacheEntry
+	// allocates both at once); verified says the entry is complete (the
+	// token verified), set before the entry is published.
+	entry    *cacheEntry
+	verified bool
 }
 
 func (d *decodedJWT) kid() string { return d.header[hdrKid].asString() }
