@@ -92,4 +92,6 @@ END {
 	printf "%-44s %10.0f ns   (%d allocs)\n", "cold: added CPU", median(cold, k), allocs["cold-bearer"] - allocs["passthrough-cold"]
 	printf "%-44s %10.3f x\n", "cold added / raw RS256", median(stable, k)
 	printf "%-44s %10.3f x\n", "  (the same over all rounds)", median(allRatio, r)
+	if (3 * k < 2 * r)
+		printf "\nwarning: the machine changed speed in %d of %d rounds; the figures above are not to be trusted; run again\n", r - k, r
 }' "$OUT"
