@@ -134,14 +134,8 @@ type jsonScanner struct {
 // object checks the object at s[i] and moves past it, reading the members
 // named in names into out (names nil: none).
 func (p *jsonScanner) object(names *memberNames, out []jsonValue) error {
-	if p.depth++; p.depth > maxJSONDepth {
-		return errJSONSyntax
-	}
-	p.i++ // '{'
-	if p.skipSpace(); p.peek() == '}' {
-		p.i++
-		p.depth--
-		return nil
+	if empty, err := p.open('}'); empty || err != nil {
+		return err
 	}
 	for {
 		if p.peek() != '"' {
@@ -165,17 +159,8 @@ func (p *jsonScanner) object(names *memberNames, out []jsonValue) error {
 		} else if err := p.skipValue(); err != nil {
 			return err
 		}
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-			p.skipSpace()
-		case '}':
-			p.i++
-			p.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if closed, err := p.afterElement('}'); closed || err != nil {
+			return err
 		}
 	}
 }
@@ -272,32 +257,50 @@ func (p *jsonScanner) skipValue() error {
 func (p *jsonScanner) skipObject() error { return p.object(nil, nil) }
 
 func (p *jsonScanner) skipArray() error {
-	if p.depth++; p.depth > maxJSONDepth {
-		return errJSONSyntax
-	}
-	p.i++ // '['
-	if p.skipSpace(); p.peek() == ']' {
-		p.i++
-		p.depth--
-		return nil
+	if empty, err := p.open(']'); empty || err != nil {
+		return err
 	}
 	for {
 		if err := p.skipValue(); err != nil {
 			return err
 		}
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-			p.skipSpace()
-		case ']':
-			p.i++
-			p.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if closed, err := p.afterElement(']'); closed || err != nil {
+			return err
 		}
 	}
+}
+
+// open enters the object or array at s[i], which ends with end, counting
+// it toward the nesting limit, and reports whether it is empty (then it has
+// been left again).
+func (p *jsonScanner) open(end byte) (empty bool, err error) {
+	if p.depth++; p.depth > maxJSONDepth {
+		return false, errJSONSyntax
+	}
+	p.i++ // '{' or '['
+	if p.skipSpace(); p.peek() == end {
+		p.i++
+		p.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
+// afterElement reads what follows a member or element: a comma, or end,
+// which closes the object or array (closed is then true).
+func (p *jsonScanner) afterElement(end byte) (closed bool, err error) {
+	p.skipSpace()
+	switch p.peek() {
+	case ',':
+		p.i++
+		p.skipSpace()
+		return false, nil
+	case end:
+		p.i++
+		p.depth--
+		return true, nil
+	}
+	return false, errJSONSyntax
 }
 
 // peek is the byte at i, or 0 at the end (which no rule accepts).
