@@ -107,7 +107,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		if strings.ContainsRune(tok, ' ') || !strings.Contains(authz, tok) {
 			t.Fatalf("parseAuthorizationHeader(%q) = %q", authz, tok)
 		}
-		checkCookieJar(t, cookie)
+		checkCookieJarShape(t, cookie)
 		var hdrs []string
 		if authz != "" {
 			hdrs = append(hdrs, "Authorization", authz)
