@@ -1,0 +1,112 @@
+package clerkauth
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// jwxDifferential is a key set in both forms: ours, looked up by kid as
+// remoteKeySet does, and jwx's, for jws.Verify. Key A is published without
+// "alg" (any of RS256/384/512), key B pinned to RS512.
+type jwxDifferential struct {
+	ours map[string]*verificationKey
+	set  jwk.Set
+}
+
+func newJWXDifferential(t testing.TB) *jwxDifferential {
+	t.Helper()
+	a, b := testKeys(t)
+	d := &jwxDifferential{
+		ours: map[string]*verificationKey{
+			"ins_a": {kid: "ins_a", pub: &a.PublicKey},
+			"ins_b": {kid: "ins_b", alg: "RS512", pub: &b.PublicKey},
+		},
+		set: jwk.NewSet(),
+	}
+	for kid, k := range d.ours {
+		jk, err := jwk.FromRaw(k.pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = jk.Set(jwk.KeyIDKey, kid)
+		if k.alg != "" {
+			_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.alg))
+		}
+		if err := d.set.AddKey(jk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// oursAccepts is our signature path on a token: the compact decoding, the
+// key by kid, then verifySignature (typ, alg pinned by the key, signature).
+func (d *jwxDifferential) oursAccepts(token string) bool {
+	jwt, err := decodeJWT(token)
+	if err != nil {
+		return false
+	}
+	key, ok := d.ours[jwt.kid()]
+	return ok && verifySignature(jwt, key) == nil
+}
+
+func (d *jwxDifferential) jwxAccepts(token string) bool {
+	_, err := jws.Verify([]byte(token), jws.WithKeySet(d.set, jws.WithInferAlgorithmFromKey(true)), jws.WithContext(context.Background()))
+	return err == nil
+}
+
+func jwxSeeds(t testing.TB) []string {
+	a, b := testKeys(t)
+	seeds := []string{
+		sessionToken(t),
+		signJWT(t, b, map[string]any{"alg": "RS512", "kid": "ins_b"}, sessionClaims()),
+		signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		signJWT(t, a, map[string]any{"alg": "RS384", "kid": "ins_a", "typ": "JWT"}, sessionClaims()),
+		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		signJWT(t, a, map[string]any{"alg": "PS256", "kid": "ins_a"}, sessionClaims()),
+	}
+	// Duplicate members: a parser that reads another "alg" or "kid" than
+	// jwx's would verify with another hash or key.
+	h, p, s := splitToken(seeds[0])
+	seeds = append(seeds, h+"."+p+"."+s+"A", strings.ToUpper(h[:1])+h[1:]+"."+p+"."+s)
+	return seeds
+}
+
+// Every token our signature path accepts, jwx's jws.Verify accepts with the
+// same key set: the hand-written compact decoding and JSON scanner read no
+// header, signature or signing input other than the library does. (The
+// converse does not hold on purpose: we refuse typ other than "JWT", alg
+// outside RS256/384/512, an alg a key is not pinned to, and non-canonical
+// base64.)
+func FuzzSignatureMatchesJWX(f *testing.F) {
+	d := newJWXDifferential(f)
+	for _, s := range jwxSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		if d.oursAccepts(token) && !d.jwxAccepts(token) {
+			t.Fatalf("our signature path accepts a token jwx refuses: %q", token)
+		}
+	})
+}
+
+// The seeds that should verify do under both, and the differential can
+// fail: a token whose signature verifies under our key set but whose header
+// jwx reads differently is caught.
+func TestSignatureMatchesJWXSeeds(t *testing.T) {
+	d := newJWXDifferential(t)
+	seeds := jwxSeeds(t)
+	for i, want := range []bool{true, true, false, true, false, false} {
+		if got := d.oursAccepts(seeds[i]); got != want {
+			t.Errorf("seed %d: ours accepts = %v, want %v", i, got, want)
+		}
+		if want && !d.jwxAccepts(seeds[i]) {
+			t.Errorf("seed %d: jwx refuses a token both should accept", i)
+		}
+	}
+}
