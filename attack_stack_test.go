@@ -444,3 +444,39 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 		})
 	}
 }
+
+// TestStackAttackSubtreeMatcherWarning: clerk-diagnose warns about
+// clerk_auth under "/x/*" when nothing guarded matches "/x", in both
+// Caddyfile forms, and is quiet for the shipped example.
+func TestStackAttackSubtreeMatcherWarning(t *testing.T) {
+	a, _ := testKeys(t)
+	t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
+	t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+	shipped, err := os.ReadFile("examples/admin-org-role/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const warning = `clerk_auth guards the path matcher "/admin/*", which leaves "/admin" itself`
+	for _, tc := range []struct {
+		name, caddyfile string
+		warn            bool
+	}{
+		{"DirectiveMatcher", "app.example.com {\n\tclerk_auth /admin/* {\n\t\trequire role admin\n\t}\n\tclerk_auth\n\treverse_proxy localhost:9000\n}\n", true},
+		{"HandleBlock", "app.example.com {\n\thandle /admin/* {\n\t\tclerk_auth {\n\t\t\trequire role admin\n\t\t}\n\t\treverse_proxy localhost:9000\n\t}\n\thandle {\n\t\tclerk_auth\n\t\treverse_proxy localhost:9000\n\t}\n}\n", true},
+		{"UpperCaseMatcher", "app.example.com {\n\tclerk_auth /Admin/* {\n\t\trequire role admin\n\t}\n\trespond ok\n}\n", true},
+		{"BarePathAlsoGuarded", "app.example.com {\n\t@admin path /admin /admin/*\n\tclerk_auth @admin {\n\t\trequire role admin\n\t}\n\trespond ok\n}\n", false},
+		{"ShippedExample", string(shipped), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "Caddyfile")
+			_ = os.WriteFile(path, []byte(tc.caddyfile), 0o644)
+			out, err := runDiagnoseCommand(t, "--config", path, "--handler", "1", "--token", sessionToken(t, liveTimes))
+			if !strings.Contains(out, "decision:") {
+				t.Fatalf("no diagnosis (%v):\n%s", err, out)
+			}
+			if got := strings.Contains(out, warning); got != tc.warn {
+				t.Errorf("warning printed: %v, want %v:\n%s", got, tc.warn, out)
+			}
+		})
+	}
+}
