@@ -480,3 +480,27 @@ func TestStackAttackSubtreeMatcherWarning(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackListHeadersNamingOursAreScrubbed: Proxy-Connection, which Caddy
+// drops whole, and Trailer left in the header (a body that is not chunked)
+// lose their X-Clerk-* elements too, and the other elements stay.
+func TestAttackListHeadersNamingOursAreScrubbed(t *testing.T) {
+	h := newTestHandler(t)
+	r := newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+sessionToken(t),
+		"Proxy-Connection", "keep-alive, X-Clerk-User-Id", "Trailer", "x_clerk_actor_id", "Connection", "X-Clerk-Session-Id")
+	out := serve(h, r)
+	if out.upstream == nil {
+		t.Fatalf("denied: %s", out.rec.Header().Get(headerAuthReason))
+	}
+	if got := out.upstream.Header.Values("Proxy-Connection"); len(got) != 1 || got[0] != "keep-alive" {
+		t.Errorf("Proxy-Connection %q, want [keep-alive]", got)
+	}
+	for _, name := range []string{"Trailer", "Connection"} {
+		if got, ok := out.upstream.Header[name]; ok {
+			t.Errorf("%s %q left with no element, want it removed", name, got)
+		}
+	}
+	if out.upstream.Header.Get(headerSessionID) != "sess_1" {
+		t.Errorf("session header %q", out.upstream.Header.Get(headerSessionID))
+	}
+}
