@@ -123,9 +123,11 @@ func (a *authRequest) cookie(name string) string {
 // needs it: a signed-in request reads none of these.
 func (a *authRequest) header(name string) string { return headerValue(a.r.Header, name) }
 
-// isDocument tells whether the request is probably a page load.
+// isDocument tells whether the request is probably a page load. A request
+// without a Host (HTTP/1.0 allows one) is never one: every redirect we send
+// names a host, and without one there is no URL of this site to build.
 func (a *authRequest) isDocument() bool {
-	return isDocumentRequest(a.r.Method, a.header("Sec-Fetch-Dest"), a.header("Accept"))
+	return a.clerkURL.Host != "" && isDocumentRequest(a.r.Method, a.header("Sec-Fetch-Dest"), a.header("Accept"))
 }
 
 // headerValue is Headers.get of the Fetch API: each value trimmed of
@@ -494,7 +496,17 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 		}
 	}
 	if carrier == "cookie" && isCrossSiteUnsafe(a, h.AuthorizedParties) {
-		return signedOut(reasonOriginMismatch, "A cookie-authenticated "+a.r.Method+" came from another origin.", carrier, true)
+		what := a.r.Method
+		if isUpgradeRequest(a.r.Header) {
+			what += " upgrade (WebSocket)"
+		}
+		return signedOut(reasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
+	}
+	if !s.publishable {
+		// Clerk's ids never hold control characters; a header value with
+		// one cannot be sent, and leaving the header out could hide an
+		// impersonator. Such a token signs nobody in.
+		return signedOut(reasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
 	}
 	if s.status == "pending" && !h.AllowPending {
 		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
@@ -503,12 +515,18 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 	return &a.signedIn
 }
 
-// isCrossSiteUnsafe is decision A.5: a state-changing request that rides on
-// the cookie must come from our own origin or an authorized party.
+// isCrossSiteUnsafe is our CSRF guard (README, "Where we differ"): a
+// state-changing request that rides on the cookie must come from our own
+// origin or an authorized party. A WebSocket (or any other protocol
+// upgrade) is a GET that opens a channel which can change state, and
+// browsers send the cookie and Origin on it from any site: it is held to
+// the same rule.
 func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 	switch a.r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return false
+		if !isUpgradeRequest(a.r.Header) {
+			return false
+		}
 	}
 	if strings.EqualFold(headerValue(a.r.Header, "Sec-Fetch-Site"), "cross-site") {
 		return true
@@ -519,6 +537,28 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 	}
 	own := a.clerkURL.Scheme + "://" + a.clerkURL.Host
 	return origin != own && !contains(authorizedParties, origin)
+}
+
+// isUpgradeRequest tells whether the request asks to switch protocols: an
+// Upgrade header, or an "upgrade" element of Connection (reverse_proxy
+// needs both; either is enough here). WebSocket over HTTP/2 and HTTP/3 is
+// an extended CONNECT, which is not a safe method anyway.
+func isUpgradeRequest(h http.Header) bool {
+	for _, v := range h[headerUpgrade] {
+		if trimHTTPWhitespace(v) != "" {
+			return true
+		}
+	}
+	for _, v := range h[headerConnection] {
+		for len(v) != 0 {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(trimHTTPWhitespace(elem), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tokenFailure is handleSessionTokenError (step 5): time-claim failures may

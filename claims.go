@@ -25,6 +25,9 @@ type session struct {
 	orgRole   string
 	orgSlug   string
 	actorID   string
+	// publishable: every identity value above can be sent as a header
+	// value (no control characters); init sets it.
+	publishable bool
 
 	// boxes are the placeholder values as interface values, made once on
 	// the first placeholder read so that reading them allocates nothing per
@@ -143,6 +146,12 @@ func (s *session) init(c *tokenClaims, payload string) {
 		var m [1]jsonValue
 		_ = readMembers(act.str, actorClaimNames, m[:], false)
 		s.actorID = m[0].asString()
+	}
+	s.publishable = true
+	for _, v := range s.identity() {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			s.publishable = false
+		}
 	}
 	s.placeholders = s.placeholder
 }

@@ -121,6 +121,14 @@ const (
 	headerOrgSlug   = "X-Clerk-Org-Slug"
 	headerActorID   = "X-Clerk-Actor-Id"
 
+	// Request headers whose values name other headers: reverse_proxy
+	// deletes what Connection names (hop-by-hop), Proxy-Connection is its
+	// old spelling, and Trailer announces trailers.
+	headerConnection      = "Connection"
+	headerProxyConnection = "Proxy-Connection"
+	headerTrailer         = "Trailer"
+	headerUpgrade         = "Upgrade"
+
 	// Organization and billing claims.
 	headerOrgPermissions = "X-Clerk-Org-Permissions"
 	headerPlan           = "X-Clerk-Plan"

@@ -110,9 +110,13 @@ func runDiagnose(cmd *cobra.Command, out io.Writer) error {
 	if path := str("config"); path != "" {
 		n, _ := f.GetInt("handler")
 		var err error
-		cfg, err = handlerFromConfig(path, str("adapter"), n, str("url"))
+		var warnings []string
+		cfg, warnings, err = handlerFromConfig(path, str("adapter"), n, str("url"))
 		if err != nil {
 			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(out, "warning:   "+w)
 		}
 	}
 	for _, s := range diagnoseSettingFlags {
@@ -209,15 +213,35 @@ func provisionForDiagnosis(cfg map[string]any, at time.Time) (*Handler, func(), 
 // returns the JSON of the clerk_auth handler to diagnose with: the n-th
 // (from 1), else the only one, else the only one whose site matches the
 // URL's host.
-func handlerFromConfig(path, adapter string, n int, rawURL string) (map[string]any, error) {
+func handlerFromConfig(path, adapter string, n int, rawURL string) (map[string]any, []string, error) {
+	cfg, err := handlerFromConfigDoc(path, adapter, n, rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg.handler, cfg.warnings, nil
+}
+
+type configPick struct {
+	handler  map[string]any
+	warnings []string
+}
+
+func handlerFromConfigDoc(path, adapter string, n int, rawURL string) (configPick, error) {
 	raw, _, _, err := caddycmd.LoadConfig(path, adapter)
 	if err != nil {
-		return nil, err
+		return configPick{}, err
 	}
 	var doc any
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return configPick{}, fmt.Errorf("%s: %v", path, err)
 	}
+	warnings := subtreeWarnings(doc)
+	h, err := pickClerkHandler(doc, path, n, rawURL)
+	return configPick{handler: h, warnings: warnings}, err
+}
+
+// pickClerkHandler is the handler handlerFromConfig describes.
+func pickClerkHandler(doc any, path string, n int, rawURL string) (map[string]any, error) {
 	var found []foundHandler
 	findClerkHandlers(doc, nil, &found)
 	if len(found) == 0 {
@@ -256,6 +280,94 @@ func handlerFromConfig(path, adapter string, n int, rawURL string) (map[string]a
 		fmt.Fprintf(&list, "\n  %d: %s", i+1, hosts)
 	}
 	return nil, fmt.Errorf("%s has %d clerk_auth handlers; pick one with --handler <n> (or give --url with its host):%s", path, len(found), list.String())
+}
+
+// subtreeWarnings finds clerk_auth guarding a subtree by a path matcher
+// "/x/*" while nothing guarded by clerk_auth matches "/x" itself: the bare
+// path, "/x;y" and "/x.html" then reach other routes (with a file_server's
+// try_files {path}.html, /x serves x.html). It reads the adapted JSON, so
+// it sees both `clerk_auth /x/* {...}` and `handle /x/* { clerk_auth ... }`.
+func subtreeWarnings(doc any) []string {
+	var guarded []string // path patterns of routes that run clerk_auth
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if handle, ok := x["handle"]; ok && holdsClerkAuth(handle) {
+				for _, p := range routePaths(x) {
+					guarded = append(guarded, strings.ToLower(p))
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	covered := func(p string) bool {
+		for _, g := range guarded {
+			if g == p || (strings.HasSuffix(g, "*") && strings.HasPrefix(p, strings.TrimSuffix(g, "*")) && !strings.HasSuffix(g, "/*")) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range guarded {
+		base, ok := strings.CutSuffix(g, "/*")
+		if !ok || base == "" || strings.ContainsAny(base, "*") || covered(base) || seen[g] {
+			continue
+		}
+		seen[g] = true
+		out = append(out, fmt.Sprintf("clerk_auth guards the path matcher %q, which leaves %q itself (and %q, %q) to other routes; match %q instead (docs/authorization.md, \"Protecting part of a site\")",
+			g, base, base+";x", base+".html", base+"*"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// holdsClerkAuth tells whether a route's handlers (subroutes included) run
+// clerk_auth.
+func holdsClerkAuth(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["handler"] == "clerk_auth" {
+			return true
+		}
+		for _, e := range x {
+			if holdsClerkAuth(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsClerkAuth(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// routePaths are the path matcher patterns of a route's match sets.
+func routePaths(route map[string]any) []string {
+	var out []string
+	sets, _ := route["match"].([]any)
+	for _, set := range sets {
+		m, _ := set.(map[string]any)
+		paths, _ := m["path"].([]any)
+		for _, p := range paths {
+			if s, ok := p.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 type foundHandler struct {

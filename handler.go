@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,8 +15,8 @@ import (
 // ServeHTTP decides on the request before anything else sees it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Identity headers are ours alone: whatever a client sent is removed
-	// first, whatever the outcome.
-	stripIdentityHeaders(r.Header)
+	// first, whatever the outcome, and nothing it sent may remove ours.
+	stripIdentityHeaders(r)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -48,6 +49,12 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		setDebugHeaders(hdr, d)
 	}
 	switch {
+	case d.location != "" && !isBuiltLocation(d.location):
+		// Every Location is one we built on the request's host: without a
+		// host (an HTTP/1.0 request may have none) it would be host-less or
+		// scheme-relative, and a browser would take the path for a host.
+		h.recordDecision(d)
+		return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("clerk_auth: no redirect without a Host"))
 	case d.location != "":
 		h.recordDecision(d)
 		// A handshake, a sync redirect, or the clean-URL redirect after a
@@ -63,6 +70,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 			return err
 		}
 		h.recordDecision(d)
+		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
 	}
 	h.recordDecision(d)
@@ -70,6 +78,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		// Rules are about a session: without one there is nothing to
 		// check, so with rules a signed-out request is denied as in
 		// require mode.
+		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
 	}
 	if target := h.signInRedirect(a); target != "" {
@@ -84,6 +93,92 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	hdr.Set("WWW-Authenticate", challenge)
 	return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("clerk_auth: signed out: %s", d.reason))
+}
+
+// isBuiltLocation tells whether a redirect target has the shape of the
+// URLs we build: an absolute http(s) URL with a host, or a path on this
+// site that no browser reads as another host ("//x", "/\x").
+func isBuiltLocation(loc string) bool {
+	if strings.HasPrefix(loc, "/") {
+		return len(loc) == 1 || (loc[1] != '/' && loc[1] != '\\')
+	}
+	u, err := url.Parse(loc)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return false
+	}
+	rest := loc[len(u.Scheme)+len("://"):]
+	return strings.HasPrefix(rest, u.Host) && !strings.ContainsAny(u.Host, "/\\")
+}
+
+// handshakeParams are the query parameters the handshake puts in a URL:
+// Clerk's SDK removes them (handshake.ts, the development redirect after a
+// resolved handshake). Whatever the instance, they never reach the next
+// handler: __clerk_handshake is a live session token and
+// __clerk_db_jwt a development browser's credential.
+var handshakeParams = [...]string{queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce}
+
+// removeHandshakeParams removes the handshake parameters from the request's
+// URL and RequestURI, keeping every other parameter byte for byte. A query
+// without them costs no allocation.
+func removeHandshakeParams(r *http.Request) {
+	raw := r.URL.RawQuery
+	if raw == "" {
+		return
+	}
+	kept, removed := dropQueryParams(raw, handshakeParams[:])
+	if !removed {
+		return
+	}
+	r.URL.RawQuery = kept
+	if i := strings.IndexByte(r.RequestURI, '?'); i >= 0 {
+		r.RequestURI = r.RequestURI[:i]
+		if kept != "" {
+			r.RequestURI += "?" + kept
+		}
+	}
+}
+
+// dropQueryParams removes the parameters whose decoded name (as
+// URLSearchParams and url.ParseQuery decode it) is one of names; the others
+// keep their encoding and order.
+func dropQueryParams(raw string, names []string) (string, bool) {
+	var b strings.Builder
+	removed := false
+	for rest := raw; ; {
+		part, next, more := strings.Cut(rest, "&")
+		name, _, _ := strings.Cut(part, "=")
+		if strings.ContainsAny(name, "%+") {
+			if n, err := url.QueryUnescape(name); err == nil {
+				name = n
+			}
+		}
+		drop := false
+		for _, n := range names {
+			if name == n {
+				drop = true
+				break
+			}
+		}
+		switch {
+		case drop && !removed:
+			// The first removal: what came before goes in as it was.
+			removed = true
+			b.WriteString(raw[:len(raw)-len(rest)])
+		case !drop && removed:
+			if b.Len() != 0 && !strings.HasSuffix(b.String(), "&") {
+				b.WriteByte('&')
+			}
+			b.WriteString(part)
+		}
+		if !more {
+			break
+		}
+		rest = next
+	}
+	if !removed {
+		return raw, false
+	}
+	return strings.TrimSuffix(b.String(), "&"), true
 }
 
 func setDebugHeaders(hdr http.Header, d *decision) {
@@ -138,13 +233,102 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 }
 
 // stripIdentityHeaders removes every X-Clerk-* request header (and the
-// X-Clerk_ spelling some proxies fold into the same name).
-func stripIdentityHeaders(h http.Header) {
+// X-Clerk_ spelling some proxies fold into the same name), every X-Clerk-*
+// token of Connection and Proxy-Connection (reverse_proxy deletes the
+// headers Connection names as hop-by-hop, which would delete ours after we
+// set them), and every X-Clerk-* request trailer, declared or not. A request
+// with none of these allocates nothing here.
+func stripIdentityHeaders(r *http.Request) {
+	h := r.Header
 	for k := range h {
 		if isIdentityHeaderName(k) {
 			delete(h, k)
 		}
 	}
+	for _, name := range [...]string{headerConnection, headerProxyConnection} {
+		if v, ok := h[name]; ok && namesIdentityHeader(v) {
+			if kept := withoutIdentityTokens(v); len(kept) != 0 {
+				h[name] = kept
+			} else {
+				delete(h, name)
+			}
+		}
+	}
+	// Trailers announced in Trailer: the server has them as keys of
+	// r.Trailer; an announcement still in the header (a body that is not
+	// chunked) is hop-by-hop for reverse_proxy, but is scrubbed all the same.
+	if v, ok := h[headerTrailer]; ok && namesIdentityHeader(v) {
+		if kept := withoutIdentityTokens(v); len(kept) != 0 {
+			h[headerTrailer] = kept
+		} else {
+			delete(h, headerTrailer)
+		}
+	}
+	if r.Trailer != nil {
+		for k := range r.Trailer {
+			if isIdentityHeaderName(k) {
+				delete(r.Trailer, k)
+			}
+		}
+		// The server fills r.Trailer when the body reaches EOF, undeclared
+		// trailers included; reverse_proxy copies it at that same EOF. The
+		// wrapped body removes ours in between.
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &trailerScrubber{ReadCloser: r.Body, trailer: r.Trailer}
+		}
+	}
+}
+
+// trailerScrubber removes X-Clerk-* trailers once the body is read to its
+// end, before whoever reads it (reverse_proxy) sees io.EOF.
+type trailerScrubber struct {
+	io.ReadCloser
+	trailer http.Header
+}
+
+func (b *trailerScrubber) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		for k := range b.trailer {
+			if isIdentityHeaderName(k) {
+				delete(b.trailer, k)
+			}
+		}
+	}
+	return n, err
+}
+
+// namesIdentityHeader tells whether a comma-separated list header (values
+// as the client sent them) has an element that names an identity header.
+func namesIdentityHeader(values []string) bool {
+	for _, v := range values {
+		for len(v) != 0 {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if isIdentityHeaderName(trimHTTPWhitespace(elem)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withoutIdentityTokens is the list header without its identity-header
+// elements (and its empty ones), one value per header line as sent.
+func withoutIdentityTokens(values []string) []string {
+	var out []string
+	for _, v := range values {
+		var kept []string
+		for _, elem := range strings.Split(v, ",") {
+			if elem = trimHTTPWhitespace(elem); elem != "" && !isIdentityHeaderName(elem) {
+				kept = append(kept, elem)
+			}
+		}
+		if len(kept) != 0 {
+			out = append(out, strings.Join(kept, ", "))
+		}
+	}
+	return out
 }
 
 // isIdentityHeaderName matches X-Clerk-* with '_' for any '-' (X_Clerk_User_Id):
