@@ -124,6 +124,12 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	}
 	signingInput := token[:len(h)+1+len(p)]
 	h, p, s = strings.TrimRight(h, "="), strings.TrimRight(p, "="), strings.TrimRight(s, "=")
+	// Clerk's base64url parser (rfc4648.ts) refuses CR and LF, which Go's
+	// decoder skips: a token with one is not a token, whichever part holds
+	// it, so that one credential has one spelling (and one cache entry).
+	if hasLineBreak(h) || hasLineBreak(p) {
+		return nil, errTokenDecode
+	}
 	// Header and payload are decoded into a buffer on the stack (a Clerk
 	// token fits) and copied once into the string the claims point into.
 	var stack [2048]byte
@@ -223,36 +229,39 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 	return nil
 }
 
-// isStrictRawURLBase64 tells whether rawURLStrict would decode s: only the
-// URL alphabet (and the CR and LF the decoder skips), no length of the form
-// 4n+1, and no stray bits in the last character. The signature is checked
-// this way when a token is decoded, and decoded only when it is verified.
+// isStrictRawURLBase64 tells whether s is what Clerk's base64url parser
+// (rfc4648.ts, padding already removed) decodes: only the URL alphabet (no
+// CR or LF, which Go's decoder would skip), no length of the form 4n+1, and
+// no stray bits in the last character. The signature is checked this way
+// when a token is decoded, and decoded only when it is verified.
 func isStrictRawURLBase64(s string) bool {
 	if len(s) == 0 {
 		return true
 	}
-	// A signature has no CR or LF: OR-ing every byte's value shows at once
-	// that all are in the alphabet, without a branch per byte.
+	// OR-ing every byte's value shows at once that all are in the
+	// alphabet, without a branch per byte.
 	var acc int8
 	for i := 0; i < len(s); i++ {
 		acc |= base64URLValue[s[i]]
 	}
-	if acc >= 0 {
-		return lastQuantumClean(len(s), base64URLValue[s[len(s)-1]])
+	return acc >= 0 && lastQuantumClean(len(s), base64URLValue[s[len(s)-1]])
+}
+
+// hasLineBreak tells whether s holds a CR or an LF.
+func hasLineBreak(s string) bool {
+	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0
+}
+
+// canonicalToken is the spelling of token the cache keys on: the padding
+// Clerk's decoder tolerates at the end of the signature removed. Padding
+// elsewhere is in the signed input and fails the signature, and decodeJWT
+// refuses every other variation (CR, LF, stray bits), so two spellings of
+// one credential share one entry.
+func canonicalToken(token string) string {
+	for token != "" && token[len(token)-1] == '=' {
+		token = token[:len(token)-1]
 	}
-	n := 0
-	var last int8
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\r' || c == '\n' {
-			continue
-		}
-		if last = base64URLValue[c]; last < 0 {
-			return false
-		}
-		n++
-	}
-	return lastQuantumClean(n, last)
+	return token
 }
 
 // lastQuantumClean tells whether n base64 characters, the last of value
