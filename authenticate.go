@@ -16,6 +16,8 @@ type decision struct {
 	status  string
 	reason  string
 	message string
+	// detail is for the debug log only, never a response header.
+	detail string
 	// carrier is where the token came from: "header", "cookie" or "".
 	carrier string
 	session *session
@@ -536,7 +538,9 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 	case reasonTokenIatInTheFuture:
 		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
 	}
-	return signedOut(err.reason, message, carrier, true)
+	out := signedOut(err.reason, message, carrier, true)
+	out.detail = err.detail
+	return out
 }
 
 // refreshError names why no refresh was attempted. We never refresh at the

@@ -136,6 +136,11 @@ const (
 	headerUserMetadataPrefix = "X-Clerk-User-Metadata-"
 )
 
+// msgKeysNotLoaded is the X-Clerk-Auth-Message of every failure to load the
+// key set: a client learns the reason code and this, never where the keys
+// are fetched from or why it failed (that goes to the log).
+const msgKeysNotLoaded = "The instance's key set could not be loaded."
+
 // Auth statuses, as Clerk names them.
 const (
 	statusSignedIn  = "signed-in"

@@ -280,7 +280,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		var err *tokenError
 		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
 		if err != nil {
-			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.message))
+			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.logText()))
 			return nil
 		}
 	}

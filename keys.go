@@ -222,7 +222,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "gave up waiting for the key fetch"}
+			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "gave up waiting for the key fetch"}
 		}
 		ks.mu.Lock()
 		err := ks.lastErr
@@ -251,7 +251,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 
 	if err != nil {
 		ks.logger.Load().Warn("clerk key fetch failed; keeping the last good keys",
-			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.message))
+			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.logText()))
 	}
 	return err
 }
@@ -263,30 +263,30 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "bad JWKS URL"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "bad JWKS URL"}
 	}
 	req.Header = ks.header.Clone()
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "cannot reach the JWKS endpoint: " + redactURLError(err)}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "reading the JWKS answer failed"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "reading the JWKS answer failed"}
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "the JWKS answer is larger than 1 MiB"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "the JWKS answer is larger than 1 MiB"}
 	}
 	if resp.StatusCode != http.StatusOK {
 		if bapiErrorCode(body) == "clerk_key_invalid" {
-			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "the Backend API rejected the secret key"}
+			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)}
 	}
 	keys, err := parseJWKS(body)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: err.Error()}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
 	}
 	for _, k := range keys {
 		k.source = ks.url
@@ -373,7 +373,7 @@ func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKe
 		if err != nil {
 			return nil, err
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "no keys have been loaded yet"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "no keys have been loaded yet"}
 	}
 	return nil, &tokenError{reason: reasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
 }

@@ -13,13 +13,25 @@ import (
 )
 
 // tokenError is a failed verification with Clerk's reason code. message is
-// for logs and the X-Clerk-Auth-Message header: it never holds the token.
+// for logs and the X-Clerk-Auth-Message header, which any client reads: it
+// is fixed text, never the token, and never a detail of our own network.
+// detail, when set, says more for the logs alone (the address a key fetch
+// failed to reach, the resolver's error).
 type tokenError struct {
 	reason  string
 	message string
+	detail  string
 }
 
-func (e *tokenError) Error() string { return e.reason + ": " + e.message }
+func (e *tokenError) Error() string { return e.reason + ": " + e.logText() }
+
+// logText is the message with its detail, for logs, events and diagnose.
+func (e *tokenError) logText() string {
+	if e.detail != "" {
+		return e.message + " " + e.detail
+	}
+	return e.message
+}
 
 // Header members we read.
 const (
@@ -341,7 +353,7 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 	}
 	if o.issuer != "" {
 		if c[clIss].asString() != o.issuer {
-			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss). Expected \"" + o.issuer + "\"."}
+			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + o.issuer + "\"."}
 		}
 	}
 	return verifyTimeClaims(c, o.skew, now)
