@@ -100,6 +100,18 @@ func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
 	return k, nil
 }
 
+// newClerkClient is the HTTP client of every call that carries the secret
+// key or fetches keys (the key set, the nonce exchange, the user lookup). It
+// never follows a redirect: Clerk's APIs do not redirect, Go's client would
+// resend the Authorization header to another port of the same host, and
+// keys are trusted only from the origin configured. A 3xx is the answer,
+// and every caller treats an answer other than 200 as a failure.
+func newClerkClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: refuseRedirect}
+}
+
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // Tuning of the remote key set.
 const (
 	// keyRefreshInterval is how often a good key set is fetched again, as
@@ -282,7 +294,11 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 		if bapiErrorCode(body) == "clerk_key_invalid" {
 			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)}
+		detail := fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			detail += " (a redirect: not followed, keys come only from the configured URL)"
+		}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
 	}
 	keys, err := parseJWKS(body)
 	if err != nil {
