@@ -141,6 +141,10 @@ const (
 // are fetched from or why it failed (that goes to the log).
 const msgKeysNotLoaded = "The instance's key set could not be loaded."
 
+// minRSAExponent is the smallest public exponent a verification key may
+// have (Clerk's keys use 65537); smaller or even ones are refused at load.
+const minRSAExponent = 65537
+
 // Auth statuses, as Clerk names them.
 const (
 	statusSignedIn  = "signed-in"

@@ -97,6 +97,12 @@ func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
 	if k.N.BitLen() < 2048 {
 		return nil, fmt.Errorf("RSA key of %d bits is too small (at least 2048)", k.N.BitLen())
 	}
+	// Clerk's keys use 65537. crypto/rsa verifies with e=3, but a small
+	// exponent is what the classic signature forgeries against lax
+	// PKCS#1 v1.5 verifiers need, and no Clerk key has one: refused.
+	if k.E < minRSAExponent || k.E%2 == 0 {
+		return nil, fmt.Errorf("RSA key exponent %d is refused (odd and at least %d required)", k.E, minRSAExponent)
+	}
 	return k, nil
 }
 
@@ -300,7 +306,10 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 		}
 		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
 	}
-	keys, err := parseJWKS(body)
+	keys, refused, err := parseJWKS(body)
+	for _, why := range refused {
+		ks.logger.Load().Warn("clerk key refused", zap.String("jwks_url", ks.url), zap.String("why", why))
+	}
 	if err != nil {
 		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
 	}
@@ -310,13 +319,14 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	return &keyMap{keys: keys, fetchedAt: time.Now()}, nil
 }
 
-// parseJWKS keeps the RSA signing keys of a JWK set, each pinned to its alg.
-func parseJWKS(body []byte) (map[string]*verificationKey, error) {
+// parseJWKS keeps the RSA signing keys of a JWK set, each pinned to its
+// alg; refused says why each RSA signing key it did not keep was refused.
+func parseJWKS(body []byte) (keys map[string]*verificationKey, refused []string, err error) {
 	set, err := jwk.Parse(body)
 	if err != nil {
-		return nil, errors.New("the JWKS answer is not a JWK set")
+		return nil, nil, errors.New("the JWKS answer is not a JWK set")
 	}
-	keys := make(map[string]*verificationKey, set.Len())
+	keys = make(map[string]*verificationKey, set.Len())
 	for i := 0; i < set.Len(); i++ {
 		k, _ := set.Key(i)
 		if k.KeyType() != jwa.RSA || k.KeyUsage() == string(jwk.ForEncryption) {
@@ -331,14 +341,15 @@ func parseJWKS(body []byte) (map[string]*verificationKey, error) {
 			continue
 		}
 		if _, err := checkRSAKey(&pub); err != nil {
+			refused = append(refused, fmt.Sprintf("kid %q: %v", k.KeyID(), err))
 			continue
 		}
 		keys[k.KeyID()] = &verificationKey{kid: k.KeyID(), alg: alg, pub: &pub}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("the JWK set holds no RSA signing key")
+		return nil, refused, errors.New("the JWK set holds no RSA signing key")
 	}
-	return keys, nil
+	return keys, refused, nil
 }
 
 func bapiErrorCode(body []byte) string {

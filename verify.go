@@ -219,7 +219,9 @@ type verifyOptions struct {
 // verifySignature runs checks 4 to 6 of verifyJwt: typ, alg, then the
 // signature with the algorithm pinned by the key.
 func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
-	if typ, present := d.typ(); present && typ != "JWT" {
+	// assertHeaderType (jwt/assertions.ts) lets only an absent typ pass
+	// unchecked: JSON null is a typ, and not "JWT".
+	if t := d.header[hdrTyp]; t.kind != jsonAbsent && (t.kind != jsonString || t.str != "JWT") {
 		return &tokenError{reason: reasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
 	}
 	alg := d.alg()
