@@ -163,6 +163,7 @@ type Handler struct {
 	signInURL    string
 	apiURL       string
 	httpClient   *http.Client
+	nonces       *nonceLimiter
 	logger       *zap.Logger
 	now          func() time.Time
 	cache        *tokenCache
@@ -186,6 +187,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
 	h.httpClient = newClerkClient(keyFetchTimeout)
+	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
 	}
