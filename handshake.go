@@ -425,6 +425,9 @@ type nonceLimiter struct {
 	failed map[uint64]time.Time // keyed hash of a nonce → when it may be tried again
 	tokens float64
 	last   time.Time
+	// warned is when the last "over the limit" warning was logged: one
+	// per nonceFailureTTL, however long the flood.
+	warned time.Time
 }
 
 func newNonceLimiter() *nonceLimiter {
@@ -461,8 +464,9 @@ func (l *nonceLimiter) recordFailure(k uint64, now time.Time) {
 	l.failed[k] = now.Add(nonceFailureTTL)
 }
 
-// take draws one exchange from the bucket.
-func (l *nonceLimiter) take(now time.Time) bool {
+// take draws one exchange from the bucket; warn says a refusal should be
+// logged (the first in a while).
+func (l *nonceLimiter) take(now time.Time) (ok, warn bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.last.IsZero() {
@@ -470,10 +474,14 @@ func (l *nonceLimiter) take(now time.Time) bool {
 	}
 	l.last = now
 	if l.tokens < 1 {
-		return false
+		if now.Sub(l.warned) >= nonceFailureTTL {
+			l.warned = now
+			return false, true
+		}
+		return false, false
 	}
 	l.tokens--
-	return true
+	return true, false
 }
 
 // exchangeHandshakeNonce asks the Backend API for the payload of a nonce
@@ -490,9 +498,13 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 		return nil
 	}
 	ch := l.group.DoChan(nonce, func() (any, error) {
-		if !l.take(time.Now()) {
-			h.logger.Warn("handshake nonce not exchanged: more nonces than the exchange limit allows",
-				zap.Float64("per_second", nonceExchangeRate), zap.Int("burst", nonceExchangeBurst))
+		if ok, warn := l.take(time.Now()); !ok {
+			if warn {
+				h.logger.Warn("handshake nonces not exchanged: more than the exchange limit allows (logged once per 10 s)",
+					zap.Float64("per_second", nonceExchangeRate), zap.Int("burst", nonceExchangeBurst))
+			} else {
+				h.logger.Debug("handshake nonce not exchanged: over the exchange limit")
+			}
 			return []string(nil), nil
 		}
 		// The exchange is not tied to the request that started it: a
