@@ -195,7 +195,9 @@ func TestAttacksSessionParamSpellings(t *testing.T) {
 		cases = append(cases, attack{name: "SessionParam" + q.name, status: 401, reason: reasonSessionIDMismatch, request: withQuery(q.query)})
 	}
 	// A configured name is folded the same way.
-	custom := func(t *testing.T) *Handler { return newTestHandler(t, func(h *Handler) { h.SessionParam = "active_sid" }) }
+	custom := func(t *testing.T) *Handler {
+		return newTestHandler(t, func(h *Handler) { h.SessionParam = "active_sid" })
+	}
 	for _, q := range []struct{ name, query string }{
 		{"Dot", "active.sid=sess_2"}, {"Array", "active_sid[]=sess_2"}, {"Semicolon", "a=1;active_sid=sess_2"}, {"Case", "ACTIVE_SID=sess_2"},
 	} {
