@@ -16,6 +16,8 @@ type decision struct {
 	status  string
 	reason  string
 	message string
+	// detail is for the debug log only, never a response header.
+	detail string
 	// carrier is where the token came from: "header", "cookie" or "".
 	carrier string
 	session *session
@@ -490,9 +492,16 @@ func (h *Handler) keyStillHeld(key *verificationKey) bool {
 // signedInChecks are the deliberate additions of reference A.4 to A.6, run on
 // a verified token before it may sign in.
 func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *decision {
-	if vals, present := a.query[h.sessionParam]; present {
-		if len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
-			return signedOut(reasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
+	if a.clerkURL.RawQuery != "" {
+		vals, present := a.query[h.sessionParam]
+		n, clean := sessionParamSpellings(a.clerkURL.RawQuery, h.sessionParam)
+		if present || n > 0 {
+			// One clean occurrence, which Go's parser read too (a pair with
+			// a ';' it skips), naming the token's session: anything else is
+			// a spelling some other parser reads as the parameter.
+			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
+				return signedOut(reasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
+			}
 		}
 	}
 	if carrier == "cookie" && isCrossSiteUnsafe(a, h.AuthorizedParties) {
@@ -513,6 +522,90 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 	}
 	a.signedIn = decision{status: statusSignedIn, carrier: carrier, session: s}
 	return &a.signedIn
+}
+
+// sessionParamSpellings counts the pairs of the raw query whose name some
+// common parser reads as name: pairs split at '&' and at ';' (Rack 2, older
+// Python), names percent-decoded once and '+' read as a space, leading
+// spaces dropped and spaces, dots and an unmatched '[' read as '_' (PHP),
+// a "[...]" suffix ignored (PHP and qs arrays), and ASCII case folded
+// (ASP.NET's query collection ignores case). clean says the one match's
+// name is written exactly as name. It allocates nothing.
+func sessionParamSpellings(raw, name string) (n int, clean bool) {
+	for raw != "" {
+		i := 0
+		for i < len(raw) && raw[i] != '&' && raw[i] != ';' {
+			i++
+		}
+		pair := raw[:i]
+		if i < len(raw) {
+			raw = raw[i+1:]
+		} else {
+			raw = ""
+		}
+		key := pair
+		if eq := strings.IndexByte(pair, '='); eq >= 0 {
+			key = pair[:eq]
+		}
+		if paramNameFolds(key, name) {
+			n++
+			clean = n == 1 && key == name
+		}
+	}
+	return n, clean && n == 1
+}
+
+// paramNameFolds tells whether a raw query name reads as target once
+// decoded and folded as sessionParamSpellings says.
+func paramNameFolds(raw, target string) bool {
+	j := 0
+	leading := true
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '%' && i+2 < len(raw) && isHexDigit(raw[i+1]) && isHexDigit(raw[i+2]):
+			c = unhexDigit(raw[i+1])<<4 | unhexDigit(raw[i+2])
+			i += 2
+		case c == '+':
+			c = ' '
+		}
+		if leading && c == ' ' {
+			continue
+		}
+		leading = false
+		if c == '[' && j == len(target) {
+			return true
+		}
+		if j == len(target) || foldParamByte(c) != foldParamByte(target[j]) {
+			return false
+		}
+		j++
+	}
+	return j == len(target)
+}
+
+func foldParamByte(c byte) byte {
+	switch {
+	case c == ' ' || c == '.' || c == '[':
+		return '_'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // isCrossSiteUnsafe is our CSRF guard (README, "Where we differ"): a
@@ -576,7 +669,9 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 	case reasonTokenIatInTheFuture:
 		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
 	}
-	return signedOut(err.reason, message, carrier, true)
+	out := signedOut(err.reason, message, carrier, true)
+	out.detail = err.detail
+	return out
 }
 
 // refreshError names why no refresh was attempted. We never refresh at the

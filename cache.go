@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"hash/maphash"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,11 +111,12 @@ func (c *tokenCache) hashToken(token string) uint64 {
 	return maphash.String(c.seed, token[max(0, len(token)-hashedTail):])
 }
 
-// get returns the entry of token, or nil.
+// get returns the entry of token (any spelling canonicalToken folds), or nil.
 func (c *tokenCache) get(token string) *cacheEntry {
 	if c == nil {
 		return nil
 	}
+	token = canonicalToken(token)
 	h := c.hashToken(token)
 	sh := c.shardOf(h)
 	var e *cacheEntry
@@ -139,6 +141,12 @@ func (c *tokenCache) get(token string) *cacheEntry {
 // see d.
 func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
 	e := d.entry
+	// The token as sent may be a slice of a whole Cookie or Authorization
+	// header: the entry keeps its own copy of the canonical spelling, so
+	// that it holds the token's bytes and nothing around them, and is found
+	// by every spelling of the same credential.
+	tok := strings.Clone(canonicalToken(d.token))
+	d.token, d.signingInput, d.sig = tok, tok[:len(d.signingInput)], tok[len(d.signingInput)+1:]
 	e.key, e.expiresMs = key, math.Inf(1)
 	e.session.init(&d.claims, d.payload)
 	if t, ok := jsDateMs(d.claims[clExp].num); ok {

@@ -554,7 +554,7 @@ func describeResponse(rec *httptest.ResponseRecorder, err error, passed bool) st
 func describeKey(rk *recordingKeys, jwt *decodedJWT, verifyErr *tokenError) string {
 	if rk.key == nil {
 		if rk.err != nil {
-			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.reason, rk.err.message)
+			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.reason, rk.err.logText())
 		}
 		if verifyErr != nil {
 			return "none: the token was refused before a key was looked up (" + verifyErr.reason + ")"
@@ -593,6 +593,9 @@ func (dg *diagnosis) write(w io.Writer) {
 	}
 	if d.message != "" {
 		fmt.Fprintf(w, "detail:    %s\n", d.message)
+		if d.detail != "" {
+			fmt.Fprintf(w, "cause:     %s\n", d.detail)
+		}
 	}
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
 	if d.status == statusSignedIn && d.session != nil {

@@ -125,7 +125,7 @@ func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *tokenError, took tim
 		n := ks.sinks.consecutiveFailures
 		ks.sinks.mu.Unlock()
 		ks.sinks.emit(eventKeyFetchFailed, map[string]any{
-			"jwks_url": jwksURL, "reason": err.reason, "error": err.message,
+			"jwks_url": jwksURL, "reason": err.reason, "error": err.logText(),
 			"has_keys": prev != nil, "consecutive_failures": n,
 		})
 		return

@@ -181,6 +181,8 @@ func FuzzHandshakePayload(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hc := *h
+		// A fresh limiter: every input is exchanged, none is throttled.
+		hc.nonces = newNonceLimiter()
 		hc.httpClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))}, nil
 		})}

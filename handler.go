@@ -45,7 +45,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if d.status != statusSignedIn {
 		h.logger.Debug("clerk session not accepted",
 			zap.String("status", d.status), zap.String("reason", d.reason),
-			zap.String("token_carrier", d.carrier), zap.String("detail", d.message))
+			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
 		setDebugHeaders(hdr, d)
 	}
 	switch {

@@ -3,13 +3,16 @@ package clerkauth
 import (
 	"context"
 	"encoding/json"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 )
 
 // handshakeURL is buildRedirectToHandshake (reference F.5.1): the Frontend
@@ -280,7 +283,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		var err *tokenError
 		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
 		if err != nil {
-			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.message))
+			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.logText()))
 			return nil
 		}
 	}
@@ -406,37 +409,149 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 	return directives, nil
 }
 
+// nonceLimiter bounds what handshake nonces cost at the Backend API, where
+// each exchange is a call with the secret key that any client can cause by
+// sending a __clerk_handshake_nonce: one exchange per distinct nonce at a
+// time (concurrent requests share it), a nonce that failed is not tried
+// again for nonceFailureTTL, and exchanges draw on a token bucket of
+// nonceExchangeBurst refilled at nonceExchangeRate per second. A nonce not
+// exchanged gives no directives: the handshake does not resolve, and the
+// request goes on as one without it (signed out, or a new handshake).
+type nonceLimiter struct {
+	group singleflight.Group
+	seed  maphash.Seed
+
+	mu     sync.Mutex
+	failed map[uint64]time.Time // keyed hash of a nonce → when it may be tried again
+	tokens float64
+	last   time.Time
+	// warned is when the last "over the limit" warning was logged: one
+	// per nonceFailureTTL, however long the flood.
+	warned time.Time
+}
+
+func newNonceLimiter() *nonceLimiter {
+	return &nonceLimiter{seed: maphash.MakeSeed(), failed: map[uint64]time.Time{}, tokens: nonceExchangeBurst}
+}
+
+// recentlyFailed tells whether the nonce of hash k failed within the TTL.
+func (l *nonceLimiter) recentlyFailed(k uint64, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.failed[k]
+	if ok && now.After(until) {
+		delete(l.failed, k)
+		return false
+	}
+	return ok
+}
+
+func (l *nonceLimiter) recordFailure(k uint64, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failed) >= maxFailedNonces {
+		for n, until := range l.failed {
+			if now.After(until) {
+				delete(l.failed, n)
+			}
+		}
+		if len(l.failed) >= maxFailedNonces {
+			// Still full of live entries: the bucket bounds the cost of
+			// forgetting them.
+			clear(l.failed)
+		}
+	}
+	l.failed[k] = now.Add(nonceFailureTTL)
+}
+
+// take draws one exchange from the bucket; warn says a refusal should be
+// logged (the first in a while).
+func (l *nonceLimiter) take(now time.Time) (ok, warn bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.tokens = min(nonceExchangeBurst, l.tokens+now.Sub(l.last).Seconds()*nonceExchangeRate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		if now.Sub(l.warned) >= nonceFailureTTL {
+			l.warned = now
+			return false, true
+		}
+		return false, false
+	}
+	l.tokens--
+	return true, false
+}
+
 // exchangeHandshakeNonce asks the Backend API for the payload of a nonce
-// handshake. Failures give no directives, as in Clerk's SDK.
+// handshake, within the nonceLimiter's bounds. Failures give no directives,
+// as in Clerk's SDK.
 func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []string {
-	if h.SecretKey == "" {
+	if h.SecretKey == "" || h.nonces == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, keyFetchTimeout)
-	defer cancel()
+	l := h.nonces
+	k := maphash.String(l.seed, nonce)
+	if l.recentlyFailed(k, time.Now()) {
+		h.logger.Debug("handshake nonce failed recently; not exchanged again")
+		return nil
+	}
+	ch := l.group.DoChan(nonce, func() (any, error) {
+		if ok, warn := l.take(time.Now()); !ok {
+			if warn {
+				h.logger.Warn("handshake nonces not exchanged: more than the exchange limit allows (logged once per 10 s)",
+					zap.Float64("per_second", nonceExchangeRate), zap.Int("burst", nonceExchangeBurst))
+			} else {
+				h.logger.Debug("handshake nonce not exchanged: over the exchange limit")
+			}
+			return []string(nil), nil
+		}
+		// The exchange is not tied to the request that started it: a
+		// client that goes away does not fail the others waiting on it.
+		fctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+		defer cancel()
+		directives, ok := h.fetchHandshakePayload(fctx, nonce)
+		if !ok {
+			l.recordFailure(k, time.Now())
+		}
+		return directives, nil
+	})
+	select {
+	case res := <-ch:
+		d, _ := res.Val.([]string)
+		return d
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// fetchHandshakePayload is one nonce exchange at the Backend API; ok is
+// false when it did not give a payload.
+func (h *Handler) fetchHandshakePayload(ctx context.Context, nonce string) (directives []string, ok bool) {
 	u := h.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	req.Header.Set("Authorization", "Bearer "+h.SecretKey)
 	req.Header.Set("Clerk-API-Version", clerkAPIVersion)
 	resp, err := h.httpClient.Do(req)
 	if err != nil {
 		h.logger.Warn("handshake nonce exchange failed", zap.String("error", redactURLError(err)))
-		return nil
+		return nil, false
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", resp.StatusCode))
-		return nil
+		return nil, false
 	}
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
 	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&payload) != nil {
 		h.logger.Warn("handshake nonce exchange answered something that is not a payload")
-		return nil
+		return nil, false
 	}
-	return payload.Directives
+	return payload.Directives, true
 }

@@ -97,8 +97,26 @@ func checkRSAKey(k *rsa.PublicKey) (*rsa.PublicKey, error) {
 	if k.N.BitLen() < 2048 {
 		return nil, fmt.Errorf("RSA key of %d bits is too small (at least 2048)", k.N.BitLen())
 	}
+	// Clerk's keys use 65537. crypto/rsa verifies with e=3, but a small
+	// exponent is what the classic signature forgeries against lax
+	// PKCS#1 v1.5 verifiers need, and no Clerk key has one: refused.
+	if k.E < minRSAExponent || k.E%2 == 0 {
+		return nil, fmt.Errorf("RSA key exponent %d is refused (odd and at least %d required)", k.E, minRSAExponent)
+	}
 	return k, nil
 }
+
+// newClerkClient is the HTTP client of every call that carries the secret
+// key or fetches keys (the key set, the nonce exchange, the user lookup). It
+// never follows a redirect: Clerk's APIs do not redirect, Go's client would
+// resend the Authorization header to another port of the same host, and
+// keys are trusted only from the origin configured. A 3xx is the answer,
+// and every caller treats an answer other than 200 as a failure.
+func newClerkClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: refuseRedirect}
+}
+
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Tuning of the remote key set.
 const (
@@ -222,7 +240,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "gave up waiting for the key fetch"}
+			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "gave up waiting for the key fetch"}
 		}
 		ks.mu.Lock()
 		err := ks.lastErr
@@ -251,7 +269,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 
 	if err != nil {
 		ks.logger.Load().Warn("clerk key fetch failed; keeping the last good keys",
-			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.message))
+			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.logText()))
 	}
 	return err
 }
@@ -263,30 +281,37 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "bad JWKS URL"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "bad JWKS URL"}
 	}
 	req.Header = ks.header.Clone()
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "cannot reach the JWKS endpoint: " + redactURLError(err)}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "reading the JWKS answer failed"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "reading the JWKS answer failed"}
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "the JWKS answer is larger than 1 MiB"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "the JWKS answer is larger than 1 MiB"}
 	}
 	if resp.StatusCode != http.StatusOK {
 		if bapiErrorCode(body) == "clerk_key_invalid" {
-			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "the Backend API rejected the secret key"}
+			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)}
+		detail := fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			detail += " (a redirect: not followed, keys come only from the configured URL)"
+		}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
 	}
-	keys, err := parseJWKS(body)
+	keys, refused, err := parseJWKS(body)
+	for _, why := range refused {
+		ks.logger.Load().Warn("clerk key refused", zap.String("jwks_url", ks.url), zap.String("why", why))
+	}
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: err.Error()}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
 	}
 	for _, k := range keys {
 		k.source = ks.url
@@ -294,13 +319,14 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	return &keyMap{keys: keys, fetchedAt: time.Now()}, nil
 }
 
-// parseJWKS keeps the RSA signing keys of a JWK set, each pinned to its alg.
-func parseJWKS(body []byte) (map[string]*verificationKey, error) {
+// parseJWKS keeps the RSA signing keys of a JWK set, each pinned to its
+// alg; refused says why each RSA signing key it did not keep was refused.
+func parseJWKS(body []byte) (keys map[string]*verificationKey, refused []string, err error) {
 	set, err := jwk.Parse(body)
 	if err != nil {
-		return nil, errors.New("the JWKS answer is not a JWK set")
+		return nil, nil, errors.New("the JWKS answer is not a JWK set")
 	}
-	keys := make(map[string]*verificationKey, set.Len())
+	keys = make(map[string]*verificationKey, set.Len())
 	for i := 0; i < set.Len(); i++ {
 		k, _ := set.Key(i)
 		if k.KeyType() != jwa.RSA || k.KeyUsage() == string(jwk.ForEncryption) {
@@ -315,14 +341,15 @@ func parseJWKS(body []byte) (map[string]*verificationKey, error) {
 			continue
 		}
 		if _, err := checkRSAKey(&pub); err != nil {
+			refused = append(refused, fmt.Sprintf("kid %q: %v", k.KeyID(), err))
 			continue
 		}
 		keys[k.KeyID()] = &verificationKey{kid: k.KeyID(), alg: alg, pub: &pub}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("the JWK set holds no RSA signing key")
+		return nil, refused, errors.New("the JWK set holds no RSA signing key")
 	}
-	return keys, nil
+	return keys, refused, nil
 }
 
 func bapiErrorCode(body []byte) string {
@@ -373,7 +400,7 @@ func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKe
 		if err != nil {
 			return nil, err
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: "no keys have been loaded yet"}
+		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "no keys have been loaded yet"}
 	}
 	return nil, &tokenError{reason: reasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
 }

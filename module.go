@@ -163,6 +163,7 @@ type Handler struct {
 	signInURL    string
 	apiURL       string
 	httpClient   *http.Client
+	nonces       *nonceLimiter
 	logger       *zap.Logger
 	now          func() time.Time
 	cache        *tokenCache
@@ -185,7 +186,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
-	h.httpClient = &http.Client{Timeout: keyFetchTimeout}
+	h.httpClient = newClerkClient(keyFetchTimeout)
+	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
 	}
@@ -311,7 +313,7 @@ func (h *Handler) provisionKeys() error {
 	}
 	h.keyPoolKey = remoteKeySetPoolKey(jwksURL, secret)
 	val, _, err := remoteKeySetPool.LoadOrNew(h.keyPoolKey, func() (caddy.Destructor, error) {
-		return newRemoteKeySet(jwksURL, secret, &http.Client{Timeout: keyFetchTimeout}, h.logger), nil
+		return newRemoteKeySet(jwksURL, secret, newClerkClient(keyFetchTimeout), h.logger), nil
 	})
 	if err != nil {
 		return fmt.Errorf("clerk_auth: key set: %v", err)

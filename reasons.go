@@ -43,7 +43,7 @@ var reasonCatalog = []reasonDoc{
 		"The token is valid but the session is pending (`sts: pending`): the user still has tasks to finish, such as choosing an organization. Clerk's SDK treats such a session as signed out.",
 		"Let the user finish the session tasks in the frontend, or set `allow_pending` to let pending sessions in."},
 	{reasonSessionIDMismatch,
-		"The `_clerk_session_id` query parameter (see `session_param`) names another session than the token's `sid`, or is empty or repeated. In a multi-session app, the cookie holds the active session's token only.",
+		"The `_clerk_session_id` query parameter (see `session_param`) names another session than the token's `sid`, or is empty or repeated, or is spelled another way that some server framework reads as the same parameter (after a `;`, percent-encoded, with `.`, `+`, a space or `[]`, in another case). In a multi-session app, the cookie holds the active session's token only.",
 		"To act for a session that is not the active one, send that session's token as `Authorization: Bearer` (`session.getToken()`), or switch the active session first."},
 	{reasonOriginMismatch,
 		"A state-changing request (POST, PUT, DELETE, ...) authenticated by the cookie came from another origin (`Origin` or `Sec-Fetch-Site: cross-site`): clerk_auth refuses it as cross-site request forgery.",

@@ -135,7 +135,7 @@ func newUserLookup(apiURL, secret string, cfg *UserDetails, now func() time.Time
 	if cfg != nil && cfg.Timeout > 0 {
 		l.timeout = time.Duration(cfg.Timeout)
 	}
-	l.client = &http.Client{Timeout: l.timeout}
+	l.client = newClerkClient(l.timeout)
 	return l
 }
 

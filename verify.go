@@ -13,13 +13,25 @@ import (
 )
 
 // tokenError is a failed verification with Clerk's reason code. message is
-// for logs and the X-Clerk-Auth-Message header: it never holds the token.
+// for logs and the X-Clerk-Auth-Message header, which any client reads: it
+// is fixed text, never the token, and never a detail of our own network.
+// detail, when set, says more for the logs alone (the address a key fetch
+// failed to reach, the resolver's error).
 type tokenError struct {
 	reason  string
 	message string
+	detail  string
 }
 
-func (e *tokenError) Error() string { return e.reason + ": " + e.message }
+func (e *tokenError) Error() string { return e.reason + ": " + e.logText() }
+
+// logText is the message with its detail, for logs, events and diagnose.
+func (e *tokenError) logText() string {
+	if e.detail != "" {
+		return e.message + " " + e.detail
+	}
+	return e.message
+}
 
 // Header members we read.
 const (
@@ -124,6 +136,12 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	}
 	signingInput := token[:len(h)+1+len(p)]
 	h, p, s = strings.TrimRight(h, "="), strings.TrimRight(p, "="), strings.TrimRight(s, "=")
+	// Clerk's base64url parser (rfc4648.ts) refuses CR and LF, which Go's
+	// decoder skips: a token with one is not a token, whichever part holds
+	// it, so that one credential has one spelling (and one cache entry).
+	if hasLineBreak(h) || hasLineBreak(p) {
+		return nil, errTokenDecode
+	}
 	// Header and payload are decoded into a buffer on the stack (a Clerk
 	// token fits) and copied once into the string the claims point into.
 	var stack [2048]byte
@@ -201,7 +219,9 @@ type verifyOptions struct {
 // verifySignature runs checks 4 to 6 of verifyJwt: typ, alg, then the
 // signature with the algorithm pinned by the key.
 func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
-	if typ, present := d.typ(); present && typ != "JWT" {
+	// assertHeaderType (jwt/assertions.ts) lets only an absent typ pass
+	// unchecked: JSON null is a typ, and not "JWT".
+	if t := d.header[hdrTyp]; t.kind != jsonAbsent && (t.kind != jsonString || t.str != "JWT") {
 		return &tokenError{reason: reasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
 	}
 	alg := d.alg()
@@ -223,36 +243,39 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 	return nil
 }
 
-// isStrictRawURLBase64 tells whether rawURLStrict would decode s: only the
-// URL alphabet (and the CR and LF the decoder skips), no length of the form
-// 4n+1, and no stray bits in the last character. The signature is checked
-// this way when a token is decoded, and decoded only when it is verified.
+// isStrictRawURLBase64 tells whether s is what Clerk's base64url parser
+// (rfc4648.ts, padding already removed) decodes: only the URL alphabet (no
+// CR or LF, which Go's decoder would skip), no length of the form 4n+1, and
+// no stray bits in the last character. The signature is checked this way
+// when a token is decoded, and decoded only when it is verified.
 func isStrictRawURLBase64(s string) bool {
 	if len(s) == 0 {
 		return true
 	}
-	// A signature has no CR or LF: OR-ing every byte's value shows at once
-	// that all are in the alphabet, without a branch per byte.
+	// OR-ing every byte's value shows at once that all are in the
+	// alphabet, without a branch per byte.
 	var acc int8
 	for i := 0; i < len(s); i++ {
 		acc |= base64URLValue[s[i]]
 	}
-	if acc >= 0 {
-		return lastQuantumClean(len(s), base64URLValue[s[len(s)-1]])
+	return acc >= 0 && lastQuantumClean(len(s), base64URLValue[s[len(s)-1]])
+}
+
+// hasLineBreak tells whether s holds a CR or an LF.
+func hasLineBreak(s string) bool {
+	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0
+}
+
+// canonicalToken is the spelling of token the cache keys on: the padding
+// Clerk's decoder tolerates at the end of the signature removed. Padding
+// elsewhere is in the signed input and fails the signature, and decodeJWT
+// refuses every other variation (CR, LF, stray bits), so two spellings of
+// one credential share one entry.
+func canonicalToken(token string) string {
+	for token != "" && token[len(token)-1] == '=' {
+		token = token[:len(token)-1]
 	}
-	n := 0
-	var last int8
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\r' || c == '\n' {
-			continue
-		}
-		if last = base64URLValue[c]; last < 0 {
-			return false
-		}
-		n++
-	}
-	return lastQuantumClean(n, last)
+	return token
 }
 
 // lastQuantumClean tells whether n base64 characters, the last of value
@@ -332,7 +355,7 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 	}
 	if o.issuer != "" {
 		if c[clIss].asString() != o.issuer {
-			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss). Expected \"" + o.issuer + "\"."}
+			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + o.issuer + "\"."}
 		}
 	}
 	return verifyTimeClaims(c, o.skew, now)

@@ -53,13 +53,14 @@ func relabel(t *testing.T, token, alg string) string {
 }
 
 // The signature segment is checked without being decoded: the check must
-// accept exactly what the strict decoder accepts.
+// accept exactly what the strict decoder accepts, but for CR and LF, which
+// Go's decoder skips and Clerk's base64url parser refuses.
 func TestSignatureSegmentCheckMatchesDecoder(t *testing.T) {
 	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. \r\n\x00\xff"
 	var check func(s string, depth int)
 	check = func(s string, depth int) {
 		_, err := rawURLStrict.DecodeString(s)
-		if got := isStrictRawURLBase64(s); got != (err == nil) {
+		if got := isStrictRawURLBase64(s); got != (err == nil && !strings.ContainsAny(s, "\r\n")) {
 			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
 		}
 		if depth == 0 {
@@ -82,7 +83,7 @@ func FuzzSignatureSegmentCheck(f *testing.F) {
 	f.Add("Q")
 	f.Fuzz(func(t *testing.T, s string) {
 		_, err := rawURLStrict.DecodeString(s)
-		if got := isStrictRawURLBase64(s); got != (err == nil) {
+		if got := isStrictRawURLBase64(s); got != (err == nil && !strings.ContainsAny(s, "\r\n")) {
 			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
 		}
 	})
