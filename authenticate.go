@@ -30,6 +30,9 @@ type decision struct {
 	extraHeaders http.Header
 	// tokenPresented tells the 401 whether to name an invalid token.
 	tokenPresented bool
+	// rule is the authorization rule that refused a signed-in session
+	// (its 403), as written; empty otherwise.
+	rule string
 }
 
 // authRequest is Clerk's AuthenticateContext: what one request offers.
@@ -329,7 +332,7 @@ func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decis
 	if decodeErr != nil {
 		return h.tokenFailure(a, decodeErr, "header")
 	}
-	s, err := h.verifySession(ctx, d, a.now)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "header")
 	}
@@ -374,7 +377,7 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	if iat := d.claims[clIat]; iat.kind == jsonNumber && iat.num < a.clientUAT {
 		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
 	}
-	s, err := h.verifySession(ctx, d, a.now)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
@@ -405,17 +408,48 @@ func isNonSessionToken(d *decodedJWT) bool {
 }
 
 // verifySession is verifyToken: the M2M category, the key, the signature,
-// then the claims. Every error path returns a tokenError.
+// then the claims. Every error path returns a tokenError. It checks the
+// handler's configured issuer; a request's token goes through
+// verifyRequestSession, which also knows the issuer of a relative proxy URL.
 func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *tokenError) {
-	return h.verifySessionWithSkew(ctx, d, now, h.verify.skew)
+	return h.verifySessionWithSkew(ctx, d, now, h.verify.skew, h.verify.issuer)
 }
 
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration) (*session, *tokenError) {
+// verifyRequestSession is verifySession for the token of request a, with
+// the issuer expected for it.
+func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session, *tokenError) {
+	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
+}
+
+// expectedIssuer is the iss a's token must carry: the configured or
+// derived issuer, or, with a relative proxy URL, that path resolved against
+// the request's origin as @clerk/backend resolves the proxy URL
+// (authenticateContext.ts).
+func (h *Handler) expectedIssuer(a *authRequest) string {
+	if h.issuerPerRequest {
+		return h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
+	}
+	return h.verify.issuer
+}
+
+// errNoRequestIssuer: a relative proxy URL's issuer needs a request.
+var errNoRequestIssuer = &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
+
+func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *tokenError) {
+	if h.issuerPerRequest && issuer == "" {
+		return nil, errNoRequestIssuer
+	}
 	if d.verified {
 		e := d.entry
 		if h.keyStillHeld(e.key) {
-			// Everything but the time claims was decided by this handler
-			// with this key: only they can have changed.
+			// Everything but iss and the time claims was decided by this
+			// handler with this key, and its options (audience, authorized
+			// parties) are fixed for its life, as is its cache: only the
+			// clock can have changed, and, with a relative proxy URL, the
+			// issuer, which depends on the request's origin.
+			if h.issuerPerRequest && d.claims[clIss].asString() != issuer {
+				return nil, issuerMismatch(issuer)
+			}
 			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
 				if err == errExpired {
 					h.cache.remove(e)
@@ -443,7 +477,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 		return nil, err
 	}
 	opts := h.verify
-	opts.skew = skew
+	opts.skew, opts.issuer = skew, issuer
 	if err := verifyClaims(&d.claims, &opts, now); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
 func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session, dn *denial) error {
-	h.recordDecision(&decision{status: statusSignedIn, reason: dn.reason, session: s})
+	h.recordDecision(&decision{status: statusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
 	hdr := w.Header()
 	hdr.Set(headerAuthStatus, statusSignedIn)
 	hdr.Set(headerAuthReason, dn.reason)

@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -29,13 +30,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    jwks_url        <url>
 //	    api_url         <url>
 //	    authorized_parties <origin...>
+//	    audience        <aud...>
 //	    issuer          <url>
 //	    clock_skew      <duration>
 //	    session_param   <name>
 //	    mode            require|optional
 //	    allow_pending
 //	    sign_in_url     <url>|<path>|off
-//	    proxy_url       <url>
+//	    proxy_url       <url>|<path>
 //	    domain          <domain>
 //	    is_satellite
 //	    satellite_auto_sync
@@ -57,6 +59,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        timeout   <duration>
 //	        metadata  <key>...
 //	    }
+//	    upstream_headers identity|all|off
 //	    cache_size      <entries>
 //	    disable_metrics
 //	}
@@ -110,6 +113,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.ProxyURL); err != nil {
 				return err
 			}
+			// A placeholder is checked once it is resolved, in Validate.
+			if !strings.Contains(h.ProxyURL, "{") {
+				if err := checkProxyURL(h.ProxyURL); err != nil {
+					return d.Errf("proxy_url: %v", err)
+				}
+			}
 		case "domain":
 			if err := oneArg(d, &h.Domain); err != nil {
 				return err
@@ -132,6 +141,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			h.AuthorizedParties = append(h.AuthorizedParties, args...)
+		case "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Errf("audience: needs at least one audience")
+			}
+			for _, aud := range args {
+				if err := checkAudienceValue(aud); err != nil {
+					return d.Errf("audience: %v", err)
+				}
+			}
+			h.Audience = append(h.Audience, args...)
 		case "clock_skew":
 			var v string
 			if err := oneArg(d, &v); err != nil {

@@ -45,7 +45,12 @@ Caddyfile subdirectives (--publishable-key, --jwt-key, ...), which also
 override the config's. With neither, the CLERK_* environment variables are
 read as clerk_auth does. Keys are fetched as the handler would.
 
-Exit status: 0 when the request would be let in signed in, 1 otherwise.
+Exit status:
+  0  signed in and let in (passed on to the next handler)
+  1  the settings, the config or the request could not be used
+  2  signed in, but denied by an authorization rule (require, deny): 403
+  3  signed out: 401, or a redirect to the sign-in page
+  4  handshake: a redirect through Clerk's Frontend API (or a sync redirect)
 `,
 		CobraFunc: setupDiagnoseCommand,
 	})
@@ -92,17 +97,55 @@ func setupDiagnoseCommand(cmd *cobra.Command) {
 		f.Bool(s.flag, false, s.usage)
 	}
 	f.StringSlice("authorized-parties", nil, "authorized parties (origins, comma-separated or repeated)")
+	f.StringSlice("audience", nil, "audiences an aud claim must name (comma-separated or repeated)")
 	f.String("clock-skew", "", "leeway for exp, nbf and iat (e.g. 5s)")
 	cmd.SilenceUsage = true
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	// Caddy's wrapper turns a status above 1 into the process's exit code.
+	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) {
 		return runDiagnose(cmd, cmd.OutOrStdout())
-	}
+	})
 }
 
-// errNotSignedIn makes the command exit 1 when the request is refused.
+// Exit statuses of clerk-diagnose, as its help lists them.
+const (
+	diagnoseExitSignedIn  = 0
+	diagnoseExitError     = 1
+	diagnoseExitDenied    = 2
+	diagnoseExitSignedOut = 3
+	diagnoseExitHandshake = 4
+)
+
+// errNotSignedIn is the error of a request that would not be let in.
 var errNotSignedIn = errors.New("the request would not be signed in")
 
-func runDiagnose(cmd *cobra.Command, out io.Writer) error {
+// errDeniedByRule is the error of a signed-in request a rule refuses.
+var errDeniedByRule = errors.New("the request would be denied by an authorization rule")
+
+// diagnoseStatus is the exit status and error for a decision.
+func diagnoseStatus(d *decision) (int, error) {
+	switch {
+	case d.status == statusSignedIn && d.reason == "":
+		return diagnoseExitSignedIn, nil
+	case d.status == statusSignedIn:
+		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule, d.reason)
+	case d.status == statusHandshake:
+		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
+	case d.status == statusSignedOut:
+		return diagnoseExitSignedOut, fmt.Errorf("%w (%s)", errNotSignedIn, d.reason)
+	}
+	return diagnoseExitError, fmt.Errorf("%w: no decision (%s)", errNotSignedIn, d.reason)
+}
+
+// runDiagnose runs the command and returns its exit status.
+func runDiagnose(cmd *cobra.Command, out io.Writer) (int, error) {
+	code, err := runDiagnoseSettings(cmd, out)
+	if err != nil && code == diagnoseExitSignedIn {
+		code = diagnoseExitError
+	}
+	return code, err
+}
+
+func runDiagnoseSettings(cmd *cobra.Command, out io.Writer) (int, error) {
 	f := cmd.Flags()
 	str := func(name string) string { v, _ := f.GetString(name); return v }
 
@@ -113,7 +156,7 @@ func runDiagnose(cmd *cobra.Command, out io.Writer) error {
 		var warnings []string
 		cfg, warnings, err = handlerFromConfig(path, str("adapter"), n, str("url"))
 		if err != nil {
-			return err
+			return diagnoseExitError, err
 		}
 		for _, w := range warnings {
 			fmt.Fprintln(out, "warning:   "+w)
@@ -132,10 +175,13 @@ func runDiagnose(cmd *cobra.Command, out io.Writer) error {
 	if f.Changed("authorized-parties") {
 		cfg["authorized_parties"], _ = f.GetStringSlice("authorized-parties")
 	}
+	if f.Changed("audience") {
+		cfg["audience"], _ = f.GetStringSlice("audience")
+	}
 	if f.Changed("clock-skew") {
 		d, err := caddy.ParseDuration(str("clock-skew"))
 		if err != nil {
-			return fmt.Errorf("--clock-skew: %v", err)
+			return diagnoseExitError, fmt.Errorf("--clock-skew: %v", err)
 		}
 		cfg["clock_skew"] = caddy.Duration(d)
 	}
@@ -143,13 +189,13 @@ func runDiagnose(cmd *cobra.Command, out io.Writer) error {
 	if v := str("at"); v != "" {
 		t, err := parseDiagnoseTime(v)
 		if err != nil {
-			return err
+			return diagnoseExitError, err
 		}
 		at = t
 	}
 	h, release, err := provisionForDiagnosis(cfg, at)
 	if err != nil {
-		return err
+		return diagnoseExitError, err
 	}
 	defer release()
 
@@ -157,14 +203,11 @@ func runDiagnose(cmd *cobra.Command, out io.Writer) error {
 	document, _ := f.GetBool("document")
 	r, err := diagnoseRequest(h, str("method"), str("url"), str("token"), str("authorization"), str("cookie"), headers, document)
 	if err != nil {
-		return err
+		return diagnoseExitError, err
 	}
 	dg := h.diagnose(r)
 	dg.write(out)
-	if dg.decision.status != statusSignedIn {
-		return fmt.Errorf("%w (%s)", errNotSignedIn, dg.decision.reason)
-	}
-	return nil
+	return diagnoseStatus(dg.decision)
 }
 
 func parseDiagnoseTime(v string) (time.Time, error) {
@@ -529,7 +572,7 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	inner := h.keys
 	rk := &recordingKeys{inner: inner}
 	h.keys = rk
-	_, dg.verifyErr = h.verifySession(ctx, jwt, h.now())
+	_, dg.verifyErr = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
 	h.keys = inner
 	dg.keyLine = describeKey(rk, jwt, dg.verifyErr)
 	return dg
@@ -539,7 +582,7 @@ func describeResponse(rec *httptest.ResponseRecorder, err error, passed bool) st
 	var he caddyhttp.HandlerError
 	switch {
 	case errors.As(err, &he):
-		return fmt.Sprintf("%d %s (an error for Caddy's handle_errors)", he.StatusCode, http.StatusText(he.StatusCode))
+		return fmt.Sprintf("%d %s (an error for Caddy's handle_errors)%s", he.StatusCode, http.StatusText(he.StatusCode), authHeaders(rec))
 	case err != nil:
 		return "error: " + err.Error()
 	case passed:
@@ -547,8 +590,19 @@ func describeResponse(rec *httptest.ResponseRecorder, err error, passed bool) st
 	case rec.Code == http.StatusTemporaryRedirect:
 		return "307 redirect to " + rec.Header().Get("Location")
 	default:
-		return fmt.Sprintf("%d %s", rec.Code, http.StatusText(rec.Code))
+		return fmt.Sprintf("%d %s%s", rec.Code, http.StatusText(rec.Code), authHeaders(rec))
 	}
+}
+
+// authHeaders names the X-Clerk-Auth-* headers of a refusal.
+func authHeaders(rec *httptest.ResponseRecorder) string {
+	var b strings.Builder
+	for _, name := range []string{headerAuthStatus, headerAuthReason} {
+		if v := rec.Header().Get(name); v != "" {
+			fmt.Fprintf(&b, ", %s: %s", name, v)
+		}
+	}
+	return b.String()
 }
 
 func describeKey(rk *recordingKeys, jwt *decodedJWT, verifyErr *tokenError) string {
@@ -600,11 +654,23 @@ func (dg *diagnosis) write(w io.Writer) {
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
 	if d.status == statusSignedIn && d.session != nil {
 		s := d.session
+		if d.rule != "" {
+			fmt.Fprintf(w, "rule:      %s\n", d.rule)
+		}
 		fmt.Fprintf(w, "user:      %s (session %s)\n", s.userID, s.sessionID)
 		if s.orgID != "" {
 			fmt.Fprintf(w, "org:       %s role %s\n", s.orgID, s.orgRole)
 		}
-		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in the {http.auth.user.*} placeholders and in the X-Clerk-* headers that upstream_headers passes on."))
+		if d.reason != "" {
+			// A rule refused the session: the token itself is fine.
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
+			if doc, ok := explainReason(d.reason); ok {
+				fmt.Fprintf(w, "%s\n", indent(doc.Meaning))
+				fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))
+			}
+		} else {
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in the {http.auth.user.*} placeholders and in the X-Clerk-* headers that upstream_headers passes on."))
+		}
 	} else if doc, ok := explainReason(d.reason); ok {
 		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent(doc.Meaning))
 		fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))

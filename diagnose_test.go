@@ -3,7 +3,6 @@ package clerkauth
 import (
 	"bytes"
 	"crypto/rsa"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,7 +96,7 @@ func TestDiagnoseExplains(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := runDiagnoseCommand(t, append(append([]string{}, settings...), tc.args...)...)
-			if tc.signedIn != (err == nil) || (err != nil && !errors.Is(err, errNotSignedIn)) {
+			if tc.signedIn != (err == nil) || (err != nil && diagnoseExitCodeOf(err) < diagnoseExitDenied) {
 				t.Errorf("error %v, signed in %v", err, tc.signedIn)
 			}
 			// The plain-words explanation of the reason, whole (the output
@@ -174,7 +173,7 @@ other.example.com {
 	}
 	// The other site's handler wants another authorized party.
 	out, err = runDiagnoseCommand(t, append(base, "--url", "https://other.example.com/", "--token", sessionToken(t))...)
-	if !errors.Is(err, errNotSignedIn) || !strings.Contains(out, "reason:    token-invalid-authorized-parties") {
+	if diagnoseExitCodeOf(err) != diagnoseExitSignedOut || !strings.Contains(out, "reason:    token-invalid-authorized-parties") {
 		t.Errorf("other site: err %v, output:\n%s", err, out)
 	}
 	// Without a URL naming a site, the command asks which handler.

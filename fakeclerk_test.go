@@ -50,6 +50,9 @@ type fakeClerk struct {
 	nonces     map[string][]string
 	// lastSession is the newest session token the Frontend API handed out.
 	lastSession string
+	// proxiedIssuer, when set, is the iss of the tokens instead of the
+	// Frontend API's own URL: the site's proxy URL, resolved.
+	proxiedIssuer string
 }
 
 // fakeClient is what the Frontend API knows of the browser's client.
@@ -72,6 +75,9 @@ type fakeHandshake struct {
 	query url.Values
 	// returnURL is where the Frontend API sent the browser back to.
 	returnURL string
+	// forwardedHost is the X-Forwarded-Host a proxy in front of the
+	// Frontend API added ("" when the browser came directly).
+	forwardedHost string
 }
 
 const (
@@ -109,7 +115,12 @@ func newFakeClerk(t testing.TB, pk, secret string) *fakeClerk {
 }
 
 // issuer is the iss of every token: the proxy URL the site is given.
-func (f *fakeClerk) issuer() string { return f.fapi.URL }
+func (f *fakeClerk) issuer() string {
+	if f.proxiedIssuer != "" {
+		return f.proxiedIssuer
+	}
+	return f.fapi.URL
+}
 
 func (f *fakeClerk) signInURL() string { return f.fapi.URL + "/sign-in" }
 
@@ -174,7 +185,7 @@ func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 	} else {
 		http.SetCookie(w, &http.Cookie{Name: carrierName, Value: carrierValue, Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
-	f.handshakes = append(f.handshakes, fakeHandshake{query: q, returnURL: back.String()})
+	f.handshakes = append(f.handshakes, fakeHandshake{query: q, returnURL: back.String(), forwardedHost: r.Header.Get("X-Forwarded-Host")})
 	f.mu.Unlock()
 
 	w.Header().Set("Cache-Control", "no-store")

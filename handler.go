@@ -428,6 +428,13 @@ func publishSession(r *http.Request, s *session, which upstreamHeaders) {
 // and, when signed in, the session's {http.auth.user.*} values. A value set
 // with repl.Set (a rule's reason, user details) is found before these. A
 // signed-in request's come from its session, made once per session.
+//
+// Every other {http.auth.user.*} and {http.auth.clerk.*} placeholder is
+// answered too, empty: a signed-out request has no user, a session may have
+// no organization or actor, and user details may be off or not found. An
+// unknown placeholder would stay in the text as it is written, and a header
+// such as "X-User: {http.auth.user.id}" would reach an upstream with a
+// non-empty user id for an anonymous visitor.
 func placeholdersFor(d *decision) caddy.ReplacerFunc {
 	if d.status == statusSignedIn && d.session != nil {
 		return d.session.placeholders
@@ -440,8 +447,17 @@ func placeholdersFor(d *decision) caddy.ReplacerFunc {
 		case "http.auth.clerk.reason":
 			return reason, true
 		}
-		return nil, false
+		return ownPlaceholder(key)
 	}
+}
+
+// ownPlaceholder answers "" for a key in our namespaces that has no value
+// on this request.
+func ownPlaceholder(key string) (any, bool) {
+	if strings.HasPrefix(key, "http.auth.user.") || strings.HasPrefix(key, "http.auth.clerk.") {
+		return anyNoReason, true
+	}
+	return nil, false
 }
 
 // placeholder is placeholdersFor of a signed-in request with this session.
@@ -466,7 +482,7 @@ func (s *session) placeholder(key string) (any, bool) {
 			return s.boxed().entitlements[i], true
 		}
 	}
-	return nil, false
+	return ownPlaceholder(key)
 }
 
 // statusValue boxes the status for the replacer without allocating.

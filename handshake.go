@@ -36,7 +36,7 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	if h.isDevelopment() && a.devBrowser != "" {
 		appendParam(&q, queryDevBrowser, a.devBrowser)
 	}
-	return h.inst.frontendAPIBase() + "/v1/client/handshake?" + q.String()
+	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
 }
 
 func boolString(b bool) string {
@@ -207,12 +207,13 @@ func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
 	if webOrigin(ref) == webOrigin(&a.clerkURL) {
 		return false
 	}
-	return !h.isKnownClerkReferrer(ref)
+	return !h.isKnownClerkReferrer(a, ref)
 }
 
-func (h *Handler) isKnownClerkReferrer(ref *url.URL) bool {
+func (h *Handler) isKnownClerkReferrer(a *authRequest, ref *url.URL) bool {
 	host := strings.ToLower(ref.Hostname())
-	fapi := h.inst.frontendAPI
+	frontendAPI := h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
+	fapi := frontendAPI
 	if u, err := url.Parse(fapi); err == nil && u.Host != "" {
 		fapi = u.Hostname()
 	}
@@ -231,8 +232,8 @@ func (h *Handler) isKnownClerkReferrer(ref *url.URL) bool {
 			}
 		}
 	}
-	if !strings.Contains(h.inst.frontendAPI, "://") {
-		if acc, err := url.Parse(accountsBaseURL(h.inst.frontendAPI)); err == nil && webOrigin(acc) == webOrigin(ref) {
+	if !strings.Contains(frontendAPI, "://") {
+		if acc, err := url.Parse(accountsBaseURL(frontendAPI)); err == nil && webOrigin(acc) == webOrigin(ref) {
 			return true
 		}
 	}
@@ -313,10 +314,10 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	jwt, err := decodeJWT(sessionToken)
 	var s *session
 	if err == nil {
-		s, err = h.verifySession(ctx, jwt, a.now)
+		s, err = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
 		if err != nil && h.isDevelopment() && isTimeReason(err.reason) {
 			// Clerk's development clock-skew allowance for the handshake.
-			s, err = h.verifySessionWithSkew(ctx, jwt, a.now, 24*time.Hour)
+			s, err = h.verifyRequestSession(ctx, a, jwt, 24*time.Hour)
 		}
 	}
 	if err != nil {

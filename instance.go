@@ -20,8 +20,12 @@ type instance struct {
 	fapiHost string
 	// frontendAPI is where browsers are sent for the handshake: the proxy URL
 	// when one is set, clerk.<domain> for a production satellite, else fapiHost.
+	// With a relative proxy URL it is the path (trailing '/' trimmed), which
+	// frontendAPIFor resolves against each request's origin.
 	frontendAPI string
-	production  bool
+	// relativeProxy says proxy_url is a path on the site (/__clerk).
+	relativeProxy bool
+	production    bool
 	// cookieSuffix names the suffixed cookies (__session_<suffix>).
 	cookieSuffix string
 	// suffixedNames are the suffixed names of the cookies read on every
@@ -91,11 +95,37 @@ func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error)
 	}
 	if proxyURL != "" {
 		in.frontendAPI = strings.TrimRight(proxyURL, "/")
+		in.relativeProxy = isRelativeProxyURL(proxyURL)
 	}
 	return in, nil
 }
 
-// frontendAPIBase is the absolute base URL of the Frontend API.
+// isRelativeProxyURL is @clerk/shared isProxyUrlRelative: a proxy URL that
+// starts with '/' is a path on the site.
+func isRelativeProxyURL(v string) bool { return strings.HasPrefix(v, "/") }
+
+// frontendAPIFor is the Frontend API of a request whose origin (as the URL
+// standard serializes it) is origin. A relative proxy URL is resolved as
+// AuthenticateContext does in @clerk/backend (authenticateContext.ts):
+// `${clerkUrl.origin}${proxyUrl}`; anything else does not depend on the
+// request.
+func (in *instance) frontendAPIFor(origin string) string {
+	if in.relativeProxy {
+		return origin + in.frontendAPI
+	}
+	return in.frontendAPI
+}
+
+// frontendAPIBaseFor is frontendAPIBase for a request of origin origin.
+func (in *instance) frontendAPIBaseFor(origin string) string {
+	if in.relativeProxy {
+		return origin + in.frontendAPI
+	}
+	return in.frontendAPIBase()
+}
+
+// frontendAPIBase is the absolute base URL of the Frontend API. With a
+// relative proxy URL there is none without a request: see frontendAPIBaseFor.
 func (in *instance) frontendAPIBase() string {
 	if strings.HasPrefix(in.frontendAPI, "http://") || strings.HasPrefix(in.frontendAPI, "https://") {
 		return strings.TrimRight(in.frontendAPI, "/")
@@ -103,9 +133,14 @@ func (in *instance) frontendAPIBase() string {
 	return "https://" + in.frontendAPI
 }
 
-// issuer is the iss every session token of this instance carries (decision
-// A.3): the proxy URL when one is set, else https://<fapi host>.
+// issuer is the iss every session token of this instance carries (README,
+// "Where we differ from Clerk's SDK"): the proxy URL when one is set, else
+// https://<fapi host>. A relative proxy URL gives no issuer here: it is
+// resolved per request (frontendAPIFor).
 func (in *instance) issuer(proxyURL string) string {
+	if isRelativeProxyURL(proxyURL) {
+		return ""
+	}
 	if proxyURL != "" {
 		return strings.TrimRight(proxyURL, "/")
 	}

@@ -26,7 +26,8 @@ const (
 )
 
 // jsonValue is one member read by readMembers. str is the unescaped string
-// of a jsonString, or the raw text of a jsonObject (to read its members).
+// of a jsonString, or the raw text of a jsonObject (to read its members) or
+// of a jsonArray (to decode it when a check needs its elements).
 type jsonValue struct {
 	str  string
 	num  float64
@@ -179,7 +180,7 @@ func (p *jsonScanner) readValue() (jsonValue, error) {
 		err := p.skipValue()
 		p.checkNums = all
 		if p.s[start] == '[' {
-			return jsonValue{kind: jsonArray}, err
+			return jsonValue{kind: jsonArray, str: p.s[start:p.i]}, err
 		}
 		return jsonValue{kind: jsonObject, str: p.s[start:p.i]}, err
 	case 't':

@@ -57,9 +57,10 @@ type Handler struct {
 	// Placeholders such as {env.CLERK_SECRET_KEY} are resolved at start.
 	SecretKey string `json:"secret_key,omitempty"`
 
-	// JWTKey is the PEM "JWKS Public Key" from the Clerk Dashboard (any RSA
-	// size). With it, verification needs no network. It may be given as a
-	// placeholder: {file./path/key.pem} or {env.CLERK_JWT_KEY}.
+	// JWTKey is the PEM "JWKS Public Key" from the Clerk Dashboard (an RSA
+	// key of at least 2048 bits; smaller keys are refused). With it,
+	// verification needs no network. It may be given as a placeholder:
+	// {file./path/key.pem} or {env.CLERK_JWT_KEY}.
 	JWTKey string `json:"jwt_key,omitempty"`
 
 	// JWKSURL overrides where keys are fetched. The secret key is sent only
@@ -74,9 +75,18 @@ type Handler struct {
 	// Clerk strongly recommends setting it.
 	AuthorizedParties []string `json:"authorized_parties,omitempty"`
 
+	// Audience are the audiences a session token may be for, as the
+	// audience option of Clerk's authenticateRequest: a token that carries
+	// an aud claim (a string, or a list of strings of which one must match)
+	// must name one of them, or it is refused with token-verification-failed.
+	// A token without aud passes, as in Clerk. Default: none (aud is not
+	// checked).
+	Audience []string `json:"audience,omitempty"`
+
 	// Issuer overrides the required iss claim. Default: the Frontend API
-	// of the publishable key (https://<host>), or the proxy URL when set.
-	// Without a publishable key and without this, iss is not checked.
+	// of the publishable key (https://<host>), or the proxy URL when set
+	// (a relative one resolved against each request's origin). Without a
+	// publishable key and without this, iss is not checked.
 	Issuer string `json:"issuer,omitempty"`
 
 	// ClockSkew is the leeway for exp, nbf and iat. Default: 5s.
@@ -99,8 +109,11 @@ type Handler struct {
 	// "off" answers them 401 like any other request.
 	SignInURL string `json:"sign_in_url,omitempty"`
 
-	// ProxyURL is the absolute URL where the site proxies Clerk's Frontend
-	// API. It becomes the handshake base and the expected issuer.
+	// ProxyURL is where the site proxies Clerk's Frontend API: an absolute
+	// http(s) URL, or a path on this site ("/__clerk"), which is resolved
+	// against each request's origin as @clerk/backend resolves it. It
+	// becomes the handshake base and the expected issuer. A path needs
+	// secret_key or jwt_key (the public JWKS has no URL before a request).
 	ProxyURL string `json:"proxy_url,omitempty"`
 
 	// Domain is a satellite application's domain.
@@ -153,23 +166,27 @@ type Handler struct {
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	inst         *instance
-	keys         keyProvider
-	keyPoolKey   string
-	verify       verifyOptions
-	sessionParam string
-	optional     bool
-	headers      upstreamHeaders
-	signInURL    string
-	apiURL       string
-	httpClient   *http.Client
-	nonces       *nonceLimiter
-	logger       *zap.Logger
-	now          func() time.Time
-	cache        *tokenCache
-	policy       *policy
-	users        *userLookup
-	events       *eventSink
+	inst *instance
+	keys keyProvider
+	// issuerPerRequest says the expected iss is the relative proxy URL
+	// resolved against each request's origin (expectedIssuer), not
+	// verify.issuer.
+	issuerPerRequest bool
+	keyPoolKey       string
+	verify           verifyOptions
+	sessionParam     string
+	optional         bool
+	headers          upstreamHeaders
+	signInURL        string
+	apiURL           string
+	httpClient       *http.Client
+	nonces           *nonceLimiter
+	logger           *zap.Logger
+	now              func() time.Time
+	cache            *tokenCache
+	policy           *policy
+	users            *userLookup
+	events           *eventSink
 	// decisionHook, when set, sees every decision (the diagnose command).
 	decisionHook func(*decision)
 }
@@ -208,12 +225,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.optional = h.Mode == "optional"
 	h.headers, _ = parseUpstreamHeaders(h.UpstreamHeaders)
-	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, issuer: h.Issuer, skew: 5 * time.Second}
+	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, audience: h.Audience, issuer: h.Issuer, skew: 5 * time.Second}
 	if h.ClockSkew != nil {
 		h.verify.skew = time.Duration(*h.ClockSkew)
 	}
 	if h.verify.issuer == "" && h.inst != nil {
 		h.verify.issuer = h.inst.issuer(h.ProxyURL)
+		h.issuerPerRequest = h.inst.relativeProxy
 	}
 	switch {
 	case h.SignInURL == "off":
@@ -306,6 +324,8 @@ func (h *Handler) provisionKeys() error {
 		}
 	case h.SecretKey != "":
 		jwksURL, secret = h.apiURL+"/v1/jwks", h.SecretKey
+	case h.inst != nil && h.inst.relativeProxy:
+		return fmt.Errorf("clerk_auth: proxy_url: a path (%q) needs secret_key or jwt_key: the public JWKS behind the proxy has no URL before a request gives the site's origin", h.ProxyURL)
 	case h.inst != nil:
 		jwksURL = h.inst.frontendAPIBase() + "/.well-known/jwks.json"
 	default:
@@ -353,7 +373,17 @@ func (h *Handler) Validate() error {
 	if h.Mode != "" && h.Mode != "require" && h.Mode != "optional" {
 		return fmt.Errorf("clerk_auth: mode: must be require or optional, not %q", h.Mode)
 	}
-	for name, v := range map[string]string{"jwks_url": h.JWKSURL, "api_url": h.APIURL, "issuer": h.Issuer, "proxy_url": h.ProxyURL} {
+	if h.ProxyURL != "" {
+		if err := checkProxyURL(h.ProxyURL); err != nil {
+			return fmt.Errorf("clerk_auth: proxy_url: %v", err)
+		}
+	}
+	for _, aud := range h.Audience {
+		if err := checkAudienceValue(aud); err != nil {
+			return fmt.Errorf("clerk_auth: audience: %v", err)
+		}
+	}
+	for name, v := range map[string]string{"jwks_url": h.JWKSURL, "api_url": h.APIURL, "issuer": h.Issuer} {
 		if v != "" {
 			if err := checkAbsoluteURL(v); err != nil {
 				return fmt.Errorf("clerk_auth: %s: %v", name, err)
@@ -399,6 +429,33 @@ func checkAbsoluteURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute http(s) URL", v)
+	}
+	return nil
+}
+
+// checkProxyURL accepts the proxy URLs @clerk/shared isValidProxyUrl does:
+// an absolute http(s) URL, or a path on this site. A path is resolved by
+// prefixing the request's origin, so it must be a plain path: no "//" start
+// (it reads as another host), no query or fragment.
+func checkProxyURL(v string) error {
+	if !isRelativeProxyURL(v) {
+		if err := checkAbsoluteURL(v); err != nil {
+			return fmt.Errorf("%q is neither an absolute http(s) URL nor a path on this site (/__clerk)", v)
+		}
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || strings.HasPrefix(v, "//") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(v, "?# \\") {
+		return fmt.Errorf("%q is not a plain path on this site such as /__clerk (no // start, query or fragment)", v)
+	}
+	return nil
+}
+
+// checkAudienceValue refuses an empty audience: Clerk drops falsy entries
+// from the audience list, so an empty one would silently match nothing.
+func checkAudienceValue(v string) error {
+	if v == "" {
+		return fmt.Errorf("an audience must not be empty")
 	}
 	return nil
 }

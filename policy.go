@@ -68,6 +68,7 @@ var reverificationLevels = map[string]bool{"first_factor": true, "second_factor"
 // needsUser, the user's details from the Backend API.
 type rule struct {
 	name      string // "require role", for logs and config errors
+	text      string // the whole rule, "require role admin", for clerk-diagnose
 	reason    string
 	needsUser bool
 	allow     func(s *session, u *userDetails) bool
@@ -109,10 +110,25 @@ func compilePolicy(rules []Rule, denyImpersonated bool) (*policy, error) {
 		}
 	}
 	if denyImpersonated {
-		p.rules = append(p.rules, rule{name: "deny impersonated", reason: reasonImpersonationDenied, allow: notImpersonated})
+		p.rules = append(p.rules, rule{name: "deny impersonated", text: "deny impersonated", reason: reasonImpersonationDenied, allow: notImpersonated})
 	}
 	p.rules = append(p.rules, userRules...)
 	return p, nil
+}
+
+// ruleText is the rule as a Caddyfile line.
+func ruleText(r Rule) string {
+	parts := []string{"require", r.Kind}
+	if r.Path != "" {
+		parts = append(parts, r.Path)
+	}
+	if r.Within != 0 {
+		parts = append(parts, time.Duration(r.Within).String())
+	}
+	if r.Level != "" {
+		parts = append(parts, r.Level)
+	}
+	return strings.Join(append(parts, r.Values...), " ")
 }
 
 func (p *policy) empty() bool { return p == nil || len(p.rules) == 0 }
@@ -141,7 +157,7 @@ func compileRule(r Rule) (rule, error) {
 		return fail("takes no within or level")
 	}
 	values := r.Values
-	c := rule{name: name}
+	c := rule{name: name, text: ruleText(r)}
 	switch r.Kind {
 	case ruleOrg:
 		c.reason = reasonMissingOrganization

@@ -111,8 +111,9 @@ func TestUserDetailsPlaceholdersAndHeaders(t *testing.T) {
 			t.Errorf("{%s} = %q, want %q", k, got, want)
 		}
 	}
-	if _, ok := out.repl.Get("http.auth.user.metadata.absent"); ok {
-		t.Error("placeholder set for a metadata key the user lacks")
+	// A metadata key the user lacks is known and empty, never left as text.
+	if v, ok := out.repl.GetString("http.auth.user.metadata.absent"); !ok || v != "" {
+		t.Errorf("{http.auth.user.metadata.absent} = %q (known %v), want empty", v, ok)
 	}
 	headers := map[string]string{
 		headerUserEmail: "ada@example.com", headerUserEmailVerified: "true", headerUserFirstName: "Ada",

@@ -64,13 +64,14 @@ const (
 	clFea
 	clPla
 	clOrgPermissions
+	clAud
 	numClaims
 )
 
 var claimNames = newMemberNames([]string{
 	clSub: "sub", clAzp: "azp", clIss: "iss", clExp: "exp", clNbf: "nbf", clIat: "iat", clSid: "sid",
 	clSts: "sts", clV: "v", clO: "o", clOrgID: "org_id", clOrgRole: "org_role", clOrgSlug: "org_slug", clAct: "act",
-	clFea: "fea", clPla: "pla", clOrgPermissions: "org_permissions",
+	clFea: "fea", clPla: "pla", clOrgPermissions: "org_permissions", clAud: "aud",
 })
 
 // tokenClaims are the claims decisions read; the rest of the payload stays
@@ -211,6 +212,8 @@ func isAllowedAlg(alg string) bool { _, ok := algHash[alg]; return ok }
 // verifyOptions are the claim checks of one handler.
 type verifyOptions struct {
 	authorizedParties []string
+	// audience, when set, is what an aud claim must name (assertAudienceClaim).
+	audience []string
 	// issuer, when set, must equal iss exactly (decision A.3).
 	issuer string
 	skew   time.Duration
@@ -347,6 +350,11 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 	if c[clSub].kind != jsonString {
 		return &tokenError{reason: reasonTokenVerificationFailed, message: "Subject claim (sub) is required and must be a string."}
 	}
+	if len(o.audience) > 0 {
+		if err := checkAudience(c[clAud], o.audience); err != nil {
+			return err
+		}
+	}
 	if len(o.authorizedParties) > 0 {
 		azp := c[clAzp].asString()
 		if azp == "" || !contains(o.authorizedParties, azp) {
@@ -355,10 +363,85 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 	}
 	if o.issuer != "" {
 		if c[clIss].asString() != o.issuer {
-			return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + o.issuer + "\"."}
+			return issuerMismatch(o.issuer)
 		}
 	}
 	return verifyTimeClaims(c, o.skew, now)
+}
+
+func issuerMismatch(issuer string) *tokenError {
+	// The expected issuer names the site's proxy or Frontend API: it goes
+	// to the debug log, not to the client.
+	return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + issuer + "\"."}
+}
+
+// checkAudience is assertAudienceClaim of @clerk/backend (jwt/assertions.ts)
+// for a non-empty audience list: an aud that is absent or falsy, or a list
+// whose elements are all falsy, is not checked; a string must be in the
+// list; a list of strings must share one element with it. Where Clerk lets
+// any other truthy aud through unchecked (a number, true, an object, a list
+// holding anything but strings), we refuse it with the same reason: an aud
+// we cannot compare must not pass an audience check (README, "Where we
+// differ from Clerk's SDK").
+func checkAudience(aud jsonValue, audience []string) *tokenError {
+	switch aud.kind {
+	case jsonAbsent, jsonNull, jsonFalse:
+		return nil
+	case jsonString:
+		if aud.str == "" || contains(audience, aud.str) {
+			return nil
+		}
+		return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud) " + jsonText(aud.str) + ". Is not included in \"" + jsonText(audience) + "\"."}
+	case jsonArray:
+		var elems []any
+		if json.Unmarshal([]byte(aud.str), &elems) != nil {
+			return errAudienceNotComparable
+		}
+		// [aud].flat().filter(Boolean): only truthy elements count.
+		truthy, allStrings, match := 0, true, false
+		for _, e := range elems {
+			switch v := e.(type) {
+			case nil:
+			case bool:
+				if v {
+					truthy++
+				}
+			case float64:
+				if v != 0 {
+					truthy++
+				}
+			case string:
+				if v != "" {
+					truthy++
+				}
+				match = match || contains(audience, v)
+				continue
+			default:
+				truthy++
+			}
+			allStrings = false
+		}
+		switch {
+		case truthy == 0, allStrings && match:
+			return nil
+		case allStrings:
+			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim array (aud) " + jsonText(elems) + ". Is not included in \"" + jsonText(audience) + "\"."}
+		}
+		return errAudienceNotComparable
+	case jsonNumber:
+		if aud.num == 0 {
+			return nil
+		}
+	}
+	return errAudienceNotComparable
+}
+
+var errAudienceNotComparable = &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud). Expected a string or an array of strings."}
+
+// jsonText is JSON.stringify of v, for messages.
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // verifyTimeClaims are checks 11 to 13: they change their answer with the
