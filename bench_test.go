@@ -195,6 +195,19 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+	b.Run("raw-prepared", func(b *testing.B) {
+		// The same with the key's prepared modulus, as the handler
+		// verifies (internal/rsaverify).
+		prepared := benchHandler(b).keys.(staticKey).key
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for i := 0; i < b.N; i++ {
+			sum := sha256.Sum256([]byte(d0.signingInput))
+			if prepared.verifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
+				b.Fatal("bad signature")
+			}
+		}
+	})
 	b.Run("decode-and-verify", func(b *testing.B) {
 		zero := 0
 		h := benchHandler(b, func(h *Handler) { h.CacheSize = &zero })
