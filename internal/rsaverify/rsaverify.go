@@ -75,7 +75,7 @@ func fastPathKey(pub *rsa.PublicKey) bool {
 		return false
 	}
 	n := pub.N.BitLen()
-	return n >= MinBits && n <= MaxBits && pub.N.Bit(0) == 1 &&
+	return pub.N.Sign() > 0 && n >= MinBits && n <= MaxBits && pub.N.Bit(0) == 1 &&
 		pub.E >= 3 && pub.E&1 == 1 && pub.E <= 1<<31-1
 }
 

@@ -69,6 +69,11 @@ func TestPreparedOnlyWithinBounds(t *testing.T) {
 			t.Errorf("key with e=%d, N even %v prepared", pub.E, pub.N.Bit(0) == 0)
 		}
 	}
+	// crypto/rsa takes a negative modulus for its absolute value; we leave
+	// such a key to it.
+	if Prepare(&rsa.PublicKey{N: new(big.Int).Neg(n), E: 65537}).Prepared() {
+		t.Error("a negative modulus was prepared")
+	}
 	if Prepare(nil).Prepared() || Prepare(&rsa.PublicKey{E: 65537}).Prepared() {
 		t.Error("a key without a modulus was prepared")
 	}
@@ -291,7 +296,7 @@ func TestVerifyAllocations(t *testing.T) {
 func FuzzVerifyMatchesCryptoRSA(f *testing.F) {
 	keys := testKeys(f)
 	all := append([]*testKey{}, keys...)
-	for _, pub := range declinedKeys(keys[0].pub.N) {
+	for _, pub := range append(declinedKeys(keys[0].pub.N), &rsa.PublicKey{N: new(big.Int).Neg(keys[0].pub.N), E: 65537}) {
 		// No private key: signatures come from keys[0], whose modulus
 		// they share.
 		all = append(all, &testKey{name: fmt.Sprintf("declined e=%d", pub.E), pub: pub, prepared: Prepare(pub)})
