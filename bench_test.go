@@ -156,6 +156,24 @@ func BenchmarkHandler(b *testing.B) {
 	})
 }
 
+// BenchmarkColdFullCache is the cold case with a cache of the load
+// benchmark's size (bench/Caddyfile: 4096 entries) kept full, cycling over
+// twice as many tokens: the garbage collector then marks a full cache's
+// entries, as in a server under a flood of new tokens.
+func BenchmarkColdFullCache(b *testing.B) {
+	const size = 4096
+	var reqs []*http.Request
+	for _, t := range mintTokens(b, 2*size) {
+		reqs = append(reqs, newRequest(http.MethodGet, "https://app.example.com/assets/app.js", "Authorization", "Bearer "+t, "Accept", "*/*", "User-Agent", "bench"))
+	}
+	b.Run("passthrough", func(b *testing.B) { benchRequests(b, passThrough{}, reqs, false) })
+	b.Run("cold-bearer", func(b *testing.B) {
+		n := size
+		h := benchHandler(b, func(h *Handler) { h.CacheSize = &n })
+		benchRequests(b, h, reqs, false)
+	})
+}
+
 // benchHandler is the test handler logging as Caddy does by default (no
 // debug lines).
 func benchHandler(b *testing.B, edit ...func(*Handler)) *Handler {
@@ -191,6 +209,19 @@ func BenchmarkVerify(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			sum := sha256.Sum256([]byte(d0.signingInput))
 			if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) != nil {
+				b.Fatal("bad signature")
+			}
+		}
+	})
+	b.Run("raw-prepared", func(b *testing.B) {
+		// The same with the key's prepared modulus, as the handler
+		// verifies (internal/rsaverify).
+		prepared := benchHandler(b).keys.(staticKey).key
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for i := 0; i < b.N; i++ {
+			sum := sha256.Sum256([]byte(d0.signingInput))
+			if prepared.verifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
 		}

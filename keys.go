@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/rsaverify"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"go.uber.org/zap"
@@ -33,8 +35,26 @@ type verificationKey struct {
 	// RS384 and RS512 (a JWK published without "alg").
 	alg string
 	pub *rsa.PublicKey
+	// prepared is pub with its modulus built once, when the key entered the
+	// key set (newVerificationKey): tokens then cost only the public-key
+	// operation (docs/performance.md, "Decision: RSA verification with a
+	// prepared modulus"). nil verifies with crypto/rsa.
+	prepared *rsaverify.PublicKey
 	// source says where the key came from, for logs and diagnostics.
 	source string
+}
+
+// newVerificationKey is a key as it enters a key set, its modulus prepared.
+func newVerificationKey(kid, alg string, pub *rsa.PublicKey, source string) *verificationKey {
+	return &verificationKey{kid: kid, alg: alg, pub: pub, prepared: rsaverify.Prepare(pub), source: source}
+}
+
+// verifyPKCS1v15 is rsa.VerifyPKCS1v15 with the key's prepared modulus.
+func (k *verificationKey) verifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
+	if k.prepared == nil {
+		return rsa.VerifyPKCS1v15(k.pub, hash, hashed, sig)
+	}
+	return k.prepared.VerifyPKCS1v15(hash, hashed, sig)
 }
 
 // keyProvider resolves the key for a token's kid.
@@ -344,7 +364,7 @@ func parseJWKS(body []byte) (keys map[string]*verificationKey, refused []string,
 			refused = append(refused, fmt.Sprintf("kid %q: %v", k.KeyID(), err))
 			continue
 		}
-		keys[k.KeyID()] = &verificationKey{kid: k.KeyID(), alg: alg, pub: &pub}
+		keys[k.KeyID()] = newVerificationKey(k.KeyID(), alg, &pub, "")
 	}
 	if len(keys) == 0 {
 		return nil, refused, errors.New("the JWK set holds no RSA signing key")

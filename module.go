@@ -312,7 +312,7 @@ func (h *Handler) provisionKeys() error {
 		if err != nil {
 			return fmt.Errorf("clerk_auth: jwt_key: %v", err)
 		}
-		h.keys = staticKey{&verificationKey{alg: "RS256", pub: pub, kid: "local", source: "jwt_key"}}
+		h.keys = staticKey{newVerificationKey("local", "RS256", pub, "jwt_key")}
 		return nil
 	}
 	var jwksURL, secret string

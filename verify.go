@@ -2,7 +2,6 @@ package clerkauth
 
 import (
 	"crypto"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -240,7 +239,7 @@ func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 	var sigBuf [maxStackSignature]byte
 	var sum [sha512.Size]byte
 	sig, err := decodeSignature(&sigBuf, d.sig)
-	if err != nil || rsa.VerifyPKCS1v15(key.pub, hash, digest(&sum, hash, d.signingInput), sig) != nil {
+	if err != nil || key.verifyPKCS1v15(hash, digest(&sum, hash, d.signingInput), sig) != nil {
 		return &tokenError{reason: reasonTokenInvalidSignature, message: "JWT signature is invalid."}
 	}
 	return nil

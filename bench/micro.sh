@@ -4,9 +4,13 @@
 # garbage collection):
 #   - the warm cases beside their baseline, the pass-through handler, in one
 #     short run (-benchtime WARMTIME);
-#   - raw RS256 verification, then the cold case beside its baseline (the
-#     same requests through the pass-through), then raw RS256 again
-#     (-benchtime BENCHTIME each).
+#   - raw RS256 verification (SHA-256 and crypto/rsa's VerifyPKCS1v15), the
+#     same with the key's prepared modulus (internal/rsaverify, as the
+#     handler verifies), then the cold case beside its baseline (the same
+#     requests through the pass-through), then raw RS256 again (-benchtime
+#     BENCHTIME each).
+# `openssl speed -seconds 3 rsa2048` runs before the first round and after
+# the last, as the machine's reference (its figure is CPU time too).
 # Each round gives its own figures, and medians over the rounds are
 # reported. This VM's speed moves in steps of up to 50% every few seconds: a
 # round whose two raw RS256 figures differ by more than DRIFT percent had
@@ -32,14 +36,24 @@ bench() {
 	"$BIN" -test.run '^$' -test.cpu 1 -test.benchmem -test.benchtime "$1" -test.bench "$2" >>"$OUT"
 }
 : >"$OUT"
+# openssl_verify: µs per RSA-2048 verification by OpenSSL, on the same line
+# layout as the Go benchmarks so that the summary below reads it.
+openssl_verify() {
+	openssl speed -seconds 3 rsa2048 2>/dev/null |
+		awk '/^rsa 2048 bits/ {printf "BenchmarkOpenSSL/rsa2048-verify 1 %.0f cpu-ns/op\n", 1e9 / $7}' >>"$OUT"
+}
+if command -v openssl >/dev/null; then openssl_verify; fi
 for i in $(seq "$ROUNDS"); do
 	echo "round $i" >>"$OUT"
 	bench "$WARMTIME" 'BenchmarkHandler/(passthrough|warm-bearer|warm-all-headers|warm-user)$'
 	bench "$BENCHTIME" 'BenchmarkVerify/raw-rsa-pkcs1v15$'
+	bench "$BENCHTIME" 'BenchmarkVerify/raw-prepared$'
 	bench "$BENCHTIME" 'BenchmarkHandler/(passthrough-cold|cold-bearer)$'
 	echo "raw again" >>"$OUT"
 	bench "$BENCHTIME" 'BenchmarkVerify/raw-rsa-pkcs1v15$'
 done
+echo "openssl" >>"$OUT"
+if command -v openssl >/dev/null; then openssl_verify; fi
 rm -f "$BIN"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -61,16 +75,19 @@ function flush(    rawAvg, d) {
 	d = 100 * (cpu["raw-rsa-pkcs1v15"] - raw2) / rawAvg
 	if (d < 0) d = -d
 	ratio = (cpu["cold-bearer"] - cpu["passthrough-cold"]) / rawAvg
-	printf "round %2d: raw %6.0f / %6.0f ns (%4.1f%% apart), cold added %6.0f ns, ratio %.3f%s\n", r, cpu["raw-rsa-pkcs1v15"], raw2, d, cpu["cold-bearer"] - cpu["passthrough-cold"], ratio, (d > drift ? "  (left out: drift)" : "")
+	printf "round %2d: raw %6.0f / %6.0f ns (%4.1f%% apart), prepared %6.0f ns, cold added %6.0f ns, ratio %.3f%s\n", r, cpu["raw-rsa-pkcs1v15"], raw2, d, cpu["raw-prepared"], cpu["cold-bearer"] - cpu["passthrough-cold"], ratio, (d > drift ? "  (left out: drift)" : "")
 	allRatio[r] = ratio
 	if (d <= drift) {
 		k++
 		raw[k] = rawAvg; passCold[k] = cpu["passthrough-cold"]
 		cold[k] = cpu["cold-bearer"] - cpu["passthrough-cold"]; stable[k] = ratio
+		prep[k] = cpu["raw-prepared"]; prepRatio[k] = cpu["raw-prepared"] / rawAvg
 	}
 	delete cpu
 }
 /^round/ { flush(); second = 0 }
+/^openssl/ { flush(); second = 0 }
+/^BenchmarkOpenSSL/ { ossl[++no] = $3; next }
 /^raw again/ { second = 1 }
 /^Benchmark/ {
 	name = $1; sub(/^Benchmark[A-Za-z]+\//, "", name); sub(/-[0-9]+$/, "", name)
@@ -89,9 +106,17 @@ END {
 	printf "cold, over the %d of %d rounds without drift:\n", k, r
 	printf "%-44s %10.0f ns\n", "raw RS256 (SHA-256 + rsa.VerifyPKCS1v15)", median(raw, k)
 	printf "%-44s %10.0f ns   (%d allocs)\n", "pass-through baseline, the cold requests", median(passCold, k), allocs["passthrough-cold"]
+	printf "%-44s %10.0f ns   (%d allocs)\n", "prepared RS256 (SHA-256 + internal/rsaverify)", median(prep, k), allocs["raw-prepared"]
 	printf "%-44s %10.0f ns   (%d allocs)\n", "cold: added CPU", median(cold, k), allocs["cold-bearer"] - allocs["passthrough-cold"]
+	printf "%-44s %10.3f x\n", "prepared / raw RS256", median(prepRatio, k)
 	printf "%-44s %10.3f x\n", "cold added / raw RS256", median(stable, k)
 	printf "%-44s %10.3f x\n", "  (the same over all rounds)", median(allRatio, r)
+	if (no > 0) {
+		o1 = ossl[1]; o2 = ossl[no]; o = median(ossl, no)
+		printf "%-44s %10.0f ns   (before and after: %.0f, %.0f)\n", "OpenSSL RSA-2048 verify (openssl speed)", o, o1, o2
+		printf "%-44s %10.3f x\n", "cold added / OpenSSL verify", median(cold, k) / o
+		printf "%-44s %10.3f x\n", "prepared RS256 / OpenSSL verify", median(prep, k) / o
+	}
 	if (3 * k < 2 * r)
 		printf "\nwarning: the machine changed speed in %d of %d rounds; the figures above are not to be trusted; run again\n", r - k, r
 }' "$OUT"
