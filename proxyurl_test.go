@@ -56,8 +56,10 @@ func TestRelativeProxyURLPerRequest(t *testing.T) {
 		t.Fatalf("cache holds %d entries, want the token", h.cache.len())
 	}
 	s := serve(h, newRequest("GET", "https://www.example.com/x", "Authorization", "Bearer "+tok))
+	// The expected issuer names the site's proxy: it goes to the debug log,
+	// never into the client's message.
 	if s.upstream != nil || s.rec.Header().Get(headerAuthReason) != reasonTokenInvalidIssuer ||
-		!strings.Contains(s.rec.Header().Get(headerAuthMessage), `Expected "https://www.example.com/__clerk"`) {
+		strings.Contains(s.rec.Header().Get(headerAuthMessage), "Expected") {
 		t.Errorf("the cached token of another origin: passed %v, reason %q, message %q", s.upstream != nil,
 			s.rec.Header().Get(headerAuthReason), s.rec.Header().Get(headerAuthMessage))
 	}
