@@ -83,6 +83,7 @@ type Credentials struct {
 // the apiKeys, m2m and idPOAuthAccessToken clients with
 // skipApiVersionInUrl, src/api/factory.ts), its User-Agent and its timeout.
 type Request struct {
+	// Method is POST for every verify call.
 	Method string
 	// Path is relative to the API URL, e.g. /api_keys/verify.
 	Path string
