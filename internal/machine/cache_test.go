@@ -1,0 +1,262 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeFetch answers from a table and counts calls per token.
+type fakeFetch struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	answer func(token string) (Result, *Error)
+	gate   chan struct{} // when set, every call waits for it
+}
+
+func (f *fakeFetch) fetch(ctx context.Context, kind TokenType, token string) (Result, *Error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[token]++
+	f.mu.Unlock()
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return Result{}, UnexpectedError(kind, 0)
+		}
+	}
+	return f.answer(token)
+}
+
+func (f *fakeFetch) n(token string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[token] }
+
+func ok(token string) (Result, *Error) {
+	return Result{Kind: APIKey, ID: "ak_id", Subject: "user_1", UserID: "user_1"}, nil
+}
+
+func TestVerifierCoalesces(t *testing.T) {
+	f := &fakeFetch{answer: ok, gate: make(chan struct{})}
+	v := NewVerifier(f.fetch, Config{TTL: DefaultTTL, NegativeTTL: DefaultNegativeTTL})
+	var wg sync.WaitGroup
+	var signedIn atomic.Int32
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err, _ := v.Verify(context.Background(), APIKey, "ak_same")
+			if err == nil && r.UserID == "user_1" {
+				signedIn.Add(1)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(f.gate)
+	wg.Wait()
+	if f.n("ak_same") != 1 || signedIn.Load() != 50 {
+		t.Fatalf("calls %d, signed in %d", f.n("ak_same"), signedIn.Load())
+	}
+	if _, err, hit := v.Verify(context.Background(), APIKey, "ak_same"); err != nil || !hit {
+		t.Errorf("not a hit: %v %v", err, hit)
+	}
+	s := v.Stats()[APIKey]
+	if s.Calls != 1 || s.Hits != 1 || s.Coalesced != 49 || s.CallsOK != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestVerifierTTL(t *testing.T) {
+	clk := &fakeClock{t: now}
+	f := &fakeFetch{answer: ok}
+	v := NewVerifier(f.fetch, Config{TTL: 30 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+	v.Verify(ctx, APIKey, "ak_1")
+	clk.Add(29 * time.Second)
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_1"); !hit || f.n("ak_1") != 1 {
+		t.Fatalf("no hit within the TTL")
+	}
+	clk.Add(time.Second)
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_1"); hit || f.n("ak_1") != 2 {
+		t.Fatalf("hit at the TTL")
+	}
+	// The kind is part of the key.
+	if _, _, hit := v.Verify(ctx, M2MToken, "ak_1"); hit {
+		t.Fatalf("hit across kinds")
+	}
+}
+
+func TestVerifierNeverPastTokenExpiry(t *testing.T) {
+	clk := &fakeClock{t: now}
+	f := &fakeFetch{answer: func(string) (Result, *Error) {
+		return Result{Kind: APIKey, Subject: "user_1", Expiry: now.Add(5 * time.Second)}, nil
+	}}
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, Now: clk.Now})
+	ctx := context.Background()
+	v.Verify(ctx, APIKey, "ak_1")
+	clk.Add(4 * time.Second)
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_1"); !hit {
+		t.Fatal("no hit before expiry")
+	}
+	clk.Add(time.Second)
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_1"); hit {
+		t.Fatal("hit at the token's expiry")
+	}
+	// Already expired when verified: not stored.
+	clk.Add(time.Hour)
+	v.Verify(ctx, APIKey, "ak_2")
+	if p, _ := v.Len(); p != 1 {
+		t.Errorf("entries %d", p)
+	}
+}
+
+func TestVerifierNegativeCache(t *testing.T) {
+	clk := &fakeClock{t: now}
+	answers := map[string]*Error{}
+	for _, st := range []int{404, 400, 401, 429, 500, 503, 0} {
+		_, answers[fmt.Sprint("ak_", st)] = ParseResult(APIKey, st, nil, now)
+	}
+	f := &fakeFetch{answer: func(tok string) (Result, *Error) { return Result{}, answers[tok] }}
+	v := NewVerifier(f.fetch, Config{TTL: DefaultTTL, NegativeTTL: 10 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+	for tok, want := range map[string]bool{"ak_404": true, "ak_400": true, "ak_401": false, "ak_429": false, "ak_500": false, "ak_503": false, "ak_0": false} {
+		_, e1, _ := v.Verify(ctx, APIKey, tok)
+		_, e2, hit := v.Verify(ctx, APIKey, tok)
+		if e1 == nil || e2 == nil || e1.Code != e2.Code {
+			t.Fatalf("%s: %v %v", tok, e1, e2)
+		}
+		if hit != want || f.n(tok) != map[bool]int{true: 1, false: 2}[want] {
+			t.Errorf("%s: cached %v, calls %d", tok, hit, f.n(tok))
+		}
+	}
+	clk.Add(10 * time.Second)
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_404"); hit {
+		t.Error("negative entry outlived its TTL")
+	}
+}
+
+func TestVerifierFloodBounded(t *testing.T) {
+	notFound := &Error{Kind: APIKey, Code: CodeTokenInvalid, Message: "API key not found", Status: 404, negative: true}
+	f := &fakeFetch{answer: func(tok string) (Result, *Error) {
+		if tok == "ak_good" {
+			return ok(tok)
+		}
+		return Result{}, notFound
+	}}
+	const bound = 1000
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, NegativeTTL: time.Minute, Size: 100, NegativeSize: bound})
+	ctx := context.Background()
+	v.Verify(ctx, APIKey, "ak_good")
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 100_000 {
+		v.Verify(ctx, APIKey, fmt.Sprintf("ak_%016x", r.Uint64()))
+		if i%10000 == 0 {
+			v.Verify(ctx, APIKey, "ak_good")
+		}
+	}
+	p, n := v.Len()
+	if n > bound || n < bound/2 || p != 1 {
+		t.Fatalf("entries: positive %d, negative %d (bound %d)", p, n, bound)
+	}
+	if _, _, hit := v.Verify(ctx, APIKey, "ak_good"); !hit {
+		t.Error("the flood evicted a verified token")
+	}
+}
+
+func TestVerifierContextCancel(t *testing.T) {
+	f := &fakeFetch{answer: ok, gate: make(chan struct{})}
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *Error)
+	go func() { _, e, _ := v.Verify(ctx, APIKey, "ak_1"); done <- e }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	select {
+	case e := <-done:
+		if e == nil || e.Code != CodeUnexpectedError || e.Cacheable() {
+			t.Fatalf("cancelled Verify: %v", e)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Verify ignored its context")
+	}
+	// The call goes on for others; its answer is cached.
+	close(f.gate)
+	deadline := time.Now().Add(2 * time.Second)
+	for p, _ := v.Len(); p == 0 && time.Now().Before(deadline); p, _ = v.Len() {
+		time.Sleep(time.Millisecond)
+	}
+	if _, e, hit := v.Verify(context.Background(), APIKey, "ak_1"); e != nil || !hit || f.n("ak_1") != 1 {
+		t.Errorf("after cancel: %v hit %v calls %d", e, hit, f.n("ak_1"))
+	}
+}
+
+func TestVerifierNoCacheIsClerk(t *testing.T) {
+	f := &fakeFetch{answer: ok}
+	v := NewVerifier(f.fetch, Config{})
+	for range 3 {
+		if _, e, hit := v.Verify(context.Background(), APIKey, "ak_1"); e != nil || hit {
+			t.Fatal(e, hit)
+		}
+	}
+	if f.n("ak_1") != 3 {
+		t.Errorf("calls %d, want one per request", f.n("ak_1"))
+	}
+}
+
+func TestVerifierShedsBeyondMaxInFlight(t *testing.T) {
+	f := &fakeFetch{answer: ok, gate: make(chan struct{})}
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, MaxInFlight: 2})
+	for _, tok := range []string{"ak_a", "ak_b"} {
+		go v.Verify(context.Background(), APIKey, tok)
+	}
+	time.Sleep(20 * time.Millisecond)
+	_, e, _ := v.Verify(context.Background(), APIKey, "ak_c")
+	close(f.gate)
+	if e == nil || e.Code != CodeUnexpectedError || f.n("ak_c") != 0 {
+		t.Fatalf("third token: %v, calls %d", e, f.n("ak_c"))
+	}
+}
+
+func TestVerifierFetchTimeout(t *testing.T) {
+	f := &fakeFetch{answer: ok, gate: make(chan struct{})}
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, FetchTimeout: 20 * time.Millisecond})
+	_, e, _ := v.Verify(context.Background(), APIKey, "ak_1")
+	if e == nil || e.Code != CodeUnexpectedError {
+		t.Fatalf("hung fetch: %v", e)
+	}
+	if p, n := v.Len(); p+n != 0 {
+		t.Errorf("a timeout was cached")
+	}
+}
+
+func BenchmarkCacheHit(b *testing.B) {
+	v := NewVerifier(func(context.Context, TokenType, string) (Result, *Error) { return ok("") }, Config{TTL: time.Hour, NegativeTTL: time.Hour})
+	tok := "ak_" + fmt.Sprintf("%064x", 42)
+	ctx := context.Background()
+	v.Verify(ctx, APIKey, tok)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, hit := v.Verify(ctx, APIKey, tok); !hit {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
