@@ -57,15 +57,15 @@ const ClientCookie = "__demo_client"
 
 // User is a demo user one can sign in as.
 type User struct {
-	ID   string
-	Name string
+	ID   string // the token's sub
+	Name string // shown on the sign-in page
 }
 
 // Organization is a demo organization one can make active.
 type Organization struct {
-	ID   string
-	Slug string
-	Name string
+	ID   string // the token's o.id
+	Slug string // the token's o.slg
+	Name string // shown on the sign-in page
 }
 
 // Users are the demo users offered on the sign-in page. user_demo is the
