@@ -278,7 +278,7 @@ func handlerFromConfigDoc(path, adapter string, n int, rawURL string) (configPic
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return configPick{}, fmt.Errorf("%s: %v", path, err)
 	}
-	warnings := subtreeWarnings(doc)
+	warnings := append(subtreeWarnings(doc), accessLogWarnings(doc)...)
 	h, err := pickClerkHandler(doc, path, n, rawURL)
 	return configPick{handler: h, warnings: warnings}, err
 }

@@ -262,6 +262,9 @@ func (f *fakeClerk) serveHandshakePayload(w http.ResponseWriter, r *http.Request
 }
 
 func (f *fakeClerk) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	// The key can be rotated while the servers run (rotateKey).
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": f.kid,

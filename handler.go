@@ -14,6 +14,9 @@ import (
 
 // ServeHTTP decides on the request before anything else sees it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.demo != nil && h.demo.Owns(r) {
+		return h.serveDemo(w, r) // demo mode's stand-in for Clerk (demo.go)
+	}
 	// Identity headers are ours alone: whatever a client sent is removed
 	// first, whatever the outcome, and nothing it sent may remove ours.
 	stripIdentityHeaders(r)

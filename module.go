@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/demo"
 	"go.uber.org/zap"
 )
 
@@ -187,6 +188,7 @@ type Handler struct {
 	policy           *policy
 	users            *userLookup
 	events           *eventSink
+	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
 	// decisionHook, when set, sees every decision (the diagnose command).
 	decisionHook func(*decision)
 }
@@ -207,6 +209,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
+	}
+	if h.Demo {
+		if err := h.provisionDemo(); err != nil {
+			return err
+		}
 	}
 	if h.PublishableKey != "" {
 		inst, err := newInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
