@@ -95,7 +95,9 @@ func handshakeParam(t *testing.T, loc, name string) (string, bool) {
 
 func TestOrgSyncDecision(t *testing.T) {
 	h := orgSyncHandler(t, orgSyncBlock)
-	expired := func(m map[string]any) { m["exp"], m["iat"], m["nbf"] = testNow.Unix()-60, testNow.Unix()-100, testNow.Unix()-130 }
+	expired := func(m map[string]any) {
+		m["exp"], m["iat"], m["nbf"] = testNow.Unix()-60, testNow.Unix()-100, testNow.Unix()-130
+	}
 	acme := orgToken(t, false, "org_1", "acme")
 	cases := []struct {
 		name string
