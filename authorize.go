@@ -35,7 +35,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 	}
 	var urlOrg orgsync.Target
 	if h.policy.needsURLOrg {
-		urlOrg = h.urlOrgTarget(a)
+		urlOrg = h.ruleOrgTarget(a)
 	}
 	if dn := h.policy.evaluateAt(s, lookup, urlOrg); dn != nil {
 		return true, h.deny(w, repl, a, s, dn)

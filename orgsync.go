@@ -187,6 +187,28 @@ func (h *Handler) publishURLOrg(repl *caddy.Replacer, a *authRequest) {
 	}
 }
 
+// ruleOrgTarget is the target require org_from_url reads: urlOrgTarget, or
+// none (so the rule denies) when the raw path could be read as another path
+// by the handler behind us: dot segments, empty segments, an encoded "/", "\"
+// or ".", a "\" or a ";" (path parameters). Clerk's sync reads the raw path
+// and is not an access check; the rule is.
+func (h *Handler) ruleOrgTarget(a *authRequest) orgsync.Target {
+	p := a.clerkURL.EscapedPath()
+	if strings.ContainsAny(p, "\\;") || strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
+		return orgsync.Target{}
+	}
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' {
+			switch strings.ToLower(p[i+1 : i+3]) {
+			case "2e", "2f", "5c", "3b":
+				return orgsync.Target{}
+			}
+		}
+	}
+	return h.urlOrgTarget(a)
+}
+
 // orgFromURL is the `require org_from_url` rule: the session's active
 // organization is the one the URL names, compared as organization sync
 // compares them (exactly, by id or slug); on a personal account URL, no

@@ -229,6 +229,14 @@ func TestOrgSyncRequireOrgFromURL(t *testing.T) {
 		{"personal account, none active", orgSyncReq{path: "/me", token: orgToken(t, false, "", "")}, http.StatusOK},
 		{"personal account, organization active", orgSyncReq{path: "/me", token: acme, fetch: true}, http.StatusForbidden},
 		{"URL names nothing", orgSyncReq{path: "/dashboard", token: acme}, http.StatusForbidden},
+		// Paths the handler behind could read as another organization's.
+		{"dot segments", orgSyncReq{path: "/orgs/acme/../beta", token: acme}, http.StatusForbidden},
+		{"encoded dot segments", orgSyncReq{path: "/orgs/acme/%2E%2e/beta", token: acme}, http.StatusForbidden},
+		{"encoded slash", orgSyncReq{path: "/orgs/acme/x%2F..%2Fbeta", token: acme}, http.StatusForbidden},
+		{"empty segment", orgSyncReq{path: "/orgs/acme//x", token: acme}, http.StatusForbidden},
+		{"path parameter", orgSyncReq{path: "/orgs/acme/x;y", token: acme}, http.StatusForbidden},
+		{"backslash", orgSyncReq{path: "/orgs/acme/x%5C..", token: acme}, http.StatusForbidden},
+		{"a dot in a name is fine", orgSyncReq{path: "/orgs/acme/v1.2", token: acme}, http.StatusOK},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
