@@ -293,3 +293,32 @@ func TestOrgSyncConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// checkMultiTenantExample is TestExamples' check of examples/multi-tenant.
+func checkMultiTenantExample(t *testing.T, s *exampleSite) {
+	withOrg := func(slug string) string {
+		return "Bearer " + sessionToken(t, liveTimes, func(c map[string]any) {
+			c["o"] = map[string]any{"id": "org_" + slug, "slg": slug, "rol": "member"}
+		})
+	}
+	resp, _ := s.get(t, "app.example.com", "/orgs/acme/projects", "Authorization", withOrg("acme"))
+	if resp.StatusCode != 200 || s.upstream.last.Get("X-Url-Org") != "acme" {
+		t.Errorf("own organization: %d, upstream X-Url-Org %q", resp.StatusCode, s.upstream.last.Get("X-Url-Org"))
+	}
+	resp, _ = s.get(t, "app.example.com", "/orgs/acme/projects", "Authorization", withOrg("beta"))
+	if resp.StatusCode != 403 || resp.Header.Get(headerAuthReason) != reasonOrganizationNotFromURL {
+		t.Errorf("another organization's token: %d %q", resp.StatusCode, resp.Header.Get(headerAuthReason))
+	}
+	token := sessionToken(t, liveTimes, func(c map[string]any) { c["o"] = map[string]any{"id": "org_beta", "slg": "beta"} })
+	d, _ := decodeJWT(token)
+	cookie := cookieSession + "=" + token + "; " + cookieClientUAT + "=" + formatCount(d.claims[clIat].num)
+	resp, _ = s.get(t, "app.example.com", "/orgs/acme", "Cookie", cookie, "Accept", "text/html", "Sec-Fetch-Dest", "document")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 307 || loc == nil || loc.Query().Get(queryOrganizationID) != "acme" ||
+		loc.Query().Get(queryHandshakeReason) != reasonActiveOrganizationMismatch {
+		t.Errorf("page load with another organization active: %d to %v", resp.StatusCode, loc)
+	}
+	if resp, _ := s.get(t, "app.example.com", "/home", "Authorization", withOrg("beta")); resp.StatusCode != 200 {
+		t.Errorf("outside the tenant pages: %d", resp.StatusCode)
+	}
+}
