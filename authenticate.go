@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 )
 
 // decision is the outcome of authenticating one request, as Clerk's
@@ -64,6 +66,11 @@ type authRequest struct {
 	// signedIn is the decision of the signed-in path, kept here so that
 	// it costs no allocation of its own.
 	signedIn decision
+
+	// orgTarget is what organization_sync finds in the URL, once
+	// orgTargetFound (urlOrgTarget, orgsync.go).
+	orgTarget      orgsync.Target
+	orgTargetFound bool
 }
 
 type parsedToken struct {
@@ -387,6 +394,13 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	}
 	if h.needsCrossOriginSync(a) {
 		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
+	}
+	// Organization sync comes last, on the cookie path only: a bearer
+	// token never syncs (authenticateRequest, src/tokens/request.ts).
+	if h.orgSync != nil {
+		if d := h.orgSyncHandshake(a, s); d != nil {
+			return d
+		}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"go.uber.org/zap"
 )
 
@@ -32,7 +33,11 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 		}
 		return u, uerr
 	}
-	if dn := h.policy.evaluate(s, lookup); dn != nil {
+	var urlOrg orgsync.Target
+	if h.policy.needsURLOrg {
+		urlOrg = h.ruleOrgTarget(a)
+	}
+	if dn := h.policy.evaluateAt(s, lookup, urlOrg); dn != nil {
 		return true, h.deny(w, repl, a, s, dn)
 	}
 	if h.UserDetails != nil {

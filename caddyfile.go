@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 )
 
 func init() {
@@ -59,6 +60,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        timeout   <duration>
 //	        metadata  <key>...
 //	    }
+//	    organization_sync {
+//	        organization     <pattern>...
+//	        personal_account <pattern>...
+//	    }
+//	    require org_from_url
 //	    upstream_headers identity|all|off
 //	    cache_size      <entries>
 //	    disable_metrics
@@ -66,6 +72,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Every require line is a rule that must hold; its values are alternatives.
 // See docs/authorization.md.
+//
+// organization_sync takes Clerk's organizationSyncOptions: path-to-regexp
+// patterns naming an organization (by :id or :slug) or the personal account;
+// a bad pattern fails here, naming it. `require org_from_url` denies a session
+// whose active organization is not the one the URL names. See
+// docs/organization-sync.md.
 //
 // With no block (or no key setting), the keys come from the environment
 // variables CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY and CLERK_JWT_KEY.
@@ -213,6 +225,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.UserDetails = u
+		case "organization_sync":
+			o, err := parseOrganizationSync(d)
+			if err != nil {
+				return err
+			}
+			h.OrganizationSync = o
 		case "upstream_headers":
 			if err := oneArg(d, &h.UpstreamHeaders); err != nil {
 				return err
@@ -230,6 +248,39 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseOrganizationSync reads the organization_sync block (orgsync.go).
+// Every pattern is compiled here, so that a bad one fails at adapt with its
+// line; repeated lines add patterns.
+func parseOrganizationSync(d *caddyfile.Dispenser) (*OrganizationSync, error) {
+	if d.NextArg() {
+		return nil, d.Errf("organization_sync: takes a block, not values")
+	}
+	o := new(OrganizationSync)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		list := &o.OrganizationPatterns
+		switch sub {
+		case "organization":
+		case "personal_account":
+			list = &o.PersonalAccountPatterns
+		default:
+			return nil, d.Errf("organization_sync: unknown subdirective %q (want organization or personal_account)", sub)
+		}
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return nil, d.Errf("organization_sync: %s: needs at least one pattern", sub)
+		}
+		if _, err := orgsync.CompilePatterns(args); err != nil {
+			return nil, d.Errf("organization_sync: %s: %v", sub, err)
+		}
+		*list = append(*list, args...)
+	}
+	if len(o.OrganizationPatterns) == 0 && len(o.PersonalAccountPatterns) == 0 {
+		return nil, d.Errf("organization_sync: needs organization or personal_account patterns")
+	}
+	return o, nil
 }
 
 // oneArg reads exactly one argument for the current subdirective.

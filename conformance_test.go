@@ -48,8 +48,12 @@ type confConfig struct {
 	domain     string
 	satellite  bool
 	signInURL  string
-	skewMs     int64    // 0: the default 5 s
-	audience   []string // Clerk's audience option
+	skewMs     int64             // 0: the default 5 s
+	audience   []string          // Clerk's audience option
+	orgSync    *OrganizationSync // Clerk's organizationSyncOptions (conformance_orgsync_test.go)
+	// allowPending sets our allow_pending: Clerk's RequestState is signed
+	// in for a pending session anyway.
+	allowPending bool
 }
 
 func (c *confConfig) suffix() string { return cookieSuffix(c.pk) }
@@ -346,6 +350,8 @@ func newConfHandler(t *testing.T, c *confConfig, apiURL string) *Handler {
 		h.Satellite = c.satellite
 		h.SignInURL = c.signInURL
 		h.Audience = c.audience
+		h.OrganizationSync = c.orgSync
+		h.AllowPending = c.allowPending
 		if c.skewMs != 0 {
 			d := caddy.Duration(time.Duration(c.skewMs) * time.Millisecond)
 			h.ClockSkew = &d
@@ -426,6 +432,9 @@ func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOut
 			opts["audience"] = c.cfg.audience[0]
 		} else if len(c.cfg.audience) > 1 {
 			opts["audience"] = c.cfg.audience
+		}
+		if c.cfg.orgSync != nil {
+			opts["organizationSyncOptions"] = c.cfg.orgSync.clerkOptions()
 		}
 		headers := append([][2]string{}, c.headers...)
 		if len(c.cookies) > 0 {
@@ -744,6 +753,7 @@ func (g *confGenerator) generate() []*confCase {
 	g.moreConfigCases()
 	g.audienceCases()
 	g.relativeProxyCases()
+	g.orgSyncCases()
 	return g.cases
 }
 

@@ -41,6 +41,10 @@ const (
 	reasonSessionTokenButNoClientUAT   = "session-token-but-no-client-uat"
 	reasonTokenTypeMismatch            = "token-type-mismatch"
 	reasonUnexpectedError              = "unexpected-error"
+
+	// reasonActiveOrganizationMismatch: organization sync's handshake
+	// (handleMaybeOrganizationSyncHandshake, orgsync.go).
+	reasonActiveOrganizationMismatch = "active-organization-mismatch"
 )
 
 // Refresh reasons, used as the suffix of session-token-expired-refresh-<x>.
@@ -72,6 +76,8 @@ const (
 	reasonImpersonationDenied    = "impersonation-denied"
 	reasonEmailDomainNotAllowed  = "email-domain-not-allowed"
 	reasonMissingMetadata        = "missing-metadata"
+	// reasonOrganizationNotFromURL: require org_from_url (orgsync.go).
+	reasonOrganizationNotFromURL = "organization-not-from-url"
 	// reasonUserLookupFailed: a rule needs the user's details and the
 	// Backend API did not give them in time.
 	reasonUserLookupFailed = "user-lookup-failed"

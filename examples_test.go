@@ -110,6 +110,7 @@ func TestExamples(t *testing.T) {
 				t.Errorf("proxy route: %d, FAPI saw %s with %v", resp.StatusCode, s.upstream.path, s.upstream.last)
 			}
 		},
+		"multi-tenant": checkMultiTenantExample, // orgsync_test.go
 		"multi-session": func(t *testing.T, s *exampleSite) {
 			token := sessionToken(t, liveTimes)
 			d, _ := decodeJWT(token)

@@ -53,6 +53,14 @@ type fakeClerk struct {
 	// proxiedIssuer, when set, is the iss of the tokens instead of the
 	// Frontend API's own URL: the site's proxy URL, resolved.
 	proxiedIssuer string
+	// orgs are the user's organizations, slug to id, and activeOrg the id
+	// of the active one ("" for the personal account): the session tokens
+	// carry it as v2's o claim. A handshake with organization_id (an id or
+	// a slug, "" for the personal account) activates that organization
+	// when the user is a member, and leaves it unchanged otherwise, as the
+	// Frontend API does (organization sync, orgsync.go).
+	orgs      map[string]string
+	activeOrg string
 }
 
 // fakeClient is what the Frontend API knows of the browser's client.
@@ -151,10 +159,34 @@ func (f *fakeClerk) latestSession() string {
 // sessionToken mints a session token for the site at origin azp, issued at
 // iat and living ttl (negative: already expired).
 func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) string {
-	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": jwtCategorySession}, map[string]any{
+	claims := map[string]any{
 		"sub": fakeUserID, "sid": fakeSessionID, "iss": f.issuer(), "azp": azp, "sts": "active", "v": 2,
 		"iat": iat.Unix(), "nbf": iat.Unix() - 10, "exp": iat.Add(ttl).Unix(),
-	})
+	}
+	for slug, id := range f.orgs {
+		if id == f.activeOrg {
+			claims["o"] = map[string]any{"id": id, "slg": slug, "rol": "admin"}
+		}
+	}
+	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": jwtCategorySession}, claims)
+}
+
+// activateOrganization is the Frontend API's handling of a handshake's
+// organization_id; f.mu is held.
+func (f *fakeClerk) activateOrganization(q url.Values) {
+	v, ok := q[queryOrganizationID]
+	if !ok {
+		return
+	}
+	if v[0] == "" {
+		f.activeOrg = ""
+		return
+	}
+	for slug, id := range f.orgs {
+		if v[0] == id || v[0] == slug {
+			f.activeOrg = id
+		}
+	}
 }
 
 // serveHandshake is GET /v1/client/handshake: decide on the client and send
@@ -171,6 +203,7 @@ func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 	nonceFormat := q.Get(queryHandshakeFormat) == "nonce"
 
 	f.mu.Lock()
+	f.activateOrganization(q)
 	directives := f.directives(azp, q.Get(queryDevBrowser) == "", nonceFormat)
 	carrierName, carrierValue := cookieHandshake, ""
 	if nonceFormat {

@@ -44,6 +44,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// Our placeholders are answered on demand by one provider rather than
 	// set one by one: most are never read, and each Set is a locked map write.
 	repl.Map(placeholdersFor(d))
+	h.publishURLOrg(repl, a) // organization_sync's {http.auth.clerk.url_org}
 
 	if d.status != statusSignedIn {
 		h.logger.Debug("clerk session not accepted",

@@ -36,6 +36,9 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	if h.isDevelopment() && a.devBrowser != "" {
 		appendParam(&q, queryDevBrowser, a.devBrowser)
 	}
+	// organization_id, last, on every handshake of a URL organization_sync
+	// matches (orgsync.go).
+	h.appendOrgSyncParam(&q, a)
 	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/demo"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"go.uber.org/zap"
 )
 
@@ -163,6 +164,12 @@ type Handler struct {
 	// sent are always removed.
 	UpstreamHeaders string `json:"upstream_headers,omitempty"`
 
+	// OrganizationSync makes the URL choose the active organization (Clerk's
+	// organizationSyncOptions): a signed-in page load whose token has
+	// another organization active goes through the handshake that activates
+	// the one the URL names. See docs/organization-sync.md.
+	OrganizationSync *OrganizationSync `json:"organization_sync,omitempty"`
+
 	// DisableMetrics stops this handler from counting its decisions in the
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -186,6 +193,7 @@ type Handler struct {
 	now              func() time.Time
 	cache            *tokenCache
 	policy           *policy
+	orgSync          *orgsync.Matcher // nil without organization_sync
 	users            *userLookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
@@ -251,6 +259,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := h.provisionPolicy(); err != nil {
+		return err
+	}
+	if err := h.provisionOrgSync(); err != nil {
 		return err
 	}
 	cacheSize := defaultCacheSize

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 )
 
 // Rule is one authorization requirement on a signed-in session. All rules
@@ -22,7 +23,8 @@ import (
 // See docs/authorization.md for every kind.
 type Rule struct {
 	// Kind is one of org, role, permission, feature, plan, user, claim,
-	// verified_within, email_domain, metadata.
+	// verified_within, email_domain, metadata, org_from_url (which needs
+	// organization_sync and takes no values).
 	Kind string `json:"kind"`
 
 	// Values are the alternatives the session must match: organization ids
@@ -59,6 +61,7 @@ const (
 	ruleEmailDomain    = "email_domain"
 	ruleMetadata       = "metadata"
 	ruleImpersonated   = "impersonated" // deny impersonated
+	ruleOrgFromURL     = "org_from_url" // organization_sync's URL (orgsync.go)
 )
 
 // Reverification levels of Clerk's SessionVerificationLevel.
@@ -73,6 +76,9 @@ type rule struct {
 	needsUser bool
 	allow     func(s *session, u *userDetails) bool
 	reverify  *reverification
+	// allowURL, when set, answers instead of allow, from the organization
+	// the request's URL names (require org_from_url).
+	allowURL func(s *session, t orgsync.Target) bool
 }
 
 // reverification is Clerk's ReverificationConfig object.
@@ -86,6 +92,8 @@ type reverification struct {
 type policy struct {
 	rules     []rule
 	needsUser bool
+	// needsURLOrg: a rule reads the URL's organization (org_from_url).
+	needsURLOrg bool
 }
 
 // denial says which rule refused a session.
@@ -102,6 +110,7 @@ func compilePolicy(rules []Rule, denyImpersonated bool) (*policy, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.needsURLOrg = p.needsURLOrg || c.allowURL != nil
 		if c.needsUser {
 			userRules = append(userRules, c)
 			p.needsUser = true
@@ -219,10 +228,15 @@ func compileRule(r Rule) (rule, error) {
 		}
 		c.reason, c.needsUser = reasonEmailDomainNotAllowed, true
 		c.allow = func(_ *session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
+	case ruleOrgFromURL:
+		if len(values) > 0 {
+			return fail("takes no values (the URL names the organization)")
+		}
+		c.reason, c.allowURL = reasonOrganizationNotFromURL, orgFromURL
 	default:
-		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain or metadata)", r.Kind)
+		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain, metadata or org_from_url)", r.Kind)
 	}
-	if r.Kind != ruleOrg && r.Kind != ruleVerifiedWithin {
+	if r.Kind != ruleOrg && r.Kind != ruleVerifiedWithin && r.Kind != ruleOrgFromURL {
 		if err := needValues(); err != nil {
 			return rule{}, err
 		}
@@ -261,6 +275,12 @@ func checkEntitlementScope(v string) error {
 // evaluate runs the rules in order. user is called at most once, and only
 // when a rule needs it; a lookup failure denies that rule.
 func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial {
+	return p.evaluateAt(s, user, orgsync.Target{})
+}
+
+// evaluateAt is evaluate with the organization target of the request's URL
+// (the zero Target: none), which org_from_url reads.
+func (p *policy) evaluateAt(s *session, user func() (*userDetails, error), urlOrg orgsync.Target) *denial {
 	if p == nil {
 		return nil
 	}
@@ -281,7 +301,11 @@ func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial
 				return &denial{rule: r, reason: reasonUserLookupFailed}
 			}
 		}
-		if !r.allow(s, u) {
+		if r.allowURL != nil {
+			if !r.allowURL(s, urlOrg) {
+				return &denial{rule: r, reason: r.reason}
+			}
+		} else if !r.allow(s, u) {
 			return &denial{rule: r, reason: r.reason}
 		}
 	}

@@ -138,6 +138,10 @@ async function runCase(c) {
     if (!c || typeof c !== 'object') throw new Error('case must be an object');
     NOW = Number.isFinite(c.now) ? c.now : Number.isFinite(input.now) ? input.now : NOW;
 
+    // Every option goes to authenticateRequest as it is: runtime options such
+    // as organizationSyncOptions need nothing more (Clerk builds its
+    // OrganizationMatcher from them on each call, and throws there on a bad
+    // pattern, which comes out as status "error").
     const options = c.options && typeof c.options === 'object' ? { ...c.options } : {};
     const buildOptions = { telemetry: { disabled: true } };
     for (const k of BUILD_TIME_KEYS) if (k in options) buildOptions[k] = options[k];

@@ -1,0 +1,223 @@
+package clerkauth
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+)
+
+// This file is the glue of organization sync (docs/organization-sync.md):
+// Clerk's organizationSyncOptions of authenticateRequest, whose matcher is
+// internal/orgsync. It follows @clerk/backend 3.25's
+// handleMaybeOrganizationSyncHandshake (src/tokens/request.ts) and
+// HandshakeService.buildRedirectToHandshake (src/tokens/handshake.ts).
+// The decision calls in here at three places only: authenticateCookie
+// (orgSyncHandshake), handshakeURL (appendOrgSyncParam) and respond
+// (publishURLOrg); a site without organization_sync pays a nil check.
+
+// OrganizationSync is Clerk's OrganizationSyncOptions: which organization (or
+// the personal account) a URL is about. When a signed-in page load's session
+// token has another organization active, the browser goes through Clerk's
+// handshake, which activates the organization the URL names. JSON example:
+//
+//	{"organization_patterns": ["/orgs/:slug", "/orgs/:slug/(.*)"],
+//	 "personal_account_patterns": ["/me", "/me/(.*)"]}
+//
+// See docs/organization-sync.md.
+type OrganizationSync struct {
+	// OrganizationPatterns are path-to-regexp patterns (Clerk's
+	// organizationPatterns) that capture the organization by `:id` (org_...)
+	// or `:slug`, e.g. "/orgs/:slug" and "/orgs/:slug/(.*)". They are tried
+	// before PersonalAccountPatterns.
+	OrganizationPatterns []string `json:"organization_patterns,omitempty"`
+
+	// PersonalAccountPatterns are patterns (Clerk's
+	// personalAccountPatterns) of the pages about the personal account, on
+	// which no organization should be active, e.g. "/me" and "/me/(.*)".
+	PersonalAccountPatterns []string `json:"personal_account_patterns,omitempty"`
+}
+
+// Placeholder of the organization the URL names, and the handshake query
+// parameter that asks the Frontend API to activate it (constants.ts
+// QueryParameters has no name for it: handshake.ts writes it literally).
+const (
+	placeholderURLOrg   = "http.auth.clerk.url_org"
+	queryOrganizationID = "organization_id"
+)
+
+// provisionOrgSync compiles organization_sync once. Clerk builds its
+// OrganizationMatcher on every authenticateRequest call and so throws on
+// every request for a bad pattern; we refuse the configuration instead,
+// naming the subdirective and the pattern. It also refuses a
+// `require org_from_url` rule without organization_sync, which would deny
+// everything.
+func (h *Handler) provisionOrgSync() error {
+	if err := checkOrganizationSync(h.OrganizationSync); err != nil {
+		return fmt.Errorf("clerk_auth: %v", err)
+	}
+	h.orgSync = nil
+	if h.OrganizationSync != nil {
+		m, err := orgsync.Compile(orgsync.Options{
+			OrganizationPatterns:    h.OrganizationSync.OrganizationPatterns,
+			PersonalAccountPatterns: h.OrganizationSync.PersonalAccountPatterns,
+		})
+		if err != nil {
+			return fmt.Errorf("clerk_auth: organization_sync: %v", err)
+		}
+		h.orgSync = m
+	}
+	if h.policy != nil && h.policy.needsURLOrg && !h.orgSync.Enabled() {
+		return fmt.Errorf("clerk_auth: require %s: needs organization_sync (the patterns that say which organization a URL names)", ruleOrgFromURL)
+	}
+	return nil
+}
+
+// checkOrganizationSync checks each pattern list, naming it by its
+// Caddyfile subdirective and its JSON field.
+func checkOrganizationSync(o *OrganizationSync) error {
+	if o == nil {
+		return nil
+	}
+	if len(o.OrganizationPatterns) == 0 && len(o.PersonalAccountPatterns) == 0 {
+		return fmt.Errorf("organization_sync: needs organization or personal_account patterns")
+	}
+	for _, l := range []struct {
+		name     string
+		patterns []string
+	}{
+		{"organization (organization_patterns)", o.OrganizationPatterns},
+		{"personal_account (personal_account_patterns)", o.PersonalAccountPatterns},
+	} {
+		if _, err := orgsync.CompilePatterns(l.patterns); err != nil {
+			return fmt.Errorf("organization_sync: %s: %v", l.name, err)
+		}
+	}
+	return nil
+}
+
+// urlOrgTarget is OrganizationMatcher.findTarget on the request's pathname,
+// found once per request (the decision, the handshake URL, the placeholder
+// and the org_from_url rule all ask). The pathname is the URL's, as WHATWG
+// URL serializes it: percent-encoded, "/" when empty.
+func (h *Handler) urlOrgTarget(a *authRequest) orgsync.Target {
+	if !a.orgTargetFound {
+		a.orgTargetFound = true
+		if h.orgSync != nil {
+			path := a.clerkURL.EscapedPath()
+			if path == "" {
+				path = "/"
+			}
+			a.orgTarget = h.orgSync.FindTarget(path)
+		}
+	}
+	return a.orgTarget
+}
+
+// orgSyncHandshake is handleMaybeOrganizationSyncHandshake: for a verified
+// cookie session (after the cross-origin sync check), the handshake that
+// activates the organization the URL names, or nil when the request is
+// signed in as it is. Organization sync never signs anyone out: a mismatch
+// that cannot be handshaken (not a page load, no instance, or the loop
+// guard) stays signed in with the token's current organization.
+func (h *Handler) orgSyncHandshake(a *authRequest, s *session) *decision {
+	// Clerk runs it only when toAuth() has a userId: toAuth() treats a
+	// pending session as signed out, so allow_pending never syncs one.
+	if s.userID == "" || s.status == "pending" {
+		return nil
+	}
+	t := h.urlOrgTarget(a)
+	if !t.Found() {
+		return nil
+	}
+	id, slug, hasOrg := sessionOrganization(s)
+	if !t.NeedsActivation(id, slug, hasOrg) {
+		return nil
+	}
+	if a.redirectCount >= 3 {
+		// Clerk warns "Organization activation handshake loop detected":
+		// the organization does not exist or the user is not a member. At
+		// debug level here: the counter is a cookie any client can send.
+		h.logger.Debug("clerk organization activation handshake loop detected; the organization in the URL is not activated")
+		return nil
+	}
+	d := h.maybeHandshake(a, reasonActiveOrganizationMismatch, "", "")
+	if d.status != statusHandshake {
+		return nil
+	}
+	return d
+}
+
+// sessionOrganization is the token's active organization as
+// orgsync.TokenOrganization reads it. The session's parsed id and slug follow
+// the same rules (v2's o.id and o.slg, else org_id and org_slug, strings
+// only); an id claim that is no string but truthy (a number) needs the raw
+// claims, which are decoded once per session.
+func sessionOrganization(s *session) (id, slug string, hasOrg bool) {
+	if s.orgID != "" {
+		return s.orgID, s.orgSlug, true
+	}
+	return orgsync.TokenOrganization(s.rawClaims())
+}
+
+// appendOrgSyncParam is getOrganizationSyncQueryParams: every handshake URL
+// of a request whose URL has a target carries organization_id (the id, else
+// the slug, "" for the personal account), whatever the handshake's reason.
+func (h *Handler) appendOrgSyncParam(q *strings.Builder, a *authRequest) {
+	if h.orgSync == nil {
+		return
+	}
+	if v, ok := h.urlOrgTarget(a).OrganizationIDParam(); ok {
+		appendParam(q, queryOrganizationID, v)
+	}
+}
+
+// publishURLOrg sets {http.auth.clerk.url_org} to the organization id or
+// slug the URL names, as the pathname spells it. Without a target (or for
+// the personal account) the placeholder is answered "" like every other of
+// ours (ownPlaceholder).
+func (h *Handler) publishURLOrg(repl *caddy.Replacer, a *authRequest) {
+	if h.orgSync == nil {
+		return
+	}
+	if t := h.urlOrgTarget(a); t.Kind == orgsync.OrganizationTarget {
+		v, _ := t.OrganizationIDParam()
+		repl.Set(placeholderURLOrg, v)
+	}
+}
+
+// ruleOrgTarget is the target require org_from_url reads: urlOrgTarget, or
+// none (so the rule denies) when the raw path could be read as another path
+// by the handler behind us: dot segments, empty segments, an encoded "/", "\"
+// or ".", a "\" or a ";" (path parameters). Clerk's sync reads the raw path
+// and is not an access check; the rule is.
+func (h *Handler) ruleOrgTarget(a *authRequest) orgsync.Target {
+	p := a.clerkURL.EscapedPath()
+	if strings.ContainsAny(p, "\\;") || strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
+		return orgsync.Target{}
+	}
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' {
+			switch strings.ToLower(p[i+1 : i+3]) {
+			case "2e", "2f", "5c", "3b":
+				return orgsync.Target{}
+			}
+		}
+	}
+	return h.urlOrgTarget(a)
+}
+
+// orgFromURL is the `require org_from_url` rule: the session's active
+// organization is the one the URL names, compared as organization sync
+// compares them (exactly, by id or slug); on a personal account URL, no
+// organization may be active. A URL that names nothing denies: the rule
+// belongs on routes that the patterns cover.
+func orgFromURL(s *session, t orgsync.Target) bool {
+	if s.userID == "" || !t.Found() {
+		return false
+	}
+	id, slug, hasOrg := sessionOrganization(s)
+	return !t.NeedsActivation(id, slug, hasOrg)
+}
