@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Attacks on what clerk_auth hands on, through a real Caddy: clerk_auth in
@@ -133,7 +135,7 @@ func wantIdentity(want map[string]string) func(*testing.T, *http.Response, strin
 	return func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 		t.Helper()
 		if resp.StatusCode != 200 || len(seen) != 1 {
-			t.Fatalf("status %d (reason %q), upstream reached %d times; want 200 once", resp.StatusCode, resp.Header.Get(headerAuthReason), len(seen))
+			t.Fatalf("status %d (reason %q), upstream reached %d times; want 200 once", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason), len(seen))
 		}
 		got := seen[0]
 		for name, v := range want {
@@ -170,8 +172,8 @@ func wantRefused(status int, reason string) func(*testing.T, *http.Response, str
 		if resp.StatusCode != status {
 			t.Errorf("status %d, want %d", resp.StatusCode, status)
 		}
-		if reason != "" && resp.Header.Get(headerAuthReason) != reason {
-			t.Errorf("X-Clerk-Auth-Reason %q, want %q", resp.Header.Get(headerAuthReason), reason)
+		if reason != "" && resp.Header.Get(wire.HeaderAuthReason) != reason {
+			t.Errorf("X-Clerk-Auth-Reason %q, want %q", resp.Header.Get(wire.HeaderAuthReason), reason)
 		}
 	}
 }
@@ -200,9 +202,9 @@ func TestStackAttacks(t *testing.T) {
 	bearer := "Authorization: Bearer " + tok
 	host := "Host: app.example.com"
 	identity := map[string]string{
-		headerUserID: "user_1", headerSessionID: "sess_1", headerOrgID: "org_1", headerOrgRole: "org:admin",
-		headerOrgSlug: "acme", headerActorID: "user_support",
-		headerOrgPermissions: "org:billing:manage", headerPlan: "team", headerFeatures: "billing",
+		wire.HeaderUserID: "user_1", wire.HeaderSessionID: "sess_1", wire.HeaderOrgID: "org_1", wire.HeaderOrgRole: "org:admin",
+		wire.HeaderOrgSlug: "acme", wire.HeaderActorID: "user_support",
+		wire.HeaderOrgPermissions: "org:billing:manage", wire.HeaderPlan: "team", wire.HeaderFeatures: "billing",
 	}
 	var cases []stackAttack
 	add := func(c ...stackAttack) { cases = append(cases, c...) }
@@ -268,11 +270,11 @@ func TestStackAttacks(t *testing.T) {
 		{"WebSocketOriginHTTPOfOwnHost", ws + "\r\nOrigin: http://evil.example:80"},
 		{"UpgradeH2CForeignOrigin", "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nOrigin: https://evil.example"},
 	} {
-		add(stackAttack{name: v.name, check: wantRefused(401, reasonOriginMismatch),
+		add(stackAttack{name: v.name, check: wantRefused(401, wire.ReasonOriginMismatch),
 			raw: rawGet("/socket", host, cookie, v.lines)})
 	}
 	for _, m := range []string{http.MethodHead, http.MethodOptions} {
-		add(stackAttack{name: "WebSocket" + m + "ForeignOrigin", check: wantRefused(401, reasonOriginMismatch),
+		add(stackAttack{name: "WebSocket" + m + "ForeignOrigin", check: wantRefused(401, wire.ReasonOriginMismatch),
 			raw: m + " /socket HTTP/1.1\r\n" + host + "\r\n" + cookie + "\r\n" + ws + "\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n"})
 	}
 
@@ -289,7 +291,7 @@ func TestStackAttacks(t *testing.T) {
 		{"ControlCharDELInOrgRole", func(c map[string]any) { c["o"] = map[string]any{"id": "org_1", "rol": "ad\x7fmin"} }},
 		{"ControlCharV1OrgID", func(c map[string]any) { c["v"] = 1; c["org_id"] = "org_1\r\nX: y" }},
 	} {
-		add(stackAttack{name: v.name, check: wantRefused(401, reasonTokenInvalid),
+		add(stackAttack{name: v.name, check: wantRefused(401, wire.ReasonTokenInvalid),
 			raw: rawGet("/api", host, "Authorization: Bearer "+sessionToken(t, liveTimes, v.edit))})
 	}
 
@@ -302,13 +304,13 @@ func TestStackAttacks(t *testing.T) {
 	wantURI := func(uri string) func(*testing.T, *http.Response, string, []stackSeen) {
 		return func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 			if resp.StatusCode != 200 || len(seen) != 1 {
-				t.Fatalf("status %d (reason %q), upstream reached %d times", resp.StatusCode, resp.Header.Get(headerAuthReason), len(seen))
+				t.Fatalf("status %d (reason %q), upstream reached %d times", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason), len(seen))
 			}
 			if seen[0].uri != uri {
 				t.Errorf("upstream request URI %q, want %q", seen[0].uri, uri)
 			}
-			if seen[0].header.Get(headerUserID) != "user_1" {
-				t.Errorf("upstream user %q", seen[0].header.Get(headerUserID))
+			if seen[0].header.Get(wire.HeaderUserID) != "user_1" {
+				t.Errorf("upstream user %q", seen[0].header.Get(wire.HeaderUserID))
 			}
 		}
 	}
@@ -490,7 +492,7 @@ func TestAttackListHeadersNamingOursAreScrubbed(t *testing.T) {
 		"Proxy-Connection", "keep-alive, X-Clerk-User-Id", "Trailer", "x_clerk_actor_id", "Connection", "X-Clerk-Session-Id")
 	out := serve(h, r)
 	if out.upstream == nil {
-		t.Fatalf("denied: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	if got := out.upstream.Header.Values("Proxy-Connection"); len(got) != 1 || got[0] != "keep-alive" {
 		t.Errorf("Proxy-Connection %q, want [keep-alive]", got)
@@ -500,7 +502,7 @@ func TestAttackListHeadersNamingOursAreScrubbed(t *testing.T) {
 			t.Errorf("%s %q left with no element, want it removed", name, got)
 		}
 	}
-	if out.upstream.Header.Get(headerSessionID) != "sess_1" {
-		t.Errorf("session header %q", out.upstream.Header.Get(headerSessionID))
+	if out.upstream.Header.Get(wire.HeaderSessionID) != "sess_1" {
+		t.Errorf("session header %q", out.upstream.Header.Get(wire.HeaderSessionID))
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // decision is the outcome of authenticating one request, as Clerk's
@@ -104,17 +108,17 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 	a.cookiesLoaded = true
 	parseCookies(&a.cookies, a.r.Header)
 	a.suffixed = h.usesSuffixedCookies(a)
-	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
-	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
+	a.sessionCookie = a.cookie(h.cookieName(wire.CookieSession, a.suffixed))
+	if uat, ok := jsparse.ParseInt(a.cookie(h.cookieName(wire.CookieClientUAT, a.suffixed))); ok {
 		a.clientUAT = uat
 	}
 	if h.inst != nil {
-		a.refreshCookie = a.cookie(h.inst.suffixedCookie(cookieRefresh))
+		a.refreshCookie = a.cookie(h.inst.suffixedCookie(wire.CookieRefresh))
 	}
-	a.devBrowser = firstNonEmpty(a.query.Get(queryDevBrowser), a.cookie(h.cookieName(cookieDevBrowser, a.suffixed)))
-	a.handshakeToken = firstNonEmpty(a.query.Get(queryHandshake), a.cookie(cookieHandshake))
-	a.handshakeNonce = firstNonEmpty(a.query.Get(queryHandshakeNonce), a.cookie(cookieHandshakeNonce))
-	if n, ok := jsNumber(a.cookie(cookieRedirectCount)); ok {
+	a.devBrowser = firstNonEmpty(a.query.Get(wire.QueryDevBrowser), a.cookie(h.cookieName(wire.CookieDevBrowser, a.suffixed)))
+	a.handshakeToken = firstNonEmpty(a.query.Get(wire.QueryHandshake), a.cookie(wire.CookieHandshake))
+	a.handshakeNonce = firstNonEmpty(a.query.Get(wire.QueryHandshakeNonce), a.cookie(wire.CookieHandshakeNonce))
+	if n, ok := jsparse.Number(a.cookie(wire.CookieRedirectCount)); ok {
 		a.redirectCount = n
 	}
 }
@@ -157,20 +161,7 @@ func headerValue(h http.Header, name string) string {
 }
 
 func trimHTTPWhitespace(s string) string {
-	return trimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' })
-}
-
-// trimBytes removes the leading and trailing bytes cut says to: by hand,
-// because strings.Trim builds its character set on every call, and these
-// run on every request.
-func trimBytes(s string, cut func(byte) bool) string {
-	for s != "" && cut(s[0]) {
-		s = s[1:]
-	}
-	for s != "" && cut(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return jsparse.TrimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' })
 }
 
 // parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
@@ -215,10 +206,10 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
 	}
-	suffixedUAT, hasSuffixedUAT := a.cookies.get(h.inst.suffixedCookie(cookieClientUAT))
-	uat, hasUAT := a.cookies.get(cookieClientUAT)
-	suffixedSession := a.cookie(h.inst.suffixedCookie(cookieSession))
-	session := a.cookie(cookieSession)
+	suffixedUAT, hasSuffixedUAT := a.cookies.get(h.inst.suffixedCookie(wire.CookieClientUAT))
+	uat, hasUAT := a.cookies.get(wire.CookieClientUAT)
+	suffixedSession := a.cookie(h.inst.suffixedCookie(wire.CookieSession))
+	session := a.cookie(wire.CookieSession)
 
 	var sessionJWT *decodedJWT
 	if session != "" {
@@ -248,7 +239,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 		return false
 	}
 	if !h.inst.production && suffixedJWT != nil {
-		if exp := suffixedJWT.claims[clExp]; exp.kind == jsonNumber && exp.num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+		if exp := suffixedJWT.claims[clExp]; exp.Kind == jsonscan.Number && exp.Num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
 			return false
 		}
 	}
@@ -262,10 +253,10 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 // the Frontend API host of the publishable key (never the proxy).
 func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
 	iss := d.claims[clIss]
-	if iss.kind != jsonString {
+	if iss.Kind != jsonscan.String {
 		return false
 	}
-	return stripHTTPSchemes(iss.str) == h.inst.fapiHost
+	return stripHTTPSchemes(iss.Str) == h.inst.fapiHost
 }
 
 // stripHTTPSchemes is iss.replace(/https?:\/\//gi, ""): every http:// and
@@ -304,14 +295,14 @@ func schemeAt(s string, i int) int {
 }
 
 func claimTruthy(d *decodedJWT, claim int) bool {
-	return d != nil && d.claims[claim].truthy()
+	return d != nil && d.claims[claim].Truthy()
 }
 
 func numClaimOrZero(d *decodedJWT, claim int) float64 {
-	if d == nil || d.claims[claim].kind != jsonNumber {
+	if d == nil || d.claims[claim].Kind != jsonscan.Number {
 		return 0
 	}
-	return d.claims[claim].num
+	return d.claims[claim].Num
 }
 
 // authenticate is authenticateRequest (reference C step 2): a header token
@@ -327,7 +318,7 @@ func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
 	d, decodeErr := h.parseToken(a, a.tokenInHeader)
 	if decodeErr == nil && isNonSessionToken(d) {
-		return signedOut(reasonTokenTypeMismatch, "", "header", true)
+		return signedOut(wire.ReasonTokenTypeMismatch, "", "header", true)
 	}
 	if decodeErr != nil {
 		return h.tokenFailure(a, decodeErr, "header")
@@ -350,43 +341,43 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 		return d
 	}
 	if h.isDevelopment() {
-		if a.query.Has(queryDevBrowser) {
-			return h.maybeHandshake(a, reasonDevBrowserSync, "", "")
+		if a.query.Has(wire.QueryDevBrowser) {
+			return h.maybeHandshake(a, wire.ReasonDevBrowserSync, "", "")
 		}
 		if a.devBrowser == "" {
-			return h.maybeHandshake(a, reasonDevBrowserMissing, "", "")
+			return h.maybeHandshake(a, wire.ReasonDevBrowserMissing, "", "")
 		}
 	}
 	hasClient := a.clientUAT != 0
 	hasSession := a.sessionCookie != ""
 	switch {
 	case !hasClient && !hasSession:
-		return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+		return signedOut(wire.ReasonSessionTokenAndUATMissing, "", "", false)
 	case !hasClient && hasSession:
-		return h.maybeHandshake(a, reasonSessionTokenButNoClientUAT, "", "")
+		return h.maybeHandshake(a, wire.ReasonSessionTokenButNoClientUAT, "", "")
 	case hasClient && !hasSession:
-		return h.maybeHandshake(a, reasonClientUATButNoSessionToken, "", "")
+		return h.maybeHandshake(a, wire.ReasonClientUATButNoSessionToken, "", "")
 	}
 	d, err := h.parseToken(a, a.sessionCookie)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	if isNonSessionToken(d) {
-		return signedOut(reasonTokenTypeMismatch, "", "cookie", true)
+		return signedOut(wire.ReasonTokenTypeMismatch, "", "cookie", true)
 	}
-	if iat := d.claims[clIat]; iat.kind == jsonNumber && iat.num < a.clientUAT {
-		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
+	if iat := d.claims[clIat]; iat.Kind == jsonscan.Number && iat.Num < a.clientUAT {
+		return h.maybeHandshake(a, wire.ReasonSessionTokenIATBeforeUAT, "", "")
 	}
 	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	out := h.signedInChecks(a, s, "cookie")
-	if out.status != statusSignedIn {
+	if out.status != wire.StatusSignedIn {
 		return out
 	}
 	if h.needsCrossOriginSync(a) {
-		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
+		return h.maybeHandshake(a, wire.ReasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
 	}
 	return out
 }
@@ -398,11 +389,11 @@ func isNonSessionToken(d *decodedJWT) bool {
 	if typ, _ := d.typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
-	if strings.HasPrefix(d.claims[clSub].asString(), "mch_") {
+	if strings.HasPrefix(d.claims[clSub].AsString(), "mch_") {
 		return true
 	}
 	if cat, present := d.cat(); present {
-		return cat != jwtCategorySession && cat != jwtCategoryIgnore
+		return cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore
 	}
 	return false
 }
@@ -433,7 +424,7 @@ func (h *Handler) expectedIssuer(a *authRequest) string {
 }
 
 // errNoRequestIssuer: a relative proxy URL's issuer needs a request.
-var errNoRequestIssuer = &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
+var errNoRequestIssuer = &tokenError{reason: wire.ReasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
 
 func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *tokenError) {
 	if h.issuerPerRequest && issuer == "" {
@@ -447,7 +438,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 			// parties) are fixed for its life, as is its cache: only the
 			// clock can have changed, and, with a relative proxy URL, the
 			// issuer, which depends on the request's origin.
-			if h.issuerPerRequest && d.claims[clIss].asString() != issuer {
+			if h.issuerPerRequest && d.claims[clIss].AsString() != issuer {
 				return nil, issuerMismatch(issuer)
 			}
 			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
@@ -463,11 +454,11 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 			return nil, errTokenDecode
 		}
 	}
-	if cat, _ := d.cat(); cat == jwtCategoryM2M {
-		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid session token category."}
+	if cat, _ := d.cat(); cat == wire.JWTCategoryM2M {
+		return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid session token category."}
 	}
 	if h.keys == nil {
-		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during verification."}
+		return nil, &tokenError{reason: wire.ReasonJWKFailedToResolve, message: "Failed to resolve JWK during verification."}
 	}
 	key, kerr := h.keys.keyFor(ctx, d.kid())
 	if kerr != nil {
@@ -534,7 +525,7 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 			// a ';' it skips), naming the token's session: anything else is
 			// a spelling some other parser reads as the parameter.
 			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
-				return signedOut(reasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
+				return signedOut(wire.ReasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
 			}
 		}
 	}
@@ -543,18 +534,18 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 		if isUpgradeRequest(a.r.Header) {
 			what += " upgrade (WebSocket)"
 		}
-		return signedOut(reasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
+		return signedOut(wire.ReasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
 	}
 	if !s.publishable {
 		// Clerk's ids never hold control characters; a header value with
 		// one cannot be sent, and leaving the header out could hide an
 		// impersonator. Such a token signs nobody in.
-		return signedOut(reasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
+		return signedOut(wire.ReasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
 	}
 	if s.status == "pending" && !h.AllowPending {
-		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
+		return signedOut(wire.ReasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
-	a.signedIn = decision{status: statusSignedIn, carrier: carrier, session: s}
+	a.signedIn = decision{status: wire.StatusSignedIn, carrier: carrier, session: s}
 	return &a.signedIn
 }
 
@@ -671,12 +662,12 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 // needs both; either is enough here). WebSocket over HTTP/2 and HTTP/3 is
 // an extended CONNECT, which is not a safe method anyway.
 func isUpgradeRequest(h http.Header) bool {
-	for _, v := range h[headerUpgrade] {
+	for _, v := range h[wire.HeaderUpgrade] {
 		if trimHTTPWhitespace(v) != "" {
 			return true
 		}
 	}
-	for _, v := range h[headerConnection] {
+	for _, v := range h[wire.HeaderConnection] {
 		for len(v) != 0 {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
@@ -696,12 +687,12 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 	h.loadCookieSources(a)
 	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
 	switch err.reason {
-	case reasonTokenExpired:
-		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
-	case reasonTokenNotActiveYet:
-		return h.maybeHandshake(a, reasonSessionTokenNBF, message, "")
-	case reasonTokenIatInTheFuture:
-		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
+	case wire.ReasonTokenExpired:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
+	case wire.ReasonTokenNotActiveYet:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenNBF, message, "")
+	case wire.ReasonTokenIatInTheFuture:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenIatInTheFuture, message, "")
 	}
 	out := signedOut(err.reason, message, carrier, true)
 	out.detail = err.detail
@@ -713,16 +704,16 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 func (h *Handler) refreshError(a *authRequest) string {
 	switch {
 	case a.r.Method != http.MethodGet:
-		return refreshNonEligibleNonGet
+		return wire.RefreshNonEligibleNonGet
 	case a.refreshCookie == "":
-		return refreshNonEligibleNoCookie
+		return wire.RefreshNonEligibleNoCookie
 	default:
-		return refreshMissingAPIClient
+		return wire.RefreshMissingAPIClient
 	}
 }
 
 func signedOut(reason, message, carrier string, tokenPresented bool) *decision {
-	return &decision{status: statusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
+	return &decision{status: wire.StatusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
 }
 
 // isDocumentRequest is isRequestEligibleForHandshake: a GET that is probably
@@ -760,12 +751,12 @@ func (h *Handler) maybeHandshake(a *authRequest, reason, message, location strin
 		return out
 	}
 	return &decision{
-		status:     statusHandshake,
+		status:     wire.StatusHandshake,
 		reason:     reason,
 		message:    message,
 		carrier:    carrier,
 		location:   location,
-		setCookies: []string{cookieRedirectCount + "=" + formatCount(a.redirectCount+1) + "; SameSite=Lax; HttpOnly; Max-Age=2"},
+		setCookies: []string{wire.CookieRedirectCount + "=" + formatCount(a.redirectCount+1) + "; SameSite=Lax; HttpOnly; Max-Age=2"},
 	}
 }
 

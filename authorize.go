@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -52,14 +53,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
 func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session, dn *denial) error {
-	h.recordDecision(&decision{status: statusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
+	h.recordDecision(&decision{status: wire.StatusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
 	hdr := w.Header()
-	hdr.Set(headerAuthStatus, statusSignedIn)
-	hdr.Set(headerAuthReason, dn.reason)
+	hdr.Set(wire.HeaderAuthStatus, wire.StatusSignedIn)
+	hdr.Set(wire.HeaderAuthReason, dn.reason)
 	repl.Set("http.auth.clerk.reason", dn.reason)
 	h.logger.Debug("clerk session not authorized",
 		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.userID))
-	if dn.rule.reverify != nil && dn.reason == reasonReverificationRequired && !a.isDocument() {
+	if dn.rule.reverify != nil && dn.reason == wire.ReasonReverificationRequired && !a.isDocument() {
 		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -78,7 +79,7 @@ func reverificationHint(rv *reverification) map[string]any {
 	return map[string]any{
 		"clerk_error": map[string]any{
 			"type":     "forbidden",
-			"reason":   reverificationErrorReason,
+			"reason":   wire.ReverificationErrorReason,
 			"metadata": map[string]any{"reverification": rv},
 		},
 	}
@@ -86,7 +87,7 @@ func reverificationHint(rv *reverification) map[string]any {
 
 var (
 	entitlementPlaceholders = [3]string{"http.auth.user.org_permissions", "http.auth.user.plan", "http.auth.user.features"}
-	entitlementHeaders      = [3]string{headerOrgPermissions, headerPlan, headerFeatures}
+	entitlementHeaders      = [3]string{wire.HeaderOrgPermissions, wire.HeaderPlan, wire.HeaderFeatures}
 )
 
 // scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or

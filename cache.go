@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 )
 
 // defaultCacheSize is how many verified tokens a handler keeps. Session
@@ -149,7 +151,7 @@ func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
 	d.token, d.signingInput, d.sig = tok, tok[:len(d.signingInput)], tok[len(d.signingInput)+1:]
 	e.key, e.expiresMs = key, math.Inf(1)
 	e.session.init(&d.claims, d.payload)
-	if t, ok := jsDateMs(d.claims[clExp].num); ok {
+	if t, ok := jsparse.DateMs(d.claims[clExp].Num); ok {
 		e.expiresMs = t
 	}
 	d.verified = true

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // countingKeys is the handler's jwt_key, counting how often a key is looked
@@ -51,8 +53,8 @@ func TestCacheServesRepeatedTokenWithoutVerifying(t *testing.T) {
 	token := sessionToken(t)
 	for i := 0; i < 3; i++ {
 		out := serve(h, bearer(token))
-		if out.status() != http.StatusOK || out.upstream.Header.Get(headerUserID) != "user_1" {
-			t.Fatalf("request %d: status %d, user %q", i, out.status(), out.upstream.Header.Get(headerUserID))
+		if out.status() != http.StatusOK || out.upstream.Header.Get(wire.HeaderUserID) != "user_1" {
+			t.Fatalf("request %d: status %d, user %q", i, out.status(), out.upstream.Header.Get(wire.HeaderUserID))
 		}
 	}
 	if n := keys.lookups.Load(); n != 1 {
@@ -81,8 +83,8 @@ func TestCacheDoesNotStoreFailures(t *testing.T) {
 	forged := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
 	for i := 0; i < 2; i++ {
 		out := serve(h, bearer(forged))
-		if out.status() != http.StatusUnauthorized || out.rec.Header().Get(headerAuthReason) != reasonTokenInvalidSignature {
-			t.Fatalf("request %d: status %d reason %q", i, out.status(), out.rec.Header().Get(headerAuthReason))
+		if out.status() != http.StatusUnauthorized || out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidSignature {
+			t.Fatalf("request %d: status %d reason %q", i, out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 	if n := h.cache.len(); n != 0 {
@@ -101,8 +103,8 @@ func TestCacheRechecksTimeClaimsAtHit(t *testing.T) {
 		wantKept   bool
 	}{
 		{"within exp and the skew", 54 * time.Second, "", true},
-		{"past exp and the skew", 55 * time.Second, reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, false},
-		{"clock back before nbf", -26 * time.Second, reasonSessionTokenNBF, true},
+		{"past exp and the skew", 55 * time.Second, wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie, false},
+		{"clock back before nbf", -26 * time.Second, wire.ReasonSessionTokenNBF, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newTestHandler(t)
@@ -116,7 +118,7 @@ func TestCacheRechecksTimeClaimsAtHit(t *testing.T) {
 				if out.status() != http.StatusOK {
 					t.Fatalf("status %d, want 200", out.status())
 				}
-			} else if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != tc.wantReason {
+			} else if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != tc.wantReason {
 				t.Fatalf("status %d reason %q, want 401 %q", out.status(), got, tc.wantReason)
 			}
 			if kept := h.cache.len() == 1; kept != tc.wantKept {
@@ -140,8 +142,8 @@ func TestCachedTokenIsCheckedAgainstEachHandlersAuthorizedParties(t *testing.T) 
 		if out.status() != step.wantStatus {
 			t.Fatalf("step %d: status %d, want %d", i, out.status(), step.wantStatus)
 		}
-		if step.wantStatus == 401 && out.rec.Header().Get(headerAuthReason) != reasonTokenInvalidAuthorizedParties {
-			t.Fatalf("step %d: reason %q", i, out.rec.Header().Get(headerAuthReason))
+		if step.wantStatus == 401 && out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidAuthorizedParties {
+			t.Fatalf("step %d: reason %q", i, out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 }
@@ -159,11 +161,11 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 	}{
 		{"session param names another session", func() *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?_clerk_session_id=sess_2", "Authorization", "Bearer "+token)
-		}, reasonSessionIDMismatch},
+		}, wire.ReasonSessionIDMismatch},
 		{"cross-site POST with the cookie", func() *http.Request {
 			return newRequest(http.MethodPost, "https://app.example.com/api", "Cookie", cookies, "Origin", "https://evil.example")
-		}, reasonOriginMismatch},
-		{"pending session", func() *http.Request { return bearer(pending) }, reasonSessionPending},
+		}, wire.ReasonOriginMismatch},
+		{"pending session", func() *http.Request { return bearer(pending) }, wire.ReasonSessionPending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Warm the cache with a request that passes, except for the
@@ -172,7 +174,7 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 			serve(h, bearer(pending))
 			for i := 0; i < 2; i++ {
 				out := serve(h, tc.req())
-				if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != tc.want {
+				if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != tc.want {
 					t.Fatalf("request %d: status %d reason %q, want 401 %q", i, out.status(), got, tc.want)
 				}
 			}
@@ -216,7 +218,7 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 	token := sessionToken(t)
 
 	if out := serve(h, bearer(token)); out.status() != http.StatusOK {
-		t.Fatalf("first request: status %d reason %q", out.status(), out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("first request: status %d reason %q", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	if err := ks.fetch(context.Background()); err != nil {
 		t.Fatal(err)
@@ -231,8 +233,8 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := serve(h, bearer(token))
-	if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != reasonJWKKidMismatch {
-		t.Fatalf("after key removal: status %d reason %q, want 401 %q", out.status(), got, reasonJWKKidMismatch)
+	if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != wire.ReasonJWKKidMismatch {
+		t.Fatalf("after key removal: status %d reason %q, want 401 %q", out.status(), got, wire.ReasonJWKKidMismatch)
 	}
 	if h.cache.len() != 0 {
 		t.Fatalf("the entry of the removed key is still cached")
@@ -243,7 +245,7 @@ func fakeEntry(token string, exp float64) *cacheEntry {
 	e := new(cacheEntry)
 	d := &e.jwt
 	d.entry, d.token = e, token
-	d.claims[clExp] = jsonValue{kind: jsonNumber, num: exp}
+	d.claims[clExp] = jsonscan.Value{Kind: jsonscan.Number, Num: exp}
 	return newCacheEntry(d, nil)
 }
 
@@ -312,8 +314,8 @@ func TestCacheConcurrentUse(t *testing.T) {
 					n %= 4 // a hot set
 				}
 				out := serve(h, bearer(tokens[n]))
-				if want := fmt.Sprintf("user_%d", n); out.status() != http.StatusOK || out.upstream.Header.Get(headerUserID) != want {
-					errs <- fmt.Sprintf("token %d: status %d user %q", n, out.status(), out.upstream.Header.Get(headerUserID))
+				if want := fmt.Sprintf("user_%d", n); out.status() != http.StatusOK || out.upstream.Header.Get(wire.HeaderUserID) != want {
+					errs <- fmt.Sprintf("token %d: status %d user %q", n, out.status(), out.upstream.Header.Get(wire.HeaderUserID))
 					return
 				}
 			}

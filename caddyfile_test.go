@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 var updateGoldens = flag.Bool("update", false, "rewrite the Caddyfile adapt goldens under testdata/caddyfile")
@@ -165,6 +166,6 @@ func TestEnvironmentKeys(t *testing.T) {
 	}
 	out := serve(h, newRequest("GET", testOrigin+"/", "Authorization", "Bearer "+sessionToken(t)))
 	if out.upstream == nil {
-		t.Fatalf("token not accepted with keys from the environment: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("token not accepted with keys from the environment: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 }

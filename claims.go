@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -43,7 +44,7 @@ type session struct {
 	typed   *tokenClaims // the verified token's, shared read-only
 	// orgPer and orgFpm are the members of a v2 "o" claim that
 	// entitlements read.
-	orgPer, orgFpm jsonValue
+	orgPer, orgFpm jsonscan.Value
 	rawOnce        sync.Once
 	rawClaimM      map[string]any
 
@@ -110,8 +111,8 @@ const (
 )
 
 var (
-	orgClaimNames   = newMemberNames([]string{oID: "id", oSlg: "slg", oRol: "rol", oPer: "per", oFpm: "fpm"})
-	actorClaimNames = newMemberNames([]string{"sub"})
+	orgClaimNames   = jsonscan.NewNames([]string{oID: "id", oSlg: "slg", oRol: "rol", oPer: "per", oFpm: "fpm"})
+	actorClaimNames = jsonscan.NewNames([]string{"sub"})
 )
 
 func newSession(c *tokenClaims, payload string) *session {
@@ -123,29 +124,29 @@ func newSession(c *tokenClaims, payload string) *session {
 // init is newSession into s.
 func (s *session) init(c *tokenClaims, payload string) {
 	s.payload, s.typed = payload, c
-	s.userID = c[clSub].asString()
-	s.sessionID = c[clSid].asString()
-	s.status = c[clSts].asString()
-	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
-		if o := c[clO]; o.kind == jsonObject {
-			var m [numOrgMembers]jsonValue
-			_ = readMembers(o.str, orgClaimNames, m[:], false)
+	s.userID = c[clSub].AsString()
+	s.sessionID = c[clSid].AsString()
+	s.status = c[clSts].AsString()
+	if v := c[clV]; v.Kind == jsonscan.Number && v.Num == 2 {
+		if o := c[clO]; o.Kind == jsonscan.Object {
+			var m [numOrgMembers]jsonscan.Value
+			_ = jsonscan.ReadMembers(o.Str, orgClaimNames, m[:], false)
 			s.orgPer, s.orgFpm = m[oPer], m[oFpm]
-			s.orgID = m[oID].asString()
-			s.orgSlug = m[oSlg].asString()
-			if rol := m[oRol].asString(); rol != "" {
+			s.orgID = m[oID].AsString()
+			s.orgSlug = m[oSlg].AsString()
+			if rol := m[oRol].AsString(); rol != "" {
 				s.orgRole = "org:" + rol
 			}
 		}
 	} else {
-		s.orgID = c[clOrgID].asString()
-		s.orgRole = c[clOrgRole].asString()
-		s.orgSlug = c[clOrgSlug].asString()
+		s.orgID = c[clOrgID].AsString()
+		s.orgRole = c[clOrgRole].AsString()
+		s.orgSlug = c[clOrgSlug].AsString()
 	}
-	if act := c[clAct]; act.kind == jsonObject {
-		var m [1]jsonValue
-		_ = readMembers(act.str, actorClaimNames, m[:], false)
-		s.actorID = m[0].asString()
+	if act := c[clAct]; act.Kind == jsonscan.Object {
+		var m [1]jsonscan.Value
+		_ = jsonscan.ReadMembers(act.Str, actorClaimNames, m[:], false)
+		s.actorID = m[0].AsString()
 	}
 	s.publishable = true
 	for _, v := range s.identity() {
@@ -180,14 +181,14 @@ func (s *session) entitlements() *entitlements {
 func (s *session) decodeEntitlements() entitlements {
 	c := s.typed
 	var e entitlements
-	e.features = c[clFea].asString()
-	e.plans = c[clPla].asString()
-	e.impersonated = c[clAct].present() && c[clAct].kind != jsonNull
-	if v := c[clV]; v.kind == jsonNumber && v.num == 2 {
-		if c[clO].truthy() {
+	e.features = c[clFea].AsString()
+	e.plans = c[clPla].AsString()
+	e.impersonated = c[clAct].Present() && c[clAct].Kind != jsonscan.Null
+	if v := c[clV]; v.Kind == jsonscan.Number && v.Num == 2 {
+		if c[clO].Truthy() {
 			e.decodeOrgV2(c, s.orgPer, s.orgFpm)
 		}
-	} else if c[clOrgPermissions].kind == jsonArray {
+	} else if c[clOrgPermissions].Kind == jsonscan.Array {
 		e.hasOrgPermissions = true
 		perms, _ := s.rawClaims()["org_permissions"].([]any)
 		for _, p := range perms {
@@ -211,9 +212,9 @@ func (s *session) decodeEntitlements() entitlements {
 }
 
 // decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonValue) {
+func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonscan.Value) {
 	s.hasOrgPermissions = true
-	if fea := c[clFea]; fea.truthy() && fea.kind != jsonString {
+	if fea := c[clFea]; fea.Truthy() && fea.Kind != jsonscan.String {
 		s.malformed = "fea is not a string"
 		return
 	}
@@ -222,18 +223,18 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonValue) {
 		return
 	}
 	o := c[clO]
-	if o.kind != jsonObject {
+	if o.Kind != jsonscan.Object {
 		// o.per of a truthy non-object is undefined in JavaScript.
 		return
 	}
-	if !per.truthy() || !fpm.truthy() {
+	if !per.Truthy() || !fpm.Truthy() {
 		return
 	}
-	if per.kind != jsonString || fpm.kind != jsonString {
+	if per.Kind != jsonscan.String || fpm.Kind != jsonscan.String {
 		s.malformed = "o.per or o.fpm is not a string"
 		return
 	}
-	s.orgPermissions, s.permsValue = buildOrgPermissions(s.features, per.str, fpm.str)
+	s.orgPermissions, s.permsValue = buildOrgPermissions(s.features, per.Str, fpm.Str)
 }
 
 // buildOrgPermissions is parsePermissions + buildOrgPermissions: o.per names
@@ -253,7 +254,7 @@ func buildOrgPermissions(fea, per, fpm string) (perms []string, joined string) {
 	masks := fpm
 	for feature := range scopedParts(fea, isOrgClaimScope) {
 		mask, rest, more := strings.Cut(masks, ",")
-		bits, ok := parseBitmask(jsTrim(mask))
+		bits, ok := parseBitmask(jsparse.Trim(mask))
 		if ok {
 			j := 0
 			for p := range commaParts(per) {
@@ -264,7 +265,7 @@ func buildOrgPermissions(fea, per, fpm string) (perms []string, joined string) {
 					b.WriteString("org:")
 					b.WriteString(feature)
 					b.WriteByte(':')
-					b.WriteString(jsTrim(p))
+					b.WriteString(jsparse.Trim(p))
 					ends = append(ends, b.Len())
 				}
 				j++
@@ -342,7 +343,7 @@ func scopedParts(claim string, picked func(scope string) bool) iter.Seq[string] 
 			return
 		}
 		for part := range commaParts(claim) {
-			scope, value, found := strings.Cut(jsTrim(part), ":")
+			scope, value, found := strings.Cut(jsparse.Trim(part), ":")
 			if found && picked(scope) && !yield(value) {
 				return
 			}
@@ -371,7 +372,7 @@ func checkScopes(claim string) error {
 		return nil
 	}
 	for part := range commaParts(claim) {
-		if !strings.Contains(jsTrim(part), ":") {
+		if !strings.Contains(jsparse.Trim(part), ":") {
 			return errClaimElement
 		}
 	}
@@ -379,23 +380,3 @@ func checkScopes(claim string) error {
 }
 
 var errClaimElement = errors.New("claim element without a scope")
-
-// isPlainASCII is a byte that is neither white space nor part of a
-// multi-byte character: one that trimming stops at.
-func isPlainASCII(c byte) bool { return c > ' ' && c < 0x7f }
-
-// jsTrim is String.prototype.trim: JavaScript's white space and line
-// terminators, which differ from Go's unicode.IsSpace (U+FEFF is one, U+0085
-// is not).
-func jsTrim(s string) string {
-	if s == "" || isPlainASCII(s[0]) && isPlainASCII(s[len(s)-1]) {
-		return s
-	}
-	return strings.TrimFunc(s, func(r rune) bool {
-		switch r {
-		case '\t', '\n', '\v', '\f', '\r', '\uFEFF', '\u2028', '\u2029':
-			return true
-		}
-		return unicode.Is(unicode.Zs, r)
-	})
-}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -100,36 +101,36 @@ type deliberateDifference struct {
 // own: signed in, or the cross-origin sync handshake that follows a verified
 // cookie token.
 func signedInWithoutCheck(clerk confOutcome) bool {
-	return clerk.status == statusSignedIn ||
-		(clerk.status == statusHandshake && clerk.reason == reasonPrimaryDomainCrossOriginSync)
+	return clerk.status == wire.StatusSignedIn ||
+		(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryDomainCrossOriginSync)
 }
 
 var deliberateDifferences = []deliberateDifference{
 	{"issuer-required", func(c *confCase, clerk, ours confOutcome) bool { // A.3
-		return c.tags["iss-bad"] && ours.status == statusSignedOut && ours.reason == reasonTokenInvalidIssuer && signedInWithoutCheck(clerk)
+		return c.tags["iss-bad"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonTokenInvalidIssuer && signedInWithoutCheck(clerk)
 	}},
 	{"session-id-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.4
-		return c.tags["session-param"] && ours.status == statusSignedOut && ours.reason == reasonSessionIDMismatch && signedInWithoutCheck(clerk)
+		return c.tags["session-param"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionIDMismatch && signedInWithoutCheck(clerk)
 	}},
 	{"origin-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.5
-		return c.tags["cross-origin-unsafe"] && ours.status == statusSignedOut && ours.reason == reasonOriginMismatch && signedInWithoutCheck(clerk)
+		return c.tags["cross-origin-unsafe"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonOriginMismatch && signedInWithoutCheck(clerk)
 	}},
 	{"session-pending", func(c *confCase, clerk, ours confOutcome) bool { // A.6
-		return c.tags["pending"] && ours.status == statusSignedOut && ours.reason == reasonSessionPending && signedInWithoutCheck(clerk)
+		return c.tags["pending"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionPending && signedInWithoutCheck(clerk)
 	}},
 	{"redirect-count-at-least-3", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk stops the loop at exactly 3 only; we stop at 3 or more.
-		return c.tags["redirect-count-above-3"] && clerk.status == statusHandshake &&
-			ours.status == statusSignedOut && ours.reason == clerk.reason && ours.location == ""
+		return c.tags["redirect-count-above-3"] && clerk.status == wire.StatusHandshake &&
+			ours.status == wire.StatusSignedOut && ours.reason == clerk.reason && ours.location == ""
 	}},
 	{"refresh-not-attempted", func(c *confCase, clerk, ours confOutcome) bool {
 		// We never call the Backend API refresh (authenticate.go refreshError):
 		// Clerk's attempt fails offline, ours is not made.
-		const prefix = reasonSessionTokenExpired + "-refresh-"
+		const prefix = wire.ReasonSessionTokenExpired + "-refresh-"
 		return c.tags["refresh-cookie"] && clerk.status == ours.status &&
-			strings.HasPrefix(clerk.reason, prefix) && clerk.reason != prefix+refreshMissingAPIClient &&
-			ours.reason == prefix+refreshMissingAPIClient &&
-			sameLocation(clerk.location, ours.location, queryHandshakeReason) == ""
+			strings.HasPrefix(clerk.reason, prefix) && clerk.reason != prefix+wire.RefreshMissingAPIClient &&
+			ours.reason == prefix+wire.RefreshMissingAPIClient &&
+			sameLocation(clerk.location, ours.location, wire.QueryHandshakeReason) == ""
 	}},
 	{"dev-handshake-verification-error", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk throws on a development handshake token that fails
@@ -141,7 +142,7 @@ var deliberateDifferences = []deliberateDifference{
 		// sent them; we only from a proxy Caddy trusts (none here), so only
 		// the URLs built from it differ.
 		return c.tags["forwarded"] && clerk.status == ours.status && clerk.reason == ours.reason &&
-			sameLocation(clerk.location, ours.location, queryRedirectURL) == "" && clerk.location != ours.location
+			sameLocation(clerk.location, ours.location, wire.QueryRedirectURL) == "" && clerk.location != ours.location
 	}},
 	{"audience-not-comparable", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk's assertAudienceClaim checks only a string aud or a list of
@@ -149,8 +150,8 @@ var deliberateDifferences = []deliberateDifference{
 		// cannot compare (verify.go checkAudience).
 		// An expired token shows it as the handshake Clerk starts after
 		// its aud check passed.
-		return c.tags["aud-odd"] && ours.status == statusSignedOut && ours.reason == reasonTokenVerificationFailed &&
-			(signedInWithoutCheck(clerk) || strings.HasPrefix(clerk.reason, reasonSessionTokenExpired+"-"))
+		return c.tags["aud-odd"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonTokenVerificationFailed &&
+			(signedInWithoutCheck(clerk) || strings.HasPrefix(clerk.reason, wire.ReasonSessionTokenExpired+"-"))
 	}},
 	{"sync-redirect-url-not-web", func(c *confCase, clerk, ours confOutcome) bool {
 		// A development primary answering a satellite sync redirects to the
@@ -158,8 +159,8 @@ var deliberateDifferences = []deliberateDifference{
 		// too, and throws on a relative one), we only an absolute http(s)
 		// URL (handshake.go multiDomainSync) and otherwise go on.
 		clerkSynced := clerk.status == "error" ||
-			(clerk.status == statusHandshake && clerk.reason == reasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
-		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != reasonPrimaryRespondsToSyncing
+			(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
+		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != wire.ReasonPrimaryRespondsToSyncing
 	}},
 }
 
@@ -373,10 +374,10 @@ func runOurs(h *Handler, c *confCase) confOutcome {
 		return confOutcome{status: "error", reason: s.err.Error()}
 	}
 	hdr := s.rec.Header()
-	out := confOutcome{status: hdr.Get(headerAuthStatus), reason: hdr.Get(headerAuthReason), location: hdr.Get("Location"),
+	out := confOutcome{status: hdr.Get(wire.HeaderAuthStatus), reason: hdr.Get(wire.HeaderAuthReason), location: hdr.Get("Location"),
 		setCookies: hdr.Values("Set-Cookie")}
 	if out.status == "" {
-		out.status = statusSignedIn
+		out.status = wire.StatusSignedIn
 		if s.upstream == nil && out.location == "" {
 			out.status = "error"
 			out.reason = "neither passed on nor redirected"
@@ -533,7 +534,7 @@ var tokenVariants = []string{
 // token mints a session token of variant v for c, and the tags it implies.
 func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	now := testNow.Unix()
-	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}
+	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}
 	claims := sessionClaims(func(m map[string]any) { m["iss"] = c.issuer; m["azp"] = c.origin })
 	key := g.keyA
 	var tags []string
@@ -588,11 +589,11 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "cat-absent":
 		delete(header, "cat")
 	case "cat-ignore":
-		header["cat"] = jwtCategoryIgnore
+		header["cat"] = wire.JWTCategoryIgnore
 	case "cat-template":
 		header["cat"] = "cl_B7d4PD222AAA"
 	case "cat-m2m":
-		header["cat"] = jwtCategoryM2M
+		header["cat"] = wire.JWTCategoryM2M
 	case "typ-at-jwt":
 		header["typ"] = "at+jwt"
 	case "sub-mch":
@@ -723,7 +724,7 @@ func devCookies(c *confConfig) []string {
 	if c.production {
 		return nil
 	}
-	return []string{cookieDevBrowser + "=dvb_conformance", cookieDevBrowser + "_" + c.suffix() + "=dvb_conformance"}
+	return []string{wire.CookieDevBrowser + "=dvb_conformance", wire.CookieDevBrowser + "_" + c.suffix() + "=dvb_conformance"}
 }
 
 func uatFor(iat int64) string { return strconv.FormatInt(iat, 10) }
@@ -869,7 +870,7 @@ func (g *confGenerator) shapeAndLoopCases() {
 		for _, count := range []string{"", "0", "1", "2", "3", "x"} {
 			cookies := []string{"__session=" + expired, "__client_uat=" + uatFor(testNow.Unix()-200)}
 			if count != "" {
-				cookies = append(cookies, cookieRedirectCount+"="+count)
+				cookies = append(cookies, wire.CookieRedirectCount+"="+count)
 			}
 			g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/shape/%s-%s-%s/count=%s", s.method, s.dest, s.accept, count),
 				method: s.method, headers: s.headers(), cookies: cookies})
@@ -907,7 +908,7 @@ func (g *confGenerator) crossOriginCases() {
 						h = append(h, [2]string{"referer", ref})
 					}
 					g.add(&confCase{cfg: cfg, name: fmt.Sprintf("%s/referer/%s/count=%s/%s", cfg.name, ref, count, s.dest), headers: h,
-						cookies: append(append([]string{}, cookies...), cookieRedirectCount+"="+count)})
+						cookies: append(append([]string{}, cookies...), wire.CookieRedirectCount+"="+count)})
 				}
 			}
 		}
@@ -1020,7 +1021,7 @@ func (g *confGenerator) handshakeReturnCases() {
 				case "query":
 					target += "&__clerk_handshake=" + tok
 				case "cookie":
-					cookies = append(cookies, cookieHandshake+"="+tok)
+					cookies = append(cookies, wire.CookieHandshake+"="+tok)
 				case "nonce":
 					g.nonces++
 					nonce := fmt.Sprintf("nonce_%d", g.nonces)
@@ -1028,7 +1029,7 @@ func (g *confGenerator) handshakeReturnCases() {
 					if g.rng.Intn(2) == 0 {
 						target += "&__clerk_handshake_nonce=" + nonce
 					} else {
-						cookies = append(cookies, cookieHandshakeNonce+"="+nonce)
+						cookies = append(cookies, wire.CookieHandshakeNonce+"="+nonce)
 					}
 				}
 				if !cfg.production {
@@ -1049,7 +1050,7 @@ func (g *confGenerator) handshakeReturnCases() {
 				if carrier == "query" {
 					target += "?__clerk_handshake=" + bad.token
 				} else {
-					cookies = append(cookies, cookieHandshake+"="+bad.token)
+					cookies = append(cookies, wire.CookieHandshake+"="+bad.token)
 				}
 				g.add(&confCase{cfg: cfg, name: fmt.Sprintf("%s/handshake-%s/%s", cfg.name, bad.name, carrier), target: target,
 					headers: shapes[0].headers(), cookies: cookies, tags: tagSet("handshake-token-bad")})
@@ -1111,15 +1112,15 @@ func (g *confGenerator) deliberateCases() {
 	// Redirect counters above 3: Clerk loops on, we stop.
 	for _, count := range []string{"4", "7"} {
 		g.add(&confCase{cfg: g.prod, name: "prod/redirect-count/" + count, headers: shapes[0].headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRedirectCount + "=" + count}, tags: tagSet("redirect-count-above-3")})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRedirectCount + "=" + count}, tags: tagSet("redirect-count-above-3")})
 	}
 	// A refresh cookie: Clerk tries the Backend API refresh (GET only).
 	for _, s := range []shape{shapes[0], shapes[2], shapes[6]} {
 		g.add(&confCase{cfg: g.prod, name: "prod/refresh-cookie/" + s.method + "-" + s.dest, method: s.method, headers: s.headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRefresh + sfx + "=rt_1"}, tags: tagSet("refresh-cookie")})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRefresh + sfx + "=rt_1"}, tags: tagSet("refresh-cookie")})
 	}
 	g.add(&confCase{cfg: g.prod, name: "prod/refresh-cookie/unsuffixed-ignored", headers: shapes[0].headers(),
-		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRefresh + "=rt_1"}})
+		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRefresh + "=rt_1"}})
 }
 
 // parsingCases: how the request is read — cookie and header syntax, the loop
@@ -1156,7 +1157,7 @@ func (g *confGenerator) parsingCases() {
 			tags["redirect-count-above-3"] = true
 		}
 		g.add(&confCase{cfg: g.prod, name: "prod/redirect-count-syntax/" + count, headers: shapes[0].headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRedirectCount + "=" + count}, tags: tags})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRedirectCount + "=" + count}, tags: tags})
 	}
 	for _, h := range [][][2]string{
 		{{"sec-fetch-dest", "Document"}},
@@ -1204,9 +1205,9 @@ func (g *confGenerator) parsingCases() {
 	good := g.handshakeToken(g.keyA, session)
 	forged := g.handshakeToken(g.keyB, session)
 	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/good", target: "/back?__clerk_handshake=" + good,
-		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + forged}})
+		headers: shapes[0].headers(), cookies: []string{wire.CookieHandshake + "=" + forged}})
 	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/forged", target: "/back?__clerk_handshake=" + forged,
-		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + good}})
+		headers: shapes[0].headers(), cookies: []string{wire.CookieHandshake + "=" + good}})
 	// A nonce wins over a token.
 	g.nonces++
 	nonce := fmt.Sprintf("nonce_%d", g.nonces)

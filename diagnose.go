@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -124,13 +125,13 @@ var errDeniedByRule = errors.New("the request would be denied by an authorizatio
 // diagnoseStatus is the exit status and error for a decision.
 func diagnoseStatus(d *decision) (int, error) {
 	switch {
-	case d.status == statusSignedIn && d.reason == "":
+	case d.status == wire.StatusSignedIn && d.reason == "":
 		return diagnoseExitSignedIn, nil
-	case d.status == statusSignedIn:
+	case d.status == wire.StatusSignedIn:
 		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule, d.reason)
-	case d.status == statusHandshake:
+	case d.status == wire.StatusHandshake:
 		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
-	case d.status == statusSignedOut:
+	case d.status == wire.StatusSignedOut:
 		return diagnoseExitSignedOut, fmt.Errorf("%w (%s)", errNotSignedIn, d.reason)
 	}
 	return diagnoseExitError, fmt.Errorf("%w: no decision (%s)", errNotSignedIn, d.reason)
@@ -549,7 +550,7 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	err := h.ServeHTTP(rec, r.WithContext(ctx), next)
 	dg.response = describeResponse(rec, err, passed)
 	if dg.decision == nil {
-		dg.decision = &decision{status: "unknown", reason: reasonUnexpectedError}
+		dg.decision = &decision{status: "unknown", reason: wire.ReasonUnexpectedError}
 	}
 
 	raw := ""
@@ -557,7 +558,7 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	case a.tokenInHeader != "":
 		raw, dg.tokenFrom = a.tokenInHeader, "the Authorization header"
 	case a.sessionCookie != "":
-		raw, dg.tokenFrom = a.sessionCookie, "the "+h.cookieName(cookieSession, a.suffixed)+" cookie"
+		raw, dg.tokenFrom = a.sessionCookie, "the "+h.cookieName(wire.CookieSession, a.suffixed)+" cookie"
 	}
 	if raw == "" {
 		return dg
@@ -597,7 +598,7 @@ func describeResponse(rec *httptest.ResponseRecorder, err error, passed bool) st
 // authHeaders names the X-Clerk-Auth-* headers of a refusal.
 func authHeaders(rec *httptest.ResponseRecorder) string {
 	var b strings.Builder
-	for _, name := range []string{headerAuthStatus, headerAuthReason} {
+	for _, name := range []string{wire.HeaderAuthStatus, wire.HeaderAuthReason} {
 		if v := rec.Header().Get(name); v != "" {
 			fmt.Fprintf(&b, ", %s: %s", name, v)
 		}
@@ -652,7 +653,7 @@ func (dg *diagnosis) write(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
-	if d.status == statusSignedIn && d.session != nil {
+	if d.status == wire.StatusSignedIn && d.session != nil {
 		s := d.session
 		if d.rule != "" {
 			fmt.Fprintf(w, "rule:      %s\n", d.rule)

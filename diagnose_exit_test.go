@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // diagnoseExitCodeOf is the exit status Caddy's main would give err: the
@@ -57,7 +58,7 @@ func TestDiagnoseExitCodes(t *testing.T) {
 			"deny impersonated", diagnoseExitDenied, []string{"rule:      deny impersonated", "response:  403 Forbidden"}, []string{"the request goes on"}},
 		{"signed out", []string{"--token", expired}, "", diagnoseExitSignedOut, []string{"decision:  signed-out", "response:  401 Unauthorized"}, nil},
 		{"signed out, sign-in redirect", []string{"--document"}, "", diagnoseExitSignedOut, []string{"response:  307 redirect to https://accounts.example.com/sign-in"}, nil},
-		{"handshake", []string{"--document", "--cookie", cookieSession + "=" + expired + "; " + cookieClientUAT + "=1"}, "", diagnoseExitHandshake,
+		{"handshake", []string{"--document", "--cookie", wire.CookieSession + "=" + expired + "; " + wire.CookieClientUAT + "=1"}, "", diagnoseExitHandshake,
 			[]string{"decision:  handshake", "response:  307 redirect to https://clerk.example.com/v1/client/handshake"}, nil},
 		{"config error", []string{"--token", sessionToken(t), "--proxy-url", "clerk"}, "", diagnoseExitError, nil, nil},
 	} {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -90,7 +91,7 @@ func TestDiagnoseExplains(t *testing.T) {
 			"token:     none", "reason:    session-token-and-uat-missing",
 			"response:  307 redirect to https://accounts.example.com/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2F",
 		}, []string{"key:"}},
-		{"cookie, valid", []string{"--cookie", cookieSession + "=" + sessionToken(t) + "; " + cookieClientUAT + "=1"}, true, []string{
+		{"cookie, valid", []string{"--cookie", wire.CookieSession + "=" + sessionToken(t) + "; " + wire.CookieClientUAT + "=1"}, true, []string{
 			"token:     from the __session cookie", "decision:  signed-in", verifiedByPEM,
 		}, nil},
 	} {

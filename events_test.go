@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 func init() {
@@ -77,7 +78,7 @@ func TestKeyEventsReachSubscribers(t *testing.T) {
 	if got := failed.Origin().CaddyModule().ID; got != "http.handlers.clerk_auth" {
 		t.Errorf("origin %q", got)
 	}
-	if failed.Data["reason"] != reasonJWKRemoteFailedToLoad || failed.Data["jwks_url"] != jwks.URL+"/jwks" || failed.Data["has_keys"] != false {
+	if failed.Data["reason"] != wire.ReasonJWKRemoteFailedToLoad || failed.Data["jwks_url"] != jwks.URL+"/jwks" || failed.Data["has_keys"] != false {
 		t.Errorf("failure event data: %v", failed.Data)
 	}
 	if n, _ := failed.Data["consecutive_failures"].(int); n < 1 {

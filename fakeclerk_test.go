@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // fakeClerk is a Clerk instance on loopback: its Frontend API (the handshake
@@ -151,7 +153,7 @@ func (f *fakeClerk) latestSession() string {
 // sessionToken mints a session token for the site at origin azp, issued at
 // iat and living ttl (negative: already expired).
 func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) string {
-	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": jwtCategorySession}, map[string]any{
+	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": wire.JWTCategorySession}, map[string]any{
 		"sub": fakeUserID, "sid": fakeSessionID, "iss": f.issuer(), "azp": azp, "sts": "active", "v": 2,
 		"iat": iat.Unix(), "nbf": iat.Unix() - 10, "exp": iat.Add(ttl).Unix(),
 	})
@@ -162,19 +164,19 @@ func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) s
 // handshake token or, with format=nonce, as a nonce for the Backend API.
 func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	back, err := url.Parse(q.Get(queryRedirectURL))
-	if err != nil || (back.Scheme != "http" && back.Scheme != "https") || back.Host == "" || q.Get(queryHandshakeReason) == "" {
+	back, err := url.Parse(q.Get(wire.QueryRedirectURL))
+	if err != nil || (back.Scheme != "http" && back.Scheme != "https") || back.Host == "" || q.Get(wire.QueryHandshakeReason) == "" {
 		http.Error(w, "handshake needs an absolute redirect_url and a reason", http.StatusBadRequest)
 		return
 	}
 	azp := back.Scheme + "://" + back.Host
-	nonceFormat := q.Get(queryHandshakeFormat) == "nonce"
+	nonceFormat := q.Get(wire.QueryHandshakeFormat) == "nonce"
 
 	f.mu.Lock()
-	directives := f.directives(azp, q.Get(queryDevBrowser) == "", nonceFormat)
-	carrierName, carrierValue := cookieHandshake, ""
+	directives := f.directives(azp, q.Get(wire.QueryDevBrowser) == "", nonceFormat)
+	carrierName, carrierValue := wire.CookieHandshake, ""
 	if nonceFormat {
-		carrierName, carrierValue = cookieHandshakeNonce, randomID(f.t)
+		carrierName, carrierValue = wire.CookieHandshakeNonce, randomID(f.t)
 		f.nonces[carrierValue] = directives
 	} else {
 		carrierValue = signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid},
@@ -209,20 +211,20 @@ func (f *fakeClerk) directives(azp string, newDevBrowser, nonceFormat bool) []st
 			token = f.sessionToken(azp, uat, time.Minute)
 		}
 		f.lastSession = token
-		both(cookieSession, "="+token+"; Path=/; SameSite=Lax")
-		both(cookieClientUAT, "="+strconv.FormatInt(uat.Unix(), 10)+"; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieSession, "="+token+"; Path=/; SameSite=Lax")
+		both(wire.CookieClientUAT, "="+strconv.FormatInt(uat.Unix(), 10)+"; Path=/; Max-Age=315360000; SameSite=Lax")
 	default:
-		both(cookieSession, "=; Path=/; Max-Age=0; SameSite=Lax")
-		both(cookieClientUAT, "=0; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieSession, "=; Path=/; Max-Age=0; SameSite=Lax")
+		both(wire.CookieClientUAT, "=0; Path=/; Max-Age=315360000; SameSite=Lax")
 	}
 	if f.development && newDevBrowser {
-		both(cookieDevBrowser, "="+fakeDevBrowser+"; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieDevBrowser, "="+fakeDevBrowser+"; Path=/; Max-Age=315360000; SameSite=Lax")
 	}
 	if !f.development {
 		// The carrier cookie has done its work: Clerk's payload clears it.
-		carrier := cookieHandshake
+		carrier := wire.CookieHandshake
 		if nonceFormat {
-			carrier = cookieHandshakeNonce
+			carrier = wire.CookieHandshakeNonce
 		}
 		d = append(d, carrier+"=; Path=/; Max-Age=0; SameSite=Lax")
 	}
@@ -275,7 +277,7 @@ func (f *fakeClerk) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 func serveSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!doctype html><title>Sign in</title><h1>Sign in</h1><p>After signing in you go back to <span id="redirect-url">%s</span></p>`,
-		html.EscapeString(r.URL.Query().Get(queryRedirectURL)))
+		html.EscapeString(r.URL.Query().Get(wire.QueryRedirectURL)))
 }
 
 func randomID(t testing.TB) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -190,7 +191,7 @@ func FuzzHandshakePayload(f *testing.F) {
 		out := serve(&hc, r)
 		requireNotSignedIn(t, out, "handshake payload")
 		for _, c := range out.rec.Header().Values("Set-Cookie") {
-			if strings.HasPrefix(c, cookieRedirectCount+"=") {
+			if strings.HasPrefix(c, wire.CookieRedirectCount+"=") {
 				continue
 			}
 			if _, ok := directiveDomainMatches(c, "app.example.com"); !ok {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -42,7 +43,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// set one by one: most are never read, and each Set is a locked map write.
 	repl.Map(placeholdersFor(d))
 
-	if d.status != statusSignedIn {
+	if d.status != wire.StatusSignedIn {
 		h.logger.Debug("clerk session not accepted",
 			zap.String("status", d.status), zap.String("reason", d.reason),
 			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
@@ -63,7 +64,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
-	case d.status == statusSignedIn:
+	case d.status == wire.StatusSignedIn:
 		publishSession(r, d.session, h.headers)
 		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
@@ -115,7 +116,7 @@ func isBuiltLocation(loc string) bool {
 // resolved handshake). Whatever the instance, they never reach the next
 // handler: __clerk_handshake is a live session token and
 // __clerk_db_jwt a development browser's credential.
-var handshakeParams = [...]string{queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce}
+var handshakeParams = [...]string{wire.QueryHandshake, wire.QueryHandshakeHelp, wire.QueryDevBrowser, wire.QueryHandshakeNonce}
 
 // removeHandshakeParams removes the handshake parameters from the request's
 // URL and RequestURI, keeping every other parameter byte for byte. A query
@@ -182,10 +183,10 @@ func dropQueryParams(raw string, names []string) (string, bool) {
 }
 
 func setDebugHeaders(hdr http.Header, d *decision) {
-	hdr.Set(headerAuthStatus, d.status)
-	hdr.Set(headerAuthReason, d.reason)
+	hdr.Set(wire.HeaderAuthStatus, d.status)
+	hdr.Set(wire.HeaderAuthReason, d.reason)
 	if d.message != "" {
-		hdr.Set(headerAuthMessage, d.message)
+		hdr.Set(wire.HeaderAuthMessage, d.message)
 	}
 }
 
@@ -217,12 +218,12 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if crossOrigin && h.Satellite {
 		// Back from the primary's sign-in, a satellite without cookies must
 		// sync, or it sends the user to sign in again.
-		back.RawQuery = setQueryParam(back.RawQuery, querySynced, "false")
+		back.RawQuery = setQueryParam(back.RawQuery, wire.QuerySynced, "false")
 	}
-	target.RawQuery = setQueryParam(target.RawQuery, queryRedirectURL, back.String())
+	target.RawQuery = setQueryParam(target.RawQuery, wire.QueryRedirectURL, back.String())
 	if crossOrigin && h.isDevelopment() && a.devBrowser != "" {
 		// The Account Portal must sign in this browser's dev browser.
-		target.RawQuery = setQueryParam(target.RawQuery, queryDevBrowser, a.devBrowser)
+		target.RawQuery = setQueryParam(target.RawQuery, wire.QueryDevBrowser, a.devBrowser)
 	}
 	if relative {
 		// A path stays a path: the Location must not take its host from
@@ -245,7 +246,7 @@ func stripIdentityHeaders(r *http.Request) {
 			delete(h, k)
 		}
 	}
-	for _, name := range [...]string{headerConnection, headerProxyConnection} {
+	for _, name := range [...]string{wire.HeaderConnection, wire.HeaderProxyConnection} {
 		if v, ok := h[name]; ok && namesIdentityHeader(v) {
 			if kept := withoutIdentityTokens(v); len(kept) != 0 {
 				h[name] = kept
@@ -257,11 +258,11 @@ func stripIdentityHeaders(r *http.Request) {
 	// Trailers announced in Trailer: the server has them as keys of
 	// r.Trailer; an announcement still in the header (a body that is not
 	// chunked) is hop-by-hop for reverse_proxy, but is scrubbed all the same.
-	if v, ok := h[headerTrailer]; ok && namesIdentityHeader(v) {
+	if v, ok := h[wire.HeaderTrailer]; ok && namesIdentityHeader(v) {
 		if kept := withoutIdentityTokens(v); len(kept) != 0 {
-			h[headerTrailer] = kept
+			h[wire.HeaderTrailer] = kept
 		} else {
-			delete(h, headerTrailer)
+			delete(h, wire.HeaderTrailer)
 		}
 	}
 	if r.Trailer != nil {
@@ -359,7 +360,7 @@ func isIdentityHeaderName(k string) bool {
 // identityHeaders and identityPlaceholders name the session's values in
 // the order of session.identity.
 var (
-	identityHeaders      = [...]string{headerUserID, headerSessionID, headerOrgID, headerOrgRole, headerOrgSlug, headerActorID}
+	identityHeaders      = [...]string{wire.HeaderUserID, wire.HeaderSessionID, wire.HeaderOrgID, wire.HeaderOrgRole, wire.HeaderOrgSlug, wire.HeaderActorID}
 	identityPlaceholders = [...]string{
 		"http.auth.user.id", "http.auth.user.session_id", "http.auth.user.org_id",
 		"http.auth.user.org_role", "http.auth.user.org_slug", "http.auth.user.actor_id",
@@ -436,7 +437,7 @@ func publishSession(r *http.Request, s *session, which upstreamHeaders) {
 // such as "X-User: {http.auth.user.id}" would reach an upstream with a
 // non-empty user id for an anonymous visitor.
 func placeholdersFor(d *decision) caddy.ReplacerFunc {
-	if d.status == statusSignedIn && d.session != nil {
+	if d.status == wire.StatusSignedIn && d.session != nil {
 		return d.session.placeholders
 	}
 	status, reason := d.status, d.reason
@@ -488,17 +489,17 @@ func (s *session) placeholder(key string) (any, bool) {
 // statusValue boxes the status for the replacer without allocating.
 func statusValue(status string) any {
 	switch status {
-	case statusSignedIn:
+	case wire.StatusSignedIn:
 		return anySignedIn
-	case statusSignedOut:
+	case wire.StatusSignedOut:
 		return anySignedOut
-	case statusHandshake:
+	case wire.StatusHandshake:
 		return anyHandshake
 	}
 	return status
 }
 
-var anySignedIn, anySignedOut, anyHandshake, anyNoReason any = statusSignedIn, statusSignedOut, statusHandshake, ""
+var anySignedIn, anySignedOut, anyHandshake, anyNoReason any = wire.StatusSignedIn, wire.StatusSignedOut, wire.StatusHandshake, ""
 
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
 // host and scheme count only from a proxy Caddy trusts (decision A.9).

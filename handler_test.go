@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // cookieHeader builds a Cookie header from name, value pairs.
@@ -48,39 +49,39 @@ func TestHeaderTokenReasons(t *testing.T) {
 	cases := []struct {
 		name, token, status, reason string
 	}{
-		{"valid", valid, statusSignedIn, ""},
-		{"valid without typ", signJWT(t, a, hdrWith("typ", nil), sessionClaims()), statusSignedIn, ""},
-		{"ignore category", signJWT(t, a, hdrWith("cat", jwtCategoryIgnore), sessionClaims()), statusSignedIn, ""},
-		{"expired", sessionToken(t, with("exp", now-10)), statusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
-		{"expired within skew", sessionToken(t, with("exp", now-4)), statusSignedIn, ""},
-		{"expired exactly at skew", sessionToken(t, with("exp", now-5)), statusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
-		{"nbf in the future", sessionToken(t, with("nbf", now+60)), statusSignedOut, reasonSessionTokenNBF},
-		{"nbf within skew", sessionToken(t, with("nbf", now+5)), statusSignedIn, ""},
-		{"iat in the future", sessionToken(t, with("iat", now+60)), statusSignedOut, reasonSessionTokenIatInTheFuture},
-		{"exp missing", sessionToken(t, without("exp")), statusSignedOut, reasonTokenVerificationFailed},
-		{"exp a string", sessionToken(t, with("exp", "9999999999")), statusSignedOut, reasonTokenVerificationFailed},
-		{"nbf null", sessionToken(t, with("nbf", nil)), statusSignedOut, reasonTokenVerificationFailed},
-		{"sub missing", sessionToken(t, without("sub")), statusSignedOut, reasonTokenVerificationFailed},
-		{"sub a number", sessionToken(t, with("sub", 5)), statusSignedOut, reasonTokenVerificationFailed},
-		{"azp missing", sessionToken(t, without("azp")), statusSignedOut, reasonTokenInvalidAuthorizedParties},
-		{"azp other origin", sessionToken(t, with("azp", "https://evil.example")), statusSignedOut, reasonTokenInvalidAuthorizedParties},
-		{"issuer of another instance", sessionToken(t, with("iss", "https://clerk.other.com")), statusSignedOut, reasonTokenInvalidIssuer},
-		{"issuer missing", sessionToken(t, without("iss")), statusSignedOut, reasonTokenInvalidIssuer},
-		{"signed by another key", signJWT(t, b, hdr, sessionClaims()), statusSignedOut, reasonTokenInvalidSignature},
-		{"payload tampered", parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2], statusSignedOut, reasonTokenInvalid},
-		{"signature stripped", parts[0] + "." + parts[1] + ".", statusSignedOut, reasonTokenInvalidSignature},
-		{"two parts", parts[0] + "." + parts[1], statusSignedOut, reasonTokenInvalid},
-		{"not base64", "a.b@.c", statusSignedOut, reasonTokenInvalid},
-		{"garbage", "garbage", statusSignedOut, reasonTokenInvalid},
-		{"alg none", parts[0][:0] + b64json(`{"alg":"none","typ":"JWT"}`) + "." + parts[1] + ".", statusSignedOut, reasonTokenInvalidAlgorithm},
-		{"alg HS256", b64json(`{"alg":"HS256","typ":"JWT"}`) + "." + parts[1] + "." + parts[2], statusSignedOut, reasonTokenInvalidAlgorithm},
-		{"alg RS384 on an RS256 key", signJWT(t, a, hdrWith("alg", "RS384"), sessionClaims()), statusSignedOut, reasonTokenVerificationFailed},
-		{"typ not JWT", signJWT(t, a, hdrWith("typ", "at+jwt2"), sessionClaims()), statusSignedOut, reasonTokenInvalid},
-		{"M2M category", signJWT(t, a, hdrWith("cat", jwtCategoryM2M), sessionClaims()), statusSignedOut, reasonTokenTypeMismatch},
-		{"JWT template category", signJWT(t, a, hdrWith("cat", "cl_B7d4PD222AAA"), sessionClaims()), statusSignedOut, reasonTokenTypeMismatch},
-		{"OAuth access token", signJWT(t, a, hdrWith("typ", "at+jwt"), sessionClaims()), statusSignedOut, reasonTokenTypeMismatch},
-		{"machine subject", sessionToken(t, with("sub", "mch_123")), statusSignedOut, reasonTokenTypeMismatch},
-		{"pending session", sessionToken(t, with("sts", "pending")), statusSignedOut, reasonSessionPending},
+		{"valid", valid, wire.StatusSignedIn, ""},
+		{"valid without typ", signJWT(t, a, hdrWith("typ", nil), sessionClaims()), wire.StatusSignedIn, ""},
+		{"ignore category", signJWT(t, a, hdrWith("cat", wire.JWTCategoryIgnore), sessionClaims()), wire.StatusSignedIn, ""},
+		{"expired", sessionToken(t, with("exp", now-10)), wire.StatusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
+		{"expired within skew", sessionToken(t, with("exp", now-4)), wire.StatusSignedIn, ""},
+		{"expired exactly at skew", sessionToken(t, with("exp", now-5)), wire.StatusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
+		{"nbf in the future", sessionToken(t, with("nbf", now+60)), wire.StatusSignedOut, wire.ReasonSessionTokenNBF},
+		{"nbf within skew", sessionToken(t, with("nbf", now+5)), wire.StatusSignedIn, ""},
+		{"iat in the future", sessionToken(t, with("iat", now+60)), wire.StatusSignedOut, wire.ReasonSessionTokenIatInTheFuture},
+		{"exp missing", sessionToken(t, without("exp")), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"exp a string", sessionToken(t, with("exp", "9999999999")), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"nbf null", sessionToken(t, with("nbf", nil)), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"sub missing", sessionToken(t, without("sub")), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"sub a number", sessionToken(t, with("sub", 5)), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"azp missing", sessionToken(t, without("azp")), wire.StatusSignedOut, wire.ReasonTokenInvalidAuthorizedParties},
+		{"azp other origin", sessionToken(t, with("azp", "https://evil.example")), wire.StatusSignedOut, wire.ReasonTokenInvalidAuthorizedParties},
+		{"issuer of another instance", sessionToken(t, with("iss", "https://clerk.other.com")), wire.StatusSignedOut, wire.ReasonTokenInvalidIssuer},
+		{"issuer missing", sessionToken(t, without("iss")), wire.StatusSignedOut, wire.ReasonTokenInvalidIssuer},
+		{"signed by another key", signJWT(t, b, hdr, sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalidSignature},
+		{"payload tampered", parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2], wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"signature stripped", parts[0] + "." + parts[1] + ".", wire.StatusSignedOut, wire.ReasonTokenInvalidSignature},
+		{"two parts", parts[0] + "." + parts[1], wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"not base64", "a.b@.c", wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"garbage", "garbage", wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"alg none", parts[0][:0] + b64json(`{"alg":"none","typ":"JWT"}`) + "." + parts[1] + ".", wire.StatusSignedOut, wire.ReasonTokenInvalidAlgorithm},
+		{"alg HS256", b64json(`{"alg":"HS256","typ":"JWT"}`) + "." + parts[1] + "." + parts[2], wire.StatusSignedOut, wire.ReasonTokenInvalidAlgorithm},
+		{"alg RS384 on an RS256 key", signJWT(t, a, hdrWith("alg", "RS384"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"typ not JWT", signJWT(t, a, hdrWith("typ", "at+jwt2"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"M2M category", signJWT(t, a, hdrWith("cat", wire.JWTCategoryM2M), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"JWT template category", signJWT(t, a, hdrWith("cat", "cl_B7d4PD222AAA"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"OAuth access token", signJWT(t, a, hdrWith("typ", "at+jwt"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"machine subject", sessionToken(t, with("sub", "mch_123")), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"pending session", sessionToken(t, with("sts", "pending")), wire.StatusSignedOut, wire.ReasonSessionPending},
 	}
 	h := newTestHandler(t)
 	for _, tc := range cases {
@@ -92,13 +93,13 @@ func TestHeaderTokenReasons(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				r := newRequest("GET", testOrigin+"/api/data", "Authorization", carrier+tc.token, "Sec-Fetch-Dest", "empty")
 				out := serve(h, r)
-				gotStatus := out.rec.Header().Get(headerAuthStatus)
-				if tc.status == statusSignedIn {
+				gotStatus := out.rec.Header().Get(wire.HeaderAuthStatus)
+				if tc.status == wire.StatusSignedIn {
 					if out.upstream == nil || out.status() != 200 {
-						t.Fatalf("want signed in, got %d %s %s", out.status(), gotStatus, out.rec.Header().Get(headerAuthReason))
+						t.Fatalf("want signed in, got %d %s %s", out.status(), gotStatus, out.rec.Header().Get(wire.HeaderAuthReason))
 					}
-					if got := out.upstream.Header.Get(headerUserID); got != "user_1" {
-						t.Errorf("upstream %s = %q", headerUserID, got)
+					if got := out.upstream.Header.Get(wire.HeaderUserID); got != "user_1" {
+						t.Errorf("upstream %s = %q", wire.HeaderUserID, got)
 					}
 					return
 				}
@@ -108,10 +109,10 @@ func TestHeaderTokenReasons(t *testing.T) {
 				if out.status() != http.StatusUnauthorized {
 					t.Errorf("status %d, want 401", out.status())
 				}
-				if gotStatus != tc.status || out.rec.Header().Get(headerAuthReason) != tc.reason {
-					t.Errorf("got %s/%s, want %s/%s", gotStatus, out.rec.Header().Get(headerAuthReason), tc.status, tc.reason)
+				if gotStatus != tc.status || out.rec.Header().Get(wire.HeaderAuthReason) != tc.reason {
+					t.Errorf("got %s/%s, want %s/%s", gotStatus, out.rec.Header().Get(wire.HeaderAuthReason), tc.status, tc.reason)
 				}
-				if msg := out.rec.Header().Get(headerAuthMessage); strings.Contains(msg, tc.token) && tc.token != "" {
+				if msg := out.rec.Header().Get(wire.HeaderAuthMessage); strings.Contains(msg, tc.token) && tc.token != "" {
 					t.Errorf("message carries the token")
 				}
 			})
@@ -131,14 +132,14 @@ func TestAuthorizationSchemes(t *testing.T) {
 	}{
 		{"Bearer " + tok, ""},
 		{tok, ""},
-		{"bearer " + tok, reasonSessionTokenAndUATMissing},
-		{"Basic " + tok, reasonSessionTokenAndUATMissing},
+		{"bearer " + tok, wire.ReasonSessionTokenAndUATMissing},
+		{"Basic " + tok, wire.ReasonSessionTokenAndUATMissing},
 		{"Bearer " + tok + " trailing", ""},
-		{"Bearer  " + tok, reasonTokenInvalid}, // split(' ', 2) gives an empty token: "Bearer" is the token
+		{"Bearer  " + tok, wire.ReasonTokenInvalid}, // split(' ', 2) gives an empty token: "Bearer" is the token
 	}
 	for _, tc := range cases {
 		out := serve(h, newRequest("GET", testOrigin+"/", "Authorization", tc.header))
-		if got := out.rec.Header().Get(headerAuthReason); got != tc.reason {
+		if got := out.rec.Header().Get(wire.HeaderAuthReason); got != tc.reason {
 			t.Errorf("%.20q...: reason %q, want %q", tc.header, got, tc.reason)
 		}
 	}
@@ -155,15 +156,15 @@ func TestCookieMatrix(t *testing.T) {
 	cases := []struct {
 		name, cookies, doc, api string
 	}{
-		{"nothing", "", "signed-out/" + reasonSessionTokenAndUATMissing, "signed-out/" + reasonSessionTokenAndUATMissing},
-		{"uat zero only", cookieHeader("__client_uat", "0"), "signed-out/" + reasonSessionTokenAndUATMissing, "signed-out/" + reasonSessionTokenAndUATMissing},
-		{"session without uat", cookieHeader("__session", valid), "handshake/" + reasonSessionTokenButNoClientUAT, "signed-out/" + reasonSessionTokenButNoClientUAT},
-		{"uat without session", cookieHeader("__client_uat", uatAt(now)), "handshake/" + reasonClientUATButNoSessionToken, "signed-out/" + reasonClientUATButNoSessionToken},
+		{"nothing", "", "signed-out/" + wire.ReasonSessionTokenAndUATMissing, "signed-out/" + wire.ReasonSessionTokenAndUATMissing},
+		{"uat zero only", cookieHeader("__client_uat", "0"), "signed-out/" + wire.ReasonSessionTokenAndUATMissing, "signed-out/" + wire.ReasonSessionTokenAndUATMissing},
+		{"session without uat", cookieHeader("__session", valid), "handshake/" + wire.ReasonSessionTokenButNoClientUAT, "signed-out/" + wire.ReasonSessionTokenButNoClientUAT},
+		{"uat without session", cookieHeader("__client_uat", uatAt(now)), "handshake/" + wire.ReasonClientUATButNoSessionToken, "signed-out/" + wire.ReasonClientUATButNoSessionToken},
 		{"valid", cookieHeader("__session", valid, "__client_uat", uatAt(now.Add(-time.Hour))), "signed-in/", "signed-in/"},
 		{"expired", cookieHeader("__session", expired, "__client_uat", uatAt(now.Add(-time.Hour))), "handshake/session-token-expired-refresh-non-eligible-no-refresh-cookie", "signed-out/session-token-expired-refresh-non-eligible-no-refresh-cookie"},
-		{"iat before client uat", cookieHeader("__session", old, "__client_uat", uatAt(now.Add(-time.Minute))), "handshake/" + reasonSessionTokenIATBeforeUAT, "signed-out/" + reasonSessionTokenIATBeforeUAT},
-		{"malformed cookie", cookieHeader("__session", "not-a-jwt", "__client_uat", uatAt(now)), "signed-out/" + reasonTokenInvalid, "signed-out/" + reasonTokenInvalid},
-		{"uat garbage", cookieHeader("__session", valid, "__client_uat", "abc"), "handshake/" + reasonSessionTokenButNoClientUAT, "signed-out/" + reasonSessionTokenButNoClientUAT},
+		{"iat before client uat", cookieHeader("__session", old, "__client_uat", uatAt(now.Add(-time.Minute))), "handshake/" + wire.ReasonSessionTokenIATBeforeUAT, "signed-out/" + wire.ReasonSessionTokenIATBeforeUAT},
+		{"malformed cookie", cookieHeader("__session", "not-a-jwt", "__client_uat", uatAt(now)), "signed-out/" + wire.ReasonTokenInvalid, "signed-out/" + wire.ReasonTokenInvalid},
+		{"uat garbage", cookieHeader("__session", valid, "__client_uat", "abc"), "handshake/" + wire.ReasonSessionTokenButNoClientUAT, "signed-out/" + wire.ReasonSessionTokenButNoClientUAT},
 	}
 	for _, tc := range cases {
 		for _, kind := range []string{"doc", "api"} {
@@ -177,7 +178,7 @@ func TestCookieMatrix(t *testing.T) {
 					hdrs = append(hdrs, "Sec-Fetch-Dest", "empty")
 				}
 				out := serve(h, newRequest("GET", testOrigin+"/page?q=1", hdrs...))
-				got := out.rec.Header().Get(headerAuthStatus) + "/" + out.rec.Header().Get(headerAuthReason)
+				got := out.rec.Header().Get(wire.HeaderAuthStatus) + "/" + out.rec.Header().Get(wire.HeaderAuthReason)
 				if out.upstream != nil {
 					got = "signed-in/"
 				}
@@ -218,7 +219,7 @@ func assertHandshake(t *testing.T, out served, reason string) {
 		t.Fatalf("handshake location %q", out.rec.Header().Get("Location"))
 	}
 	q := loc.Query()
-	if q.Get("redirect_url") != testOrigin+"/page?q=1" || q.Get(queryHandshakeReason) != reason || q.Get(queryHandshakeFormat) != "nonce" || q.Get(queryAPIVersion) != clerkAPIVersion {
+	if q.Get("redirect_url") != testOrigin+"/page?q=1" || q.Get(wire.QueryHandshakeReason) != reason || q.Get(wire.QueryHandshakeFormat) != "nonce" || q.Get(wire.QueryAPIVersion) != wire.APIVersion {
 		t.Errorf("handshake query %v", q)
 	}
 	if got := out.rec.Header().Get("Set-Cookie"); got != "__clerk_redirect_count=1; SameSite=Lax; HttpOnly; Max-Age=2" {
@@ -233,12 +234,12 @@ func TestRedirectLoopGuard(t *testing.T) {
 	for count, want := range map[string]int{"0": 307, "2": 307, "3": 307, "7": 307} {
 		out := serve(h, newRequest("GET", testOrigin+"/", "Sec-Fetch-Dest", "document",
 			"Cookie", cookieHeader("__session", expired, "__client_uat", "1", "__clerk_redirect_count", count)))
-		status := out.rec.Header().Get(headerAuthStatus)
+		status := out.rec.Header().Get(wire.HeaderAuthStatus)
 		stopped := count == "3" || count == "7"
-		if stopped && (status != statusSignedOut || strings.Contains(out.rec.Header().Get("Location"), "/v1/client/handshake")) {
+		if stopped && (status != wire.StatusSignedOut || strings.Contains(out.rec.Header().Get("Location"), "/v1/client/handshake")) {
 			t.Errorf("count %s: want the loop stopped (signed-out, sign-in redirect), got %s %s", count, status, out.rec.Header().Get("Location"))
 		}
-		if !stopped && status != statusHandshake {
+		if !stopped && status != wire.StatusHandshake {
 			t.Errorf("count %s: want a handshake, got %s", count, status)
 		}
 		if out.rec.Code != want {
@@ -265,12 +266,12 @@ func TestSuffixedCookies(t *testing.T) {
 		{"only unsuffixed", cookieHeader("__session", valid, "__client_uat", "1"), false, ""},
 		{"only suffixed", cookieHeader("__session"+sfx, valid, "__client_uat"+sfx, "1"), true, ""},
 		{"foreign unsuffixed, own suffixed", cookieHeader("__session", foreign, "__client_uat", "1", "__session"+sfx, valid, "__client_uat"+sfx, "1"), true, ""},
-		{"foreign unsuffixed alone", cookieHeader("__session", foreign, "__client_uat", "1"), true, reasonSessionTokenAndUATMissing},
+		{"foreign unsuffixed alone", cookieHeader("__session", foreign, "__client_uat", "1"), true, wire.ReasonSessionTokenAndUATMissing},
 		{"unsuffixed newer", cookieHeader("__session", valid, "__client_uat", "1", "__session"+sfx, older, "__client_uat"+sfx, "1"), false, ""},
 		{"suffixed signed out", cookieHeader("__session", valid, "__client_uat", "1", "__session"+sfx, expired, "__client_uat"+sfx, "0"), false, ""},
 		{"suffixed session without suffixed uat", cookieHeader("__session", valid, "__client_uat", "1", "__session"+sfx, expired), false, ""},
 		{"both, suffixed newer", cookieHeader("__session", older, "__client_uat", "1", "__session"+sfx, expired, "__client_uat"+sfx, "1"), true, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
-		{"unsuffixed without iss", cookieHeader("__session", "x.y.z", "__session"+sfx, valid, "__client_uat"+sfx, "1"), false, reasonSessionTokenButNoClientUAT},
+		{"unsuffixed without iss", cookieHeader("__session", "x.y.z", "__session"+sfx, valid, "__client_uat"+sfx, "1"), false, wire.ReasonSessionTokenButNoClientUAT},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,7 +281,7 @@ func TestSuffixedCookies(t *testing.T) {
 				t.Errorf("suffixed = %v, want %v", a.suffixed, tc.suffixed)
 			}
 			out := serve(h, r)
-			if got := out.rec.Header().Get(headerAuthReason); got != tc.reason {
+			if got := out.rec.Header().Get(wire.HeaderAuthReason); got != tc.reason {
 				t.Errorf("reason %q, want %q", got, tc.reason)
 			}
 		})
@@ -294,9 +295,9 @@ func TestSessionParam(t *testing.T) {
 	cases := map[string]string{
 		"":                          "",
 		"?_clerk_session_id=sess_1": "",
-		"?_clerk_session_id=sess_2": reasonSessionIDMismatch,
-		"?_clerk_session_id=":       reasonSessionIDMismatch,
-		"?_clerk_session_id=sess_1&_clerk_session_id=sess_1": reasonSessionIDMismatch,
+		"?_clerk_session_id=sess_2": wire.ReasonSessionIDMismatch,
+		"?_clerk_session_id=":       wire.ReasonSessionIDMismatch,
+		"?_clerk_session_id=sess_1&_clerk_session_id=sess_1": wire.ReasonSessionIDMismatch,
 	}
 	for query, want := range cases {
 		for _, carrier := range []string{"header", "cookie"} {
@@ -305,14 +306,14 @@ func TestSessionParam(t *testing.T) {
 				hdrs = []string{"Cookie", cookieHeader("__session", tok, "__client_uat", "1")}
 			}
 			out := serve(h, newRequest("GET", testOrigin+"/api"+query, hdrs...))
-			if got := out.rec.Header().Get(headerAuthReason); got != want {
+			if got := out.rec.Header().Get(wire.HeaderAuthReason); got != want {
 				t.Errorf("%s %q: reason %q, want %q", carrier, query, got, want)
 			}
 		}
 	}
 	custom := newTestHandler(t, func(h *Handler) { h.SessionParam = "sid" })
 	out := serve(custom, newRequest("GET", testOrigin+"/api?sid=sess_9", "Authorization", "Bearer "+tok))
-	if got := out.rec.Header().Get(headerAuthReason); got != reasonSessionIDMismatch {
+	if got := out.rec.Header().Get(wire.HeaderAuthReason); got != wire.ReasonSessionIDMismatch {
 		t.Errorf("custom session_param: reason %q", got)
 	}
 }
@@ -332,14 +333,14 @@ func TestCrossSiteUnsafeMethods(t *testing.T) {
 		{"same origin POST", []string{"Cookie", cookie, "Origin", testOrigin}, "POST", ""},
 		{"authorized party POST", []string{"Cookie", cookie, "Origin", testOrigin}, "DELETE", ""},
 		{"no Origin POST", []string{"Cookie", cookie}, "POST", ""},
-		{"cross origin POST", []string{"Cookie", cookie, "Origin", "https://evil.example"}, "POST", reasonOriginMismatch},
-		{"cross-site fetch metadata", []string{"Cookie", cookie, "Sec-Fetch-Site", "cross-site"}, "PUT", reasonOriginMismatch},
+		{"cross origin POST", []string{"Cookie", cookie, "Origin", "https://evil.example"}, "POST", wire.ReasonOriginMismatch},
+		{"cross-site fetch metadata", []string{"Cookie", cookie, "Sec-Fetch-Site", "cross-site"}, "PUT", wire.ReasonOriginMismatch},
 		{"cross origin GET", []string{"Cookie", cookie, "Origin", "https://evil.example"}, "GET", ""},
 		{"cross origin POST with bearer", []string{"Authorization", "Bearer " + tok, "Origin", "https://evil.example"}, "POST", ""},
 	}
 	for _, tc := range cases {
 		out := serve(h, newRequest(tc.method, testOrigin+"/api", tc.headers...))
-		if got := out.rec.Header().Get(headerAuthReason); got != tc.reason {
+		if got := out.rec.Header().Get(wire.HeaderAuthReason); got != tc.reason {
 			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.reason)
 		}
 	}
@@ -348,10 +349,10 @@ func TestCrossSiteUnsafeMethods(t *testing.T) {
 // TestPendingSessions is decision A.6.
 func TestPendingSessions(t *testing.T) {
 	tok := sessionToken(t, func(c map[string]any) { c["sts"] = "pending" })
-	for allow, want := range map[bool]string{false: reasonSessionPending, true: ""} {
+	for allow, want := range map[bool]string{false: wire.ReasonSessionPending, true: ""} {
 		h := newTestHandler(t, func(h *Handler) { h.AllowPending = allow })
 		out := serve(h, newRequest("GET", testOrigin+"/api", "Authorization", "Bearer "+tok))
-		if got := out.rec.Header().Get(headerAuthReason); got != want {
+		if got := out.rec.Header().Get(wire.HeaderAuthReason); got != want {
 			t.Errorf("allow_pending=%v: reason %q, want %q", allow, got, want)
 		}
 	}
@@ -369,7 +370,7 @@ func TestIdentityHeaders(t *testing.T) {
 			t.Fatalf("%s: signed-in request did not pass", mode)
 		}
 		up := signedIn.upstream.Header
-		if up.Get(headerUserID) != "user_1" || up.Get(headerSessionID) != "sess_1" || up.Get(headerOrgID) != "org_1" || up.Get(headerOrgRole) != "org:admin" || up.Get(headerOrgSlug) != "acme" {
+		if up.Get(wire.HeaderUserID) != "user_1" || up.Get(wire.HeaderSessionID) != "sess_1" || up.Get(wire.HeaderOrgID) != "org_1" || up.Get(wire.HeaderOrgRole) != "org:admin" || up.Get(wire.HeaderOrgSlug) != "acme" {
 			t.Errorf("%s: identity headers %v", mode, up)
 		}
 		if up.Get("X-Clerk-Anything") != "" || up.Get("X-Clerk_session-Id") != "" {
@@ -388,10 +389,10 @@ func TestIdentityHeaders(t *testing.T) {
 					t.Errorf("optional: spoofed %s reached upstream", k)
 				}
 			}
-			if st, _ := anon.repl.GetString("http.auth.clerk.status"); st != statusSignedOut {
+			if st, _ := anon.repl.GetString("http.auth.clerk.status"); st != wire.StatusSignedOut {
 				t.Errorf("optional: status placeholder %q", st)
 			}
-			if rs, _ := anon.repl.GetString("http.auth.clerk.reason"); rs != reasonSessionTokenAndUATMissing {
+			if rs, _ := anon.repl.GetString("http.auth.clerk.reason"); rs != wire.ReasonSessionTokenAndUATMissing {
 				t.Errorf("optional: reason placeholder %q", rs)
 			}
 		}

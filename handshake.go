@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 )
@@ -19,22 +20,22 @@ import (
 // API's handshake endpoint, told where to come back to.
 func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	redirect := a.clerkURL
-	redirect.RawQuery = removeQueryParams(redirect.RawQuery, queryDevBrowser, queryLegacyDevBrowser)
+	redirect.RawQuery = removeQueryParams(redirect.RawQuery, wire.QueryDevBrowser, wire.QueryLegacyDevBrowser)
 	var q strings.Builder
-	appendParam(&q, queryRedirectURL, redirect.String())
-	appendParam(&q, queryAPIVersion, clerkAPIVersion)
-	appendParam(&q, querySuffixedCookies, boolString(a.suffixed))
-	appendParam(&q, queryHandshakeReason, reason)
+	appendParam(&q, wire.QueryRedirectURL, redirect.String())
+	appendParam(&q, wire.QueryAPIVersion, wire.APIVersion)
+	appendParam(&q, wire.QuerySuffixedCookies, boolString(a.suffixed))
+	appendParam(&q, wire.QueryHandshakeReason, reason)
 	if h.SecretKey != "" {
 		// Decision A.7: with a secret key the payload comes back as a nonce
 		// we exchange at the Backend API; without one, as a signed token.
-		appendParam(&q, queryHandshakeFormat, "nonce")
+		appendParam(&q, wire.QueryHandshakeFormat, "nonce")
 	}
 	if t := firstNonEmpty(a.sessionCookie, a.tokenInHeader); t != "" {
-		appendParam(&q, querySession, t)
+		appendParam(&q, wire.QuerySession, t)
 	}
 	if h.isDevelopment() && a.devBrowser != "" {
-		appendParam(&q, queryDevBrowser, a.devBrowser)
+		appendParam(&q, wire.QueryDevBrowser, a.devBrowser)
 	}
 	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
 }
@@ -154,37 +155,37 @@ func (h *Handler) multiDomainSync(a *authRequest) *decision {
 	if h.inst == nil {
 		return nil
 	}
-	synced := a.query.Get(querySynced)
+	synced := a.query.Get(wire.QuerySynced)
 	needsSync, completed := synced == "false", synced == "true"
 	hasCookies := a.sessionCookie != "" || a.clientUAT != 0
 	if h.Satellite && a.header("Sec-Fetch-Dest") == "document" && a.r.Method == http.MethodGet && !completed {
 		if !h.SatelliteAutoSync && !hasCookies && !needsSync {
-			return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+			return signedOut(wire.ReasonSessionTokenAndUATMissing, "", "", false)
 		}
 		if !hasCookies || needsSync {
 			if h.inst.production {
-				return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", "")
+				return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", "")
 			}
 			u, err := url.Parse(h.signInURL)
 			if err != nil {
-				return signedOut(reasonSatelliteNeedsSyncing, "", "", false)
+				return signedOut(wire.ReasonSatelliteNeedsSyncing, "", "", false)
 			}
-			u.RawQuery = appendQueryParam(u.RawQuery, queryClerkRedirectURL, a.clerkURL.String())
-			return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", u.String())
+			u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryClerkRedirectURL, a.clerkURL.String())
+			return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", u.String())
 		}
 	}
 	if h.isDevelopment() && !h.Satellite {
-		if back := a.query.Get(queryClerkRedirectURL); back != "" {
+		if back := a.query.Get(wire.QueryClerkRedirectURL); back != "" {
 			u, err := url.Parse(back)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				// Only an absolute web URL; never javascript: or a relative path.
 				return nil
 			}
 			if a.devBrowser != "" {
-				u.RawQuery = appendQueryParam(u.RawQuery, queryDevBrowser, a.devBrowser)
+				u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryDevBrowser, a.devBrowser)
 			}
-			u.RawQuery = setQueryParam(u.RawQuery, querySynced, "true")
-			return h.maybeHandshake(a, reasonPrimaryRespondsToSyncing, "", u.String())
+			u.RawQuery = setQueryParam(u.RawQuery, wire.QuerySynced, "true")
+			return h.maybeHandshake(a, wire.ReasonPrimaryRespondsToSyncing, "", u.String())
 		}
 	}
 	return nil
@@ -295,20 +296,20 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	}}
 	if h.isDevelopment() {
 		clean := a.clerkURL
-		clean.RawQuery = removeQueryParams(clean.RawQuery, queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce)
+		clean.RawQuery = removeQueryParams(clean.RawQuery, wire.QueryHandshake, wire.QueryHandshakeHelp, wire.QueryDevBrowser, wire.QueryHandshakeNonce)
 		out.location = clean.String()
 	}
 	sessionToken := ""
 	for _, d := range directives {
 		pair, _, _ := strings.Cut(d, ";")
 		name, value, _ := strings.Cut(pair, "=")
-		if strings.HasPrefix(name, cookieSession) {
+		if strings.HasPrefix(name, wire.CookieSession) {
 			value, _, _ = strings.Cut(value, "=")
 			sessionToken = value
 		}
 	}
 	if sessionToken == "" {
-		out.status, out.reason, out.carrier = statusSignedOut, reasonSessionTokenMissing, "cookie"
+		out.status, out.reason, out.carrier = wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
 		return out
 	}
 	jwt, err := decodeJWT(sessionToken)
@@ -373,7 +374,7 @@ func directiveDomainMatches(directive, host string) (domain string, ok bool) {
 }
 
 func isTimeReason(r string) bool {
-	return r == reasonTokenExpired || r == reasonTokenNotActiveYet || r == reasonTokenIatInTheFuture
+	return r == wire.ReasonTokenExpired || r == wire.ReasonTokenNotActiveYet || r == wire.ReasonTokenIatInTheFuture
 }
 
 // verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
@@ -384,14 +385,14 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 		return nil, err
 	}
 	if h.keys == nil {
-		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during handshake verification."}
+		return nil, &tokenError{reason: wire.ReasonJWKFailedToResolve, message: "Failed to resolve JWK during handshake verification."}
 	}
 	key, err := h.keys.keyFor(ctx, d.kid())
 	if err != nil {
 		return nil, err
 	}
-	if cat, present := d.cat(); present && cat != jwtCategorySession && cat != jwtCategoryIgnore {
-		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid handshake token category."}
+	if cat, present := d.cat(); present && cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore {
+		return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid handshake token category."}
 	}
 	if err := verifySignature(d, key); err != nil {
 		return nil, err
@@ -403,7 +404,7 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 		if !ok {
 			// Clerk's SDK throws on a directive that is not a string, and
 			// the handshake does not resolve; so it must not here either.
-			return nil, &tokenError{reason: reasonTokenInvalid, message: "Handshake payload holds a directive that is not a string."}
+			return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Handshake payload holds a directive that is not a string."}
 		}
 		directives = append(directives, s)
 	}
@@ -536,7 +537,7 @@ func (h *Handler) fetchHandshakePayload(ctx context.Context, nonce string) (dire
 		return nil, false
 	}
 	req.Header.Set("Authorization", "Bearer "+h.SecretKey)
-	req.Header.Set("Clerk-API-Version", clerkAPIVersion)
+	req.Header.Set("Clerk-API-Version", wire.APIVersion)
 	resp, err := h.httpClient.Do(req)
 	if err != nil {
 		h.logger.Warn("handshake nonce exchange failed", zap.String("error", redactURLError(err)))

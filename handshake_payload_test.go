@@ -3,6 +3,8 @@ package clerkauth
 import (
 	"net/http"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // A handshake token whose directives are not all strings does not resolve,
@@ -24,7 +26,7 @@ func TestHandshakeTokenWithNonStringDirectiveIsIgnored(t *testing.T) {
 			hs := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": tc.directives})
 			s := serve(h, newRequest(http.MethodGet, testOrigin+"/back?__clerk_handshake="+hs, "Sec-Fetch-Dest", "empty"))
 			if got := s.upstream != nil; got != tc.signedIn {
-				t.Fatalf("signed in: %v, want %v (reason %q)", got, tc.signedIn, s.rec.Header().Get(headerAuthReason))
+				t.Fatalf("signed in: %v, want %v (reason %q)", got, tc.signedIn, s.rec.Header().Get(wire.HeaderAuthReason))
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // instance holds what Clerk derives from the publishable key (reference
@@ -86,7 +88,7 @@ func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error)
 		cookieSuffix:   cookieSuffix(pk),
 	}
 	in.suffixedNames = map[string]string{}
-	for _, base := range []string{cookieSession, cookieClientUAT, cookieRefresh, cookieDevBrowser} {
+	for _, base := range []string{wire.CookieSession, wire.CookieClientUAT, wire.CookieRefresh, wire.CookieDevBrowser} {
 		in.suffixedNames[base] = base + "_" + in.cookieSuffix
 	}
 	if prod && satellite && domain != "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // jwksServer is a Clerk-style JWKS endpoint whose keys a test can switch.
@@ -82,7 +83,7 @@ func newRecordingUpstream(t testing.TB) *recordingUpstream {
 		u.mu.Lock()
 		u.last, u.path, u.hits = r.Header.Clone(), r.URL.Path, u.hits+1
 		u.mu.Unlock()
-		fmt.Fprint(w, "upstream saw user "+r.Header.Get(headerUserID))
+		fmt.Fprint(w, "upstream saw user "+r.Header.Get(wire.HeaderUserID))
 	}))
 	t.Cleanup(u.Close)
 	return u
@@ -149,11 +150,11 @@ http://127.0.0.1:%d {
 	t.Run("signed in, spoofed identity removed", func(t *testing.T) {
 		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"), "X-Clerk-User-Id", "user_admin", "X-Clerk-Org-Role", "org:admin")
 		if resp.StatusCode != 200 {
-			t.Fatalf("status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		up.mu.Lock()
 		defer up.mu.Unlock()
-		if up.last.Get(headerUserID) != "user_1" || up.last.Get(headerOrgRole) != "" {
+		if up.last.Get(wire.HeaderUserID) != "user_1" || up.last.Get(wire.HeaderOrgRole) != "" {
 			t.Errorf("upstream headers: %v", up.last)
 		}
 		if got := jwks.auth.Load(); got != "Bearer sk_test_integration" {
@@ -167,7 +168,7 @@ http://127.0.0.1:%d {
 	})
 	t.Run("no token is 401 with Clerk's headers", func(t *testing.T) {
 		resp := get(t, base+"/api/x")
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthStatus) != statusSignedOut || resp.Header.Get(headerAuthReason) != reasonSessionTokenAndUATMissing || resp.Header.Get("WWW-Authenticate") == "" {
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthStatus) != wire.StatusSignedOut || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonSessionTokenAndUATMissing || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("got %d %v", resp.StatusCode, resp.Header)
 		}
 	})
@@ -175,25 +176,25 @@ http://127.0.0.1:%d {
 		jwks.setKeys(map[string]*rsa.PublicKey{"k2": &b.PublicKey})
 		time.Sleep(2 * unknownKidInterval)
 		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
-			t.Fatalf("token of the new key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("token of the new key: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		// The retired key left the set with that fetch: its tokens stop.
 		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"))
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
-			t.Errorf("retired key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonJWKKidMismatch {
+			t.Errorf("retired key: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		// Another key claiming the new kid never verifies.
 		resp = get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k2"))
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonTokenInvalidSignature {
-			t.Errorf("forged kid: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidSignature {
+			t.Errorf("forged kid: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 	})
 	t.Run("unknown kids are fetched at most once per interval", func(t *testing.T) {
 		before, start := jwks.fetches.Load(), time.Now()
 		for i := 0; i < 50; i++ {
 			resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, fmt.Sprintf("random-%d", i)))
-			if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
-				t.Fatalf("unknown kid: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonJWKKidMismatch {
+				t.Fatalf("unknown kid: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 			}
 		}
 		allowed := int64(time.Since(start)/unknownKidInterval) + 1
@@ -208,7 +209,7 @@ http://127.0.0.1:%d {
 		time.Sleep(2 * unknownKidInterval)
 		get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k-unknown")) // forces a failing fetch
 		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
-			t.Errorf("cached key stopped verifying while the JWKS is down: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Errorf("cached key stopped verifying while the JWKS is down: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 	})
 	if !strings.HasPrefix(jwks.URL, "http://127.0.0.1") {

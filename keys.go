@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/clerk-edge/clerk_auth/internal/rsaverify"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"go.uber.org/zap"
@@ -212,7 +213,7 @@ func newRemoteKeySet(url, secretKey string, client *http.Client, logger *zap.Log
 	header.Set("User-Agent", "caddy-clerk-auth")
 	if secretKey != "" {
 		header.Set("Authorization", "Bearer "+secretKey)
-		header.Set("Clerk-API-Version", clerkAPIVersion)
+		header.Set("Clerk-API-Version", wire.APIVersion)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ks := &remoteKeySet{url: url, header: header, client: client, timing: defaultKeyTiming, cancel: cancel, done: make(chan struct{})}
@@ -260,7 +261,7 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "gave up waiting for the key fetch"}
+			return &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "gave up waiting for the key fetch"}
 		}
 		ks.mu.Lock()
 		err := ks.lastErr
@@ -301,37 +302,37 @@ func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "bad JWKS URL"}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "bad JWKS URL"}
 	}
 	req.Header = ks.header.Clone()
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "reading the JWKS answer failed"}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "reading the JWKS answer failed"}
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "the JWKS answer is larger than 1 MiB"}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "the JWKS answer is larger than 1 MiB"}
 	}
 	if resp.StatusCode != http.StatusOK {
 		if bapiErrorCode(body) == "clerk_key_invalid" {
-			return nil, &tokenError{reason: reasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
+			return nil, &tokenError{reason: wire.ReasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
 		}
 		detail := fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			detail += " (a redirect: not followed, keys come only from the configured URL)"
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
 	}
 	keys, refused, err := parseJWKS(body)
 	for _, why := range refused {
 		ks.logger.Load().Warn("clerk key refused", zap.String("jwks_url", ks.url), zap.String("why", why))
 	}
 	if err != nil {
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
 	}
 	for _, k := range keys {
 		k.source = ks.url
@@ -420,9 +421,9 @@ func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKe
 		if err != nil {
 			return nil, err
 		}
-		return nil, &tokenError{reason: reasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "no keys have been loaded yet"}
+		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "no keys have been loaded yet"}
 	}
-	return nil, &tokenError{reason: reasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
+	return nil, &tokenError{reason: wire.ReasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
 }
 
 // holds is true while k is the key of its kid in the current set. A key

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -78,7 +79,7 @@ func (h *Handler) recordDecision(d *decision) {
 	if h.DisableMetrics {
 		return
 	}
-	if d.status == statusSignedIn && d.reason == "" {
+	if d.status == wire.StatusSignedIn && d.reason == "" {
 		signedInCounter().Inc()
 		return
 	}
@@ -86,7 +87,7 @@ func (h *Handler) recordDecision(d *decision) {
 }
 
 // signedInCounter is the series of most requests, looked up once.
-var signedInCounter = sync.OnceValue(func() prometheus.Counter { return decisionCounter(statusSignedIn, "") })
+var signedInCounter = sync.OnceValue(func() prometheus.Counter { return decisionCounter(wire.StatusSignedIn, "") })
 
 // decisionCounters caches the counter of each (status, reason) so that the
 // hot path neither hashes labels nor allocates: a copy-on-write map, read

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -155,11 +156,11 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 	site := "http://" + siteAddr
 
 	type outcome struct{ status, reason string }
-	signedIn := outcome{statusSignedIn, ""}
-	noSession := outcome{statusSignedOut, reasonSessionTokenAndUATMissing}
-	wrongAZP := outcome{statusSignedOut, reasonTokenInvalidAuthorizedParties}
-	badSig := outcome{statusSignedOut, reasonTokenInvalidSignature}
-	expiredPage := outcome{statusHandshake, reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie}
+	signedIn := outcome{wire.StatusSignedIn, ""}
+	noSession := outcome{wire.StatusSignedOut, wire.ReasonSessionTokenAndUATMissing}
+	wrongAZP := outcome{wire.StatusSignedOut, wire.ReasonTokenInvalidAuthorizedParties}
+	badSig := outcome{wire.StatusSignedOut, wire.ReasonTokenInvalidSignature}
+	expiredPage := outcome{wire.StatusHandshake, wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie}
 	all := []outcome{signedIn, noSession, wrongAZP, badSig, expiredPage}
 	before := map[outcome]float64{}
 	for _, o := range all {
@@ -177,7 +178,7 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 		t.Helper()
 		resp, _ := do(t, "GET", site+"/", headers...)
 		if resp.StatusCode != wantCode {
-			t.Fatalf("%v: status %d, want %d (reason %q)", o, resp.StatusCode, wantCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("%v: status %d, want %d (reason %q)", o, resp.StatusCode, wantCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		sent[o]++
 	}
@@ -189,8 +190,8 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 	send(wrongAZP, 401, "Authorization", "Bearer "+sessionToken(t, liveTimes, func(c map[string]any) { c["azp"] = "https://evil.example" }))
 	badToken := signJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, sessionClaims(liveTimes))
 	send(badSig, 401, "Authorization", "Bearer "+badToken)
-	uat := formatCount(d.claims[clIat].num)
-	send(expiredPage, 307, "Accept", "text/html", "Cookie", cookieSession+"="+expired+"; "+cookieClientUAT+"="+uat)
+	uat := formatCount(d.claims[clIat].Num)
+	send(expiredPage, 307, "Accept", "text/html", "Cookie", wire.CookieSession+"="+expired+"; "+wire.CookieClientUAT+"="+uat)
 
 	check := func(phase string) {
 		t.Helper()
@@ -247,11 +248,11 @@ func TestDisableMetrics(t *testing.T) {
 	adminAddr, siteAddr := addr(freePort(t)), addr(freePort(t))
 	loadCaddy(t, metricsSiteConfig(adminAddr, siteAddr, jwks.URL+"/jwks", map[string]any{"disable_metrics": true}))
 
-	before := decisionCount(statusSignedIn, "")
+	before := decisionCount(wire.StatusSignedIn, "")
 	if resp, _ := do(t, "GET", "http://"+siteAddr+"/", "Authorization", "Bearer "+sessionToken(t, liveTimes)); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if after := decisionCount(statusSignedIn, ""); after != before {
+	if after := decisionCount(wire.StatusSignedIn, ""); after != before {
 		t.Errorf("a handler with disable_metrics counted its decision: %v -> %v", before, after)
 	}
 	for name := range scrapeMetrics(t, adminAddr) {
@@ -264,7 +265,7 @@ func TestDisableMetrics(t *testing.T) {
 // BenchmarkRecordDecision is the hot-path cost of counting one decision.
 func BenchmarkRecordDecision(b *testing.B) {
 	h := &Handler{}
-	d := &decision{status: statusSignedOut, reason: reasonTokenInvalidSignature}
+	d := &decision{status: wire.StatusSignedOut, reason: wire.ReasonTokenInvalidSignature}
 	b.ReportAllocs()
 	for b.Loop() {
 		h.recordDecision(d)
@@ -276,7 +277,7 @@ func BenchmarkRecordDecision(b *testing.B) {
 func BenchmarkDecisionCounterWithLabelValues(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		clerkMetrics.decisions.WithLabelValues(statusSignedOut, reasonTokenInvalidSignature).Inc()
+		clerkMetrics.decisions.WithLabelValues(wire.StatusSignedOut, wire.ReasonTokenInvalidSignature).Inc()
 	}
 }
 
@@ -284,15 +285,15 @@ func BenchmarkDecisionCounterWithLabelValues(b *testing.B) {
 // rule counts once, as signed-in with the rule's reason, not as a pass.
 func TestRuleDenialIsCountedWithItsReason(t *testing.T) {
 	h := newTestHandler(t, func(h *Handler) { h.Require = []Rule{{Kind: "role", Values: []string{"admin"}}} })
-	deniedBefore, passedBefore := decisionCount(statusSignedIn, reasonMissingRole), decisionCount(statusSignedIn, "")
+	deniedBefore, passedBefore := decisionCount(wire.StatusSignedIn, wire.ReasonMissingRole), decisionCount(wire.StatusSignedIn, "")
 	out := serve(h, newRequest("GET", testOrigin+"/admin", "Authorization", "Bearer "+sessionToken(t)))
 	if out.status() != http.StatusForbidden {
 		t.Fatalf("status %d, want 403", out.status())
 	}
-	if got := decisionCount(statusSignedIn, reasonMissingRole) - deniedBefore; got != 1 {
-		t.Errorf("signed-in/%s counted %v times, want 1", reasonMissingRole, got)
+	if got := decisionCount(wire.StatusSignedIn, wire.ReasonMissingRole) - deniedBefore; got != 1 {
+		t.Errorf("signed-in/%s counted %v times, want 1", wire.ReasonMissingRole, got)
 	}
-	if got := decisionCount(statusSignedIn, "") - passedBefore; got != 0 {
+	if got := decisionCount(wire.StatusSignedIn, "") - passedBefore; got != 0 {
 		t.Errorf("the denied request was also counted as a pass")
 	}
 }

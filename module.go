@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -217,7 +218,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.apiURL = strings.TrimRight(h.APIURL, "/")
 	if h.apiURL == "" {
-		h.apiURL = defaultAPIURL
+		h.apiURL = wire.DefaultAPIURL
 	}
 	h.sessionParam = h.SessionParam
 	if h.sessionParam == "" {

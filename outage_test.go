@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"go.uber.org/zap"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
+	"go.uber.org/zap"
 )
 
 // keyServer is a JWKS endpoint whose behaviour a test switches while the
@@ -169,7 +171,7 @@ func outcome(h *Handler, tok string) string {
 	if out.upstream != nil {
 		return ""
 	}
-	if r := out.rec.Header().Get(headerAuthReason); r != "" {
+	if r := out.rec.Header().Get(wire.HeaderAuthReason); r != "" {
 		return r
 	}
 	return "no reason given"
@@ -196,8 +198,8 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 	h := jwksHandler(t, ks) // provisions: Caddy starts without Clerk
 	h.logger = zap.NewNop()
 	tok := sessionToken(t)
-	if got := outcome(h, tok); got != reasonJWKRemoteFailedToLoad {
-		t.Fatalf("with the key endpoint down: %q, want %s", got, reasonJWKRemoteFailedToLoad)
+	if got := outcome(h, tok); got != wire.ReasonJWKRemoteFailedToLoad {
+		t.Fatalf("with the key endpoint down: %q, want %s", got, wire.ReasonJWKRemoteFailedToLoad)
 	}
 	ks.set(keysOK, nil)
 	denied := 0
@@ -205,7 +207,7 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 		switch got := outcome(h, tok); got {
 		case "":
 			return true
-		case reasonJWKRemoteFailedToLoad:
+		case wire.ReasonJWKRemoteFailedToLoad:
 			denied++
 			return false
 		default:
@@ -227,13 +229,13 @@ func TestKeyEndpointFailures(t *testing.T) {
 		atStart     string // reason at start
 		afterWarmUp string // outcome after warm-up: "" is signed in
 	}{
-		{"Down", keysDown, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"InternalServerError", keys500, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"HTML", keysHTML, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"EmptySet", keysEmpty, nil, reasonJWKRemoteFailedToLoad, ""},
+		{"Down", keysDown, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"InternalServerError", keys500, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"HTML", keysHTML, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"EmptySet", keysEmpty, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
 		// A set without our kid is a rotation as far as anyone can tell:
 		// it replaces the keys, and tokens of the old kid stop verifying.
-		{"SetWithoutOurKid", keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}, reasonJWKKidMismatch, reasonJWKKidMismatch},
+		{"SetWithoutOurKid", keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}, wire.ReasonJWKKidMismatch, wire.ReasonJWKKidMismatch},
 	} {
 		t.Run(c.name+"AtStart", func(t *testing.T) {
 			withKeyTiming(t, func(k *keyTiming) { k.retry = time.Hour })
@@ -277,7 +279,7 @@ func TestKeyEndpointSlow(t *testing.T) {
 		outcome string // of every waiting request
 	}{
 		{"AnswersLate", true, ""},
-		{"NeverAnswers", false, reasonJWKRemoteFailedToLoad},
+		{"NeverAnswers", false, wire.ReasonJWKRemoteFailedToLoad},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid, k.fetchTimeout = time.Hour, time.Hour, 500*time.Millisecond })
@@ -347,7 +349,7 @@ func TestUnknownKidFlood(t *testing.T) {
 						// checked, so the token need not be signed.
 						hb := fmt.Sprintf(`{"alg":"RS256","kid":"ins_%08x"}`, i)
 						tok := base64.RawURLEncoding.EncodeToString([]byte(hb)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
-						if outcome(h, tok) != reasonJWKKidMismatch {
+						if outcome(h, tok) != wire.ReasonJWKKidMismatch {
 							wrong.Add(1)
 						}
 					}
@@ -358,7 +360,7 @@ func TestUnknownKidFlood(t *testing.T) {
 			fetches := ks.fetches.Load() - 1 // the warm-up fetch
 			bound := int64(elapsed/interval) + 1
 			if wrong.Load() != 0 {
-				t.Errorf("%d random-kid tokens were not denied with %s", wrong.Load(), reasonJWKKidMismatch)
+				t.Errorf("%d random-kid tokens were not denied with %s", wrong.Load(), wire.ReasonJWKKidMismatch)
 			}
 			if fetches > bound {
 				t.Errorf("%d random-kid tokens in %v caused %d fetches; at most %d allowed", flood, elapsed, fetches, bound)
@@ -444,8 +446,8 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	if forgedAccepted.Load() != 0 {
 		t.Errorf("%d of %d forged requests accepted", forgedAccepted.Load(), forgedSent.Load())
 	}
-	if retired != reasonJWKKidMismatch {
-		t.Errorf("the retired key's token after it was dropped: %q, want %s", retired, reasonJWKKidMismatch)
+	if retired != wire.ReasonJWKKidMismatch {
+		t.Errorf("the retired key's token after it was dropped: %q, want %s", retired, wire.ReasonJWKKidMismatch)
 	}
 	t.Logf("rotation under load: %d valid requests (0 denied), %d forged (0 accepted), %d key fetches", valid.Load(), forgedSent.Load(), ks.fetches.Load())
 }

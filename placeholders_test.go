@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // documentedPlaceholders are every placeholder README.md and
@@ -31,8 +33,8 @@ func TestPlaceholdersKnownOnEveryRequest(t *testing.T) {
 		token  string
 		values map[string]string // the non-empty ones
 	}{
-		{"signed out, require", "require", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": reasonSessionTokenAndUATMissing}},
-		{"signed out, optional", "optional", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": reasonSessionTokenAndUATMissing}},
+		{"signed out, require", "require", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": wire.ReasonSessionTokenAndUATMissing}},
+		{"signed out, optional", "optional", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": wire.ReasonSessionTokenAndUATMissing}},
 		{"signed in, no organization", "require", sessionToken(t), map[string]string{"http.auth.clerk.status": "signed-in",
 			"http.auth.user.id": "user_1", "http.auth.user.session_id": "sess_1"}},
 	} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Rule is one authorization requirement on a signed-in session. All rules
@@ -110,7 +111,7 @@ func compilePolicy(rules []Rule, denyImpersonated bool) (*policy, error) {
 		}
 	}
 	if denyImpersonated {
-		p.rules = append(p.rules, rule{name: "deny impersonated", text: "deny impersonated", reason: reasonImpersonationDenied, allow: notImpersonated})
+		p.rules = append(p.rules, rule{name: "deny impersonated", text: "deny impersonated", reason: wire.ReasonImpersonationDenied, allow: notImpersonated})
 	}
 	p.rules = append(p.rules, userRules...)
 	return p, nil
@@ -160,15 +161,15 @@ func compileRule(r Rule) (rule, error) {
 	c := rule{name: name, text: ruleText(r)}
 	switch r.Kind {
 	case ruleOrg:
-		c.reason = reasonMissingOrganization
+		c.reason = wire.ReasonMissingOrganization
 		c.allow = func(s *session, _ *userDetails) bool { return inOrg(s, values) }
 	case ruleRole:
-		c.reason = reasonMissingRole
+		c.reason = wire.ReasonMissingRole
 		c.allow = func(s *session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasRole(s, v) })
 		}
 	case rulePermission:
-		c.reason = reasonMissingPermission
+		c.reason = wire.ReasonMissingPermission
 		c.allow = func(s *session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasPermission(s, v) })
 		}
@@ -178,17 +179,17 @@ func compileRule(r Rule) (rule, error) {
 				return fail("%v", err)
 			}
 		}
-		c.reason = reasonMissingFeature
+		c.reason = wire.ReasonMissingFeature
 		pick := func(s *session) string { return s.entitlements().features }
 		if r.Kind == rulePlan {
-			c.reason = reasonMissingPlan
+			c.reason = wire.ReasonMissingPlan
 			pick = func(s *session) string { return s.entitlements().plans }
 		}
 		c.allow = func(s *session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasEntitlement(s, pick(s), v) })
 		}
 	case ruleUser:
-		c.reason = reasonUserNotAllowed
+		c.reason = wire.ReasonUserNotAllowed
 		c.allow = func(s *session, _ *userDetails) bool { return s.userID != "" && contains(values, s.userID) }
 	case ruleClaim, ruleMetadata:
 		if r.Path == "" {
@@ -196,10 +197,10 @@ func compileRule(r Rule) (rule, error) {
 		}
 		path := r.Path
 		if r.Kind == ruleClaim {
-			c.reason = reasonMissingClaim
+			c.reason = wire.ReasonMissingClaim
 			c.allow = func(s *session, _ *userDetails) bool { return valueMatches(lookupPath(s.rawClaims(), path), values) }
 		} else {
-			c.reason, c.needsUser = reasonMissingMetadata, true
+			c.reason, c.needsUser = wire.ReasonMissingMetadata, true
 			c.allow = func(_ *session, u *userDetails) bool { return valueMatches(lookupPath(u.publicMetadata, path), values) }
 		}
 	case ruleVerifiedWithin:
@@ -207,7 +208,7 @@ func compileRule(r Rule) (rule, error) {
 		if err != nil {
 			return fail("%v", err)
 		}
-		c.reason, c.reverify = reasonReverificationRequired, rv
+		c.reason, c.reverify = wire.ReasonReverificationRequired, rv
 		c.allow = func(s *session, _ *userDetails) bool { return hasReverification(s, rv) }
 	case ruleEmailDomain:
 		domains := make([]string, len(values))
@@ -217,7 +218,7 @@ func compileRule(r Rule) (rule, error) {
 				return fail("%q is not a domain", v)
 			}
 		}
-		c.reason, c.needsUser = reasonEmailDomainNotAllowed, true
+		c.reason, c.needsUser = wire.ReasonEmailDomainNotAllowed, true
 		c.allow = func(_ *session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
 	default:
 		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain or metadata)", r.Kind)
@@ -278,7 +279,7 @@ func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial
 				looked = true
 			}
 			if lookupErr != nil || u == nil {
-				return &denial{rule: r, reason: reasonUserLookupFailed}
+				return &denial{rule: r, reason: wire.ReasonUserLookupFailed}
 			}
 		}
 		if !r.allow(s, u) {

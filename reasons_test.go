@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reasons.md from reasonCatalog")
@@ -17,7 +19,7 @@ var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reasons.md from r
 // a plain-words entry, so the diagnose command and the docs cover it.
 func TestEveryReasonIsExplained(t *testing.T) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "constants.go", nil, 0)
+	f, err := parser.ParseFile(fset, "internal/wire/wire.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestEveryReasonIsExplained(t *testing.T) {
 		for _, spec := range gd.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, name := range vs.Names {
-				if !strings.HasPrefix(name.Name, "reason") || i >= len(vs.Values) {
+				if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
 					continue
 				}
 				lit, ok := vs.Values[i].(*ast.BasicLit)
@@ -38,9 +40,9 @@ func TestEveryReasonIsExplained(t *testing.T) {
 					continue
 				}
 				code, _ := strconv.Unquote(lit.Value)
-				if code == reasonSessionTokenExpired {
+				if code == wire.ReasonSessionTokenExpired {
 					// Only ever given with its -refresh-<why> suffix.
-					code += "-refresh-" + refreshNonEligibleNonGet
+					code += "-refresh-" + wire.RefreshNonEligibleNonGet
 				}
 				n++
 				if doc, ok := explainReason(code); !ok || doc.Meaning == "" || doc.Fix == "" {
@@ -50,7 +52,7 @@ func TestEveryReasonIsExplained(t *testing.T) {
 		}
 	}
 	if n < 25 {
-		t.Fatalf("found only %d reason constants in constants.go; did their naming change?", n)
+		t.Fatalf("found only %d reason constants in internal/wire/wire.go; did their naming change?", n)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // These tests run the handler inside a real Caddy (caddy.Load with a JSON
@@ -144,7 +145,7 @@ func runTraffic(client *http.Client, base string, valid func() string, forged []
 					s.valid.Add(1)
 					if resp.StatusCode != http.StatusOK {
 						s.deniedValid.Add(1)
-						s.problem("valid token: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+						s.problem("valid token: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 					}
 				}
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // The test instance: Frontend API clerk.example.com, app at
@@ -118,7 +119,7 @@ func sessionClaims(edit ...func(map[string]any)) map[string]any {
 // sessionToken is a valid session token of the instance (key A).
 func sessionToken(t testing.TB, edit ...func(map[string]any)) string {
 	a, _ := testKeys(t)
-	return signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}, sessionClaims(edit...))
+	return signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}, sessionClaims(edit...))
 }
 
 // newTestHandler provisions a handler with Caddy's own context, with the

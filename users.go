@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sync/singleflight"
@@ -207,7 +208,7 @@ func (l *userLookup) fetch(ctx context.Context, userID string) (*userDetails, er
 		return nil, fmt.Errorf("%w: %v", errUserLookup, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+l.secret)
-	req.Header.Set("Clerk-API-Version", clerkAPIVersion)
+	req.Header.Set("Clerk-API-Version", wire.APIVersion)
 	req.Header.Set("User-Agent", "caddy-clerk-auth")
 	resp, err := l.client.Do(req)
 	if err != nil {
@@ -243,12 +244,12 @@ func (l *userLookup) fetch(ctx context.Context, userID string) (*userDetails, er
 func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, metadataKeys []string, headers bool) {
 	name := strings.TrimSpace(u.firstName + " " + u.lastName)
 	fields := []struct{ placeholder, header, value string }{
-		{"email", headerUserEmail, u.email},
-		{"email_verified", headerUserEmailVerified, strconv.FormatBool(u.emailVerified)},
-		{"first_name", headerUserFirstName, u.firstName},
-		{"last_name", headerUserLastName, u.lastName},
+		{"email", wire.HeaderUserEmail, u.email},
+		{"email_verified", wire.HeaderUserEmailVerified, strconv.FormatBool(u.emailVerified)},
+		{"first_name", wire.HeaderUserFirstName, u.firstName},
+		{"last_name", wire.HeaderUserLastName, u.lastName},
 		{"name", "", name},
-		{"username", headerUserUsername, u.username},
+		{"username", wire.HeaderUserUsername, u.username},
 	}
 	for _, f := range fields {
 		repl.Set("http.auth.user."+f.placeholder, f.value)
@@ -263,7 +264,7 @@ func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *userDetails, m
 		}
 		repl.Set("http.auth.user.metadata."+key, v)
 		if headers {
-			setUpstreamHeader(r, headerUserMetadataPrefix+key, v)
+			setUpstreamHeader(r, wire.HeaderUserMetadataPrefix+key, v)
 		}
 	}
 }

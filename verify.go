@@ -6,9 +6,12 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"math"
 	"strings"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // tokenError is a failed verification with Clerk's reason code. message is
@@ -41,7 +44,7 @@ const (
 	numHeaderMembers
 )
 
-var headerNames = newMemberNames([]string{hdrAlg: "alg", hdrTyp: "typ", hdrKid: "kid", hdrCat: "cat"})
+var headerNames = jsonscan.NewNames([]string{hdrAlg: "alg", hdrTyp: "typ", hdrKid: "kid", hdrCat: "cat"})
 
 // Claims we read, typed by JSON kind: a token is attacker input, and a claim
 // of the wrong JSON type must deny, never decode to a zero value that passes.
@@ -67,7 +70,7 @@ const (
 	numClaims
 )
 
-var claimNames = newMemberNames([]string{
+var claimNames = jsonscan.NewNames([]string{
 	clSub: "sub", clAzp: "azp", clIss: "iss", clExp: "exp", clNbf: "nbf", clIat: "iat", clSid: "sid",
 	clSts: "sts", clV: "v", clO: "o", clOrgID: "org_id", clOrgRole: "org_role", clOrgSlug: "org_slug", clAct: "act",
 	clFea: "fea", clPla: "pla", clOrgPermissions: "org_permissions", clAud: "aud",
@@ -75,7 +78,7 @@ var claimNames = newMemberNames([]string{
 
 // tokenClaims are the claims decisions read; the rest of the payload stays
 // raw until someone asks for it (rawClaims).
-type tokenClaims [numClaims]jsonValue
+type tokenClaims [numClaims]jsonscan.Value
 
 // decodedJWT is a compact JWT decoded but not verified. Once a token has
 // verified, its decodedJWT is shared read-only through the cache.
@@ -86,7 +89,7 @@ type decodedJWT struct {
 	// decodeJWT): it is decoded again onto the stack to be verified, so
 	// that no decoded token holds a buffer for it.
 	sig    string
-	header [numHeaderMembers]jsonValue
+	header [numHeaderMembers]jsonscan.Value
 	claims tokenClaims
 	// payload is the payload's JSON text, for rawClaims.
 	payload string
@@ -97,25 +100,25 @@ type decodedJWT struct {
 	verified bool
 }
 
-func (d *decodedJWT) kid() string { return d.header[hdrKid].asString() }
-func (d *decodedJWT) alg() string { return d.header[hdrAlg].asString() }
+func (d *decodedJWT) kid() string { return d.header[hdrKid].AsString() }
+func (d *decodedJWT) alg() string { return d.header[hdrAlg].AsString() }
 
 // cat reports the category and whether one is given (JSON null is none).
 func (d *decodedJWT) cat() (string, bool) {
 	c := d.header[hdrCat]
-	if c.kind == jsonAbsent || c.kind == jsonNull {
+	if c.Kind == jsonscan.Absent || c.Kind == jsonscan.Null {
 		return "", false
 	}
-	return c.asString(), true
+	return c.AsString(), true
 }
 
 // typ reports the type and whether one is given (JSON null is none).
 func (d *decodedJWT) typ() (string, bool) {
 	t := d.header[hdrTyp]
-	if t.kind == jsonAbsent || t.kind == jsonNull {
+	if t.Kind == jsonscan.Absent || t.Kind == jsonscan.Null {
 		return "", false
 	}
-	return t.asString(), true
+	return t.AsString(), true
 }
 
 // decodeJWT is @clerk/backend decodeJwt: three dot-separated parts, each
@@ -162,13 +165,13 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 	d.payload = text[hl:]
 	// readMembers checks the JSON as it reads it. The header was decoded
 	// into a struct: any JSON but an object or null failed to decode.
-	if readMembers(text[:hl], headerNames, d.header[:], false) != nil {
+	if jsonscan.ReadMembers(text[:hl], headerNames, d.header[:], false) != nil {
 		return nil, errTokenDecode
 	}
-	if c := text[skipSpaceAt(text[:hl], 0)]; c != '{' && c != 'n' {
+	if c := text[jsonscan.SkipSpaceAt(text[:hl], 0)]; c != '{' && c != 'n' {
 		return nil, errTokenDecode
 	}
-	if readMembers(d.payload, claimNames, d.claims[:], true) != nil {
+	if jsonscan.ReadMembers(d.payload, claimNames, d.claims[:], true) != nil {
 		return nil, errTokenDecode
 	}
 	return d, nil
@@ -180,7 +183,7 @@ func decodeJWT(token string) (*decodedJWT, *tokenError) {
 // is not a Clerk token, whatever max_header_bytes allows.
 const maxTokenBytes = 16 << 10
 
-var errTokenTooLarge = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. The token is larger than 16 KiB."}
+var errTokenTooLarge = &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid JWT form. The token is larger than 16 KiB."}
 
 // rawClaims decodes the whole payload, for what the typed claims do not
 // hold. The payload was valid JSON; a payload that is not an object has no
@@ -194,8 +197,8 @@ func rawClaims(payload string) map[string]any {
 }
 
 var (
-	errTokenForm   = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
-	errTokenDecode = &tokenError{reason: reasonTokenInvalid, message: "Invalid JWT form. The header, payload, or signature could not be decoded."}
+	errTokenForm   = &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
+	errTokenDecode = &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid JWT form. The header, payload, or signature could not be decoded."}
 )
 
 var rawURLStrict = base64.RawURLEncoding.Strict()
@@ -223,24 +226,24 @@ type verifyOptions struct {
 func verifySignature(d *decodedJWT, key *verificationKey) *tokenError {
 	// assertHeaderType (jwt/assertions.ts) lets only an absent typ pass
 	// unchecked: JSON null is a typ, and not "JWT".
-	if t := d.header[hdrTyp]; t.kind != jsonAbsent && (t.kind != jsonString || t.str != "JWT") {
-		return &tokenError{reason: reasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
+	if t := d.header[hdrTyp]; t.Kind != jsonscan.Absent && (t.Kind != jsonscan.String || t.Str != "JWT") {
+		return &tokenError{reason: wire.ReasonTokenInvalid, message: `Invalid JWT type. Expected "JWT".`}
 	}
 	alg := d.alg()
 	hash, ok := algHash[alg]
 	if !ok {
-		return &tokenError{reason: reasonTokenInvalidAlgorithm, message: "Invalid JWT algorithm. Supported: RS256,RS384,RS512."}
+		return &tokenError{reason: wire.ReasonTokenInvalidAlgorithm, message: "Invalid JWT algorithm. Supported: RS256,RS384,RS512."}
 	}
 	if key.alg != "" && key.alg != alg {
 		// WebCrypto refuses to import a key for another hash than its own;
 		// Clerk reports that as a verification failure.
-		return &tokenError{reason: reasonTokenVerificationFailed, message: "Error verifying JWT signature. The key is for " + key.alg + ", the token says " + alg + "."}
+		return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Error verifying JWT signature. The key is for " + key.alg + ", the token says " + alg + "."}
 	}
 	var sigBuf [maxStackSignature]byte
 	var sum [sha512.Size]byte
 	sig, err := decodeSignature(&sigBuf, d.sig)
 	if err != nil || key.verifyPKCS1v15(hash, digest(&sum, hash, d.signingInput), sig) != nil {
-		return &tokenError{reason: reasonTokenInvalidSignature, message: "JWT signature is invalid."}
+		return &tokenError{reason: wire.ReasonTokenInvalidSignature, message: "JWT signature is invalid."}
 	}
 	return nil
 }
@@ -346,8 +349,8 @@ func digest(out *[sha512.Size]byte, hash crypto.Hash, input string) []byte {
 // verifyClaims runs checks 7 to 13 of verifyJwt, in Clerk's order, after the
 // signature is proven.
 func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
-	if c[clSub].kind != jsonString {
-		return &tokenError{reason: reasonTokenVerificationFailed, message: "Subject claim (sub) is required and must be a string."}
+	if c[clSub].Kind != jsonscan.String {
+		return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Subject claim (sub) is required and must be a string."}
 	}
 	if len(o.audience) > 0 {
 		if err := checkAudience(c[clAud], o.audience); err != nil {
@@ -355,13 +358,13 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 		}
 	}
 	if len(o.authorizedParties) > 0 {
-		azp := c[clAzp].asString()
+		azp := c[clAzp].AsString()
 		if azp == "" || !contains(o.authorizedParties, azp) {
-			return &tokenError{reason: reasonTokenInvalidAuthorizedParties, message: "Invalid JWT Authorized party claim (azp)."}
+			return &tokenError{reason: wire.ReasonTokenInvalidAuthorizedParties, message: "Invalid JWT Authorized party claim (azp)."}
 		}
 	}
 	if o.issuer != "" {
-		if c[clIss].asString() != o.issuer {
+		if c[clIss].AsString() != o.issuer {
 			return issuerMismatch(o.issuer)
 		}
 	}
@@ -371,7 +374,7 @@ func verifyClaims(c *tokenClaims, o *verifyOptions, now time.Time) *tokenError {
 func issuerMismatch(issuer string) *tokenError {
 	// The expected issuer names the site's proxy or Frontend API: it goes
 	// to the debug log, not to the client.
-	return &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + issuer + "\"."}
+	return &tokenError{reason: wire.ReasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss).", detail: "Expected \"" + issuer + "\"."}
 }
 
 // checkAudience is assertAudienceClaim of @clerk/backend (jwt/assertions.ts)
@@ -382,18 +385,18 @@ func issuerMismatch(issuer string) *tokenError {
 // holding anything but strings), we refuse it with the same reason: an aud
 // we cannot compare must not pass an audience check (README, "Where we
 // differ from Clerk's SDK").
-func checkAudience(aud jsonValue, audience []string) *tokenError {
-	switch aud.kind {
-	case jsonAbsent, jsonNull, jsonFalse:
+func checkAudience(aud jsonscan.Value, audience []string) *tokenError {
+	switch aud.Kind {
+	case jsonscan.Absent, jsonscan.Null, jsonscan.False:
 		return nil
-	case jsonString:
-		if aud.str == "" || contains(audience, aud.str) {
+	case jsonscan.String:
+		if aud.Str == "" || contains(audience, aud.Str) {
 			return nil
 		}
-		return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud) " + jsonText(aud.str) + ". Is not included in \"" + jsonText(audience) + "\"."}
-	case jsonArray:
+		return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud) " + jsonText(aud.Str) + ". Is not included in \"" + jsonText(audience) + "\"."}
+	case jsonscan.Array:
 		var elems []any
-		if json.Unmarshal([]byte(aud.str), &elems) != nil {
+		if json.Unmarshal([]byte(aud.Str), &elems) != nil {
 			return errAudienceNotComparable
 		}
 		// [aud].flat().filter(Boolean): only truthy elements count.
@@ -424,18 +427,18 @@ func checkAudience(aud jsonValue, audience []string) *tokenError {
 		case truthy == 0, allStrings && match:
 			return nil
 		case allStrings:
-			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim array (aud) " + jsonText(elems) + ". Is not included in \"" + jsonText(audience) + "\"."}
+			return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT audience claim array (aud) " + jsonText(elems) + ". Is not included in \"" + jsonText(audience) + "\"."}
 		}
 		return errAudienceNotComparable
-	case jsonNumber:
-		if aud.num == 0 {
+	case jsonscan.Number:
+		if aud.Num == 0 {
 			return nil
 		}
 	}
 	return errAudienceNotComparable
 }
 
-var errAudienceNotComparable = &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud). Expected a string or an array of strings."}
+var errAudienceNotComparable = &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT audience claim (aud). Expected a string or an array of strings."}
 
 // jsonText is JSON.stringify of v, for messages.
 func jsonText(v any) string {
@@ -449,46 +452,35 @@ func verifyTimeClaims(c *tokenClaims, skew time.Duration, now time.Time) *tokenE
 	nowMs := float64(now.UnixMilli())
 	skewMs := float64(skew.Milliseconds())
 	exp := c[clExp]
-	if exp.kind != jsonNumber {
+	if exp.Kind != jsonscan.Number {
 		return errExpNotNumber
 	}
-	if t, ok := jsDateMs(exp.num); ok && t <= nowMs-skewMs {
+	if t, ok := jsparse.DateMs(exp.Num); ok && t <= nowMs-skewMs {
 		return errExpired
 	}
-	if nbf := c[clNbf]; nbf.present() {
-		if nbf.kind != jsonNumber {
-			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT not before date claim (nbf). Expected number."}
+	if nbf := c[clNbf]; nbf.Present() {
+		if nbf.Kind != jsonscan.Number {
+			return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT not before date claim (nbf). Expected number."}
 		}
-		if t, ok := jsDateMs(nbf.num); ok && t > nowMs+skewMs {
-			return &tokenError{reason: reasonTokenNotActiveYet, message: "JWT cannot be used prior to not before date claim (nbf)."}
+		if t, ok := jsparse.DateMs(nbf.Num); ok && t > nowMs+skewMs {
+			return &tokenError{reason: wire.ReasonTokenNotActiveYet, message: "JWT cannot be used prior to not before date claim (nbf)."}
 		}
 	}
-	if iat := c[clIat]; iat.present() {
-		if iat.kind != jsonNumber {
-			return &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT issued at date claim (iat). Expected number."}
+	if iat := c[clIat]; iat.Present() {
+		if iat.Kind != jsonscan.Number {
+			return &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT issued at date claim (iat). Expected number."}
 		}
-		if t, ok := jsDateMs(iat.num); ok && t > nowMs+skewMs {
-			return &tokenError{reason: reasonTokenIatInTheFuture, message: "JWT issued at date claim (iat) is in the future."}
+		if t, ok := jsparse.DateMs(iat.Num); ok && t > nowMs+skewMs {
+			return &tokenError{reason: wire.ReasonTokenIatInTheFuture, message: "JWT issued at date claim (iat) is in the future."}
 		}
 	}
 	return nil
 }
 
 var (
-	errExpNotNumber = &tokenError{reason: reasonTokenVerificationFailed, message: "Invalid JWT expiry date claim (exp). Expected number."}
-	errExpired      = &tokenError{reason: reasonTokenExpired, message: "JWT is expired."}
+	errExpNotNumber = &tokenError{reason: wire.ReasonTokenVerificationFailed, message: "Invalid JWT expiry date claim (exp). Expected number."}
+	errExpired      = &tokenError{reason: wire.ReasonTokenExpired, message: "JWT is expired."}
 )
-
-// jsDateMs is what `new Date(0).setUTCSeconds(s)` gives in milliseconds: the
-// seconds truncated toward zero, and no valid time beyond ±8.64e15 ms (then
-// every comparison with it is false in JavaScript).
-func jsDateMs(seconds float64) (float64, bool) {
-	ms := math.Trunc(seconds) * 1000
-	if math.IsNaN(ms) || math.Abs(ms) > 8.64e15 {
-		return 0, false
-	}
-	return ms, true
-}
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

@@ -3,6 +3,8 @@ package clerkauth
 import (
 	"strings"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Each allowed algorithm verifies a token it signed, with a key published
@@ -23,8 +25,8 @@ func TestSignatureOfEachAlgorithm(t *testing.T) {
 			if err := verifySignature(d, anyAlg); err != nil {
 				t.Errorf("%s/%d: a valid signature was refused: %v", alg, size, err)
 			}
-			if err := verifySignature(d, &verificationKey{pub: &b.PublicKey}); err == nil || err.reason != reasonTokenInvalidSignature {
-				t.Errorf("%s/%d: another key's verification gave %v, want %s", alg, size, err, reasonTokenInvalidSignature)
+			if err := verifySignature(d, &verificationKey{pub: &b.PublicKey}); err == nil || err.reason != wire.ReasonTokenInvalidSignature {
+				t.Errorf("%s/%d: another key's verification gave %v, want %s", alg, size, err, wire.ReasonTokenInvalidSignature)
 			}
 			// The same signature under another algorithm's label.
 			for _, other := range []string{"RS256", "RS384", "RS512"} {
@@ -33,8 +35,8 @@ func TestSignatureOfEachAlgorithm(t *testing.T) {
 				}
 				forged := relabel(t, token, other)
 				fd, _ := decodeJWT(forged)
-				if err := verifySignature(fd, anyAlg); err == nil || err.reason != reasonTokenInvalidSignature {
-					t.Errorf("%s relabelled %s: got %v, want %s", alg, other, err, reasonTokenInvalidSignature)
+				if err := verifySignature(fd, anyAlg); err == nil || err.reason != wire.ReasonTokenInvalidSignature {
+					t.Errorf("%s relabelled %s: got %v, want %s", alg, other, err, wire.ReasonTokenInvalidSignature)
 				}
 			}
 		}
@@ -87,4 +89,42 @@ func FuzzSignatureSegmentCheck(f *testing.F) {
 			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
 		}
 	})
+}
+
+// The header is read with exact member names, as JavaScript reads
+// header.alg: encoding/json's case-insensitive struct matching would have
+// taken "ALG" for "alg".
+func TestHeaderMembersAreCaseSensitive(t *testing.T) {
+	a, _ := testKeys(t)
+	token := signJWT(t, a, map[string]any{"alg": "RS256", "ALG": "none", "Kid": "other", "kid": "ins_a", "TYP": "x"}, sessionClaims())
+	d, err := decodeJWT(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.alg() != "RS256" || d.kid() != "ins_a" {
+		t.Fatalf("alg %q kid %q, want RS256 and ins_a", d.alg(), d.kid())
+	}
+	if _, present := d.typ(); present {
+		t.Fatal("TYP was read as typ")
+	}
+}
+
+// A header is an object (or null, which reads as no members); any other
+// JSON does not decode, as when it was decoded into a struct.
+func TestHeaderMustBeAnObject(t *testing.T) {
+	sig := "." + rawURL("sig")
+	payload := "." + rawURL(`{"sub":"u"}`)
+	for header, wantErr := range map[string]bool{
+		`{"alg":"RS256"}`: false,
+		` null `:          false,
+		`[1]`:             true,
+		`"RS256"`:         true,
+		`12`:              true,
+		`true`:            true,
+	} {
+		_, err := decodeJWT(rawURL(header) + payload + sig)
+		if (err != nil) != wantErr || (err != nil && err.reason != wire.ReasonTokenInvalid) {
+			t.Errorf("header %s: error %v, want error: %v", header, err, wantErr)
+		}
+	}
 }
