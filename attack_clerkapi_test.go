@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -335,7 +336,7 @@ func newRedirector(t *testing.T, to string) *httptest.Server {
 }
 
 func TestAttacksRedirectsNotFollowed(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	noSecretForwarded := func(rec *recorder) func(*testing.T, served) {
 		return func(t *testing.T, out served) {
 			if n := rec.authSeen.Load(); n != 0 {
@@ -378,7 +379,7 @@ func TestAttacksRedirectsNotFollowed(t *testing.T) {
 				return newTestHandler(t, func(h *Handler) { h.JWTKey, h.JWKSURL = "", red.URL+"/jwks" })
 			},
 			request: func(t *testing.T) *http.Request {
-				return bearerRequest(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
+				return bearerRequest(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
 			},
 			check: noSecretForwarded(foreignKeys)},
 		{name: "NonceExchangeRedirectToOtherPort", status: 401, reason: wire.ReasonSessionTokenMissing,
@@ -558,11 +559,11 @@ func (k *smallExponentKey) sign(t *testing.T, header, claims map[string]any) str
 }
 
 func TestAttacksHeaderTypeAndKeyExponent(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	e3 := newSmallExponentKey(t)
 	jwks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey, "ins_e3": &e3.pub})
 	typNull := func(t *testing.T) string {
-		return signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a", "typ": nil}, sessionClaims())
+		return testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a", "typ": nil}, sessionClaims())
 	}
 	cases := []attack{
 		{name: "TypNull", status: 401, reason: wire.ReasonTokenInvalid,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -63,11 +64,11 @@ func (u *stackUpstream) take() []stackSeen {
 // returns its address. Keys come from the environment, as in the examples.
 func runStack(t *testing.T, pk, directives string) string {
 	t.Helper()
-	a, _ := testKeys(t)
-	t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+	a, _ := testkit.Keys(t)
+	t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 	t.Setenv("CLERK_SECRET_KEY", "")
 	t.Setenv("CLERK_PUBLISHABLE_KEY", pk)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	runCaddy(t, fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\n:%d {\n\tbind 127.0.0.1\n%s\n}\n", port, directives))
 	return addr(port)
 }
@@ -297,8 +298,8 @@ func TestStackAttacks(t *testing.T) {
 
 	// The handshake's parameters (a live session token in __clerk_handshake)
 	// never reach the upstream; the rest of the query arrives byte for byte.
-	a, _ := testKeys(t)
-	handshake := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
+	a, _ := testkit.Keys(t)
+	handshake := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
 		"__session=" + sessionToken(t, liveTimes) + "; Path=/", "__client_uat=1; Path=/",
 	}})
 	wantURI := func(uri string) func(*testing.T, *http.Response, string, []stackSeen) {
@@ -337,12 +338,12 @@ func TestStackAttacks(t *testing.T) {
 func TestStackAttackHostlessRedirect(t *testing.T) {
 	up := newStackUpstream(t)
 	address := runStack(t, testDevPK, "\tclerk_auth {\n\t\tauthorized_parties https://localhost\n\t}\n\treverse_proxy "+up.URL)
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	dev := sessionToken(t, liveTimes, func(c map[string]any) {
 		c["iss"] = "https://foo-bar-13.clerk.accounts.dev"
 		c["azp"] = "https://localhost"
 	})
-	handshake := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{"__session=" + dev, "__client_uat=1"}})
+	handshake := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{"__session=" + dev, "__client_uat=1"}})
 	noHostLocation := func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 		loc := resp.Header.Get("Location")
 		if strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`) || strings.Contains(loc, ":///") || strings.Contains(loc, `:/\`) {
@@ -385,7 +386,7 @@ var adminPaths = []string{
 // with file_server + try_files in place of reverse_proxy, and asks for the
 // admin area every way an upstream or the file server would serve it.
 func TestStackAttackAdminSubtree(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	src, err := os.ReadFile("examples/admin-org-role/Caddyfile")
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +404,7 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 	for _, backend := range []string{"reverse_proxy", "file_server"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-			t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("CLERK_SECRET_KEY", "sk_test_example")
 			text := string(src)
 			if backend == "file_server" {
@@ -413,7 +414,7 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 			_ = os.WriteFile(path, []byte(text), 0o644)
 			up := newStackUpstream(t)
 			cfg := adaptExample(t, path)
-			siteAddr := addr(freePort(t))
+			siteAddr := addr(testkit.FreePort(t))
 			runnableExample(t, cfg, siteAddr, strings.TrimPrefix(up.URL, "http://"))
 			replaceStrings(cfg, "/srv/admin-site", dir)
 			loadCaddy(t, cfg)
@@ -451,9 +452,9 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 // clerk_auth under "/x/*" when nothing guarded matches "/x", in both
 // Caddyfile forms, and is quiet for the shipped example.
 func TestStackAttackSubtreeMatcherWarning(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-	t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+	t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 	shipped, err := os.ReadFile("examples/admin-org-role/Caddyfile")
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -43,7 +44,7 @@ type attack struct {
 }
 
 func TestAttacks(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	valid := func(t *testing.T) string { return sessionToken(t) }
 	bearer := func(tok string) *http.Request {
 		return newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+tok)
@@ -73,7 +74,7 @@ func TestAttacks(t *testing.T) {
 		for _, form := range []struct {
 			name   string
 			secret []byte
-		}{{"PEM", []byte(publicPEM(t, a))}, {"DER", pubDER}} {
+		}{{"PEM", []byte(testkit.PublicPEM(t, a))}, {"DER", pubDER}} {
 			add(attack{name: alg + "SignedWithPublicKey" + form.name, status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 				request: func(t *testing.T) *http.Request { return bearer(hmacToken(alg, form.secret, sessionClaims())) }})
 		}
@@ -81,7 +82,7 @@ func TestAttacks(t *testing.T) {
 	for _, alg := range []string{"ES256", "ES384", "PS256", "PS512", "EdDSA", "rs256"} {
 		add(attack{name: "AlgLabel" + alg + "OnRSAKey", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, a, map[string]any{"alg": alg, "kid": "ins_a"}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, a, map[string]any{"alg": alg, "kid": "ins_a"}, sessionClaims()))
 			}})
 	}
 
@@ -101,7 +102,7 @@ func TestAttacks(t *testing.T) {
 	} {
 		add(attack{name: "Header" + hdr.name + "Ignored", status: 401, reason: wire.ReasonTokenInvalidSignature,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a", hdr.key: hdr.value}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a", hdr.key: hdr.value}, sessionClaims()))
 			},
 			check: func(t *testing.T, out served) {
 				if n := jku.fetches.Load(); n != 0 {
@@ -122,7 +123,7 @@ func TestAttacks(t *testing.T) {
 		add(attack{name: "Kid" + kid.name, status: 401, reason: wire.ReasonJWKKidMismatch,
 			handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
 			},
 			check: func(t *testing.T, out served) {
 				for _, p := range jwks.seenPaths() {
@@ -133,19 +134,19 @@ func TestAttacks(t *testing.T) {
 			}})
 		add(attack{name: "Kid" + kid.name + "WithPEMKey", status: 401, reason: wire.ReasonTokenInvalidSignature,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
 			}})
 	}
 
 	// Other instances, tampering, stripping.
 	add(attack{name: "SignedByAnotherInstancesKey", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
-			return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
+			return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
 		}})
 	add(attack{name: "SignedByAnotherInstancesKeyViaJWKS", status: 401, reason: wire.ReasonJWKKidMismatch,
 		handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 		request: func(t *testing.T) *http.Request {
-			return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
+			return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
 		}})
 	add(attack{name: "RightKeyAnotherInstancesIssuer", status: 401, reason: wire.ReasonTokenInvalidIssuer,
 		request: func(t *testing.T) *http.Request {
@@ -234,7 +235,7 @@ func TestAttacks(t *testing.T) {
 		}})
 	add(attack{name: "ManyCookieHeaders", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
-			forged := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
+			forged := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
 			r := cookieReq(http.MethodGet, forged)
 			for i := 0; i < 1000; i++ {
 				r.Header.Add("Cookie", "__session="+valid(t)+"; __client_uat=1")
@@ -243,7 +244,7 @@ func TestAttacks(t *testing.T) {
 		}})
 	add(attack{name: "ManyAuthorizationHeadersForgedFirst", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
-			r := bearer(signJWT(t, b, nil, sessionClaims()))
+			r := bearer(testkit.SignJWT(t, b, nil, sessionClaims()))
 			r.Header.Add("Authorization", "Bearer "+valid(t))
 			return r
 		}})
@@ -251,7 +252,7 @@ func TestAttacks(t *testing.T) {
 		request: func(t *testing.T) *http.Request {
 			r := bearer(valid(t))
 			for i := 0; i < 1000; i++ {
-				r.Header.Add("Authorization", "Bearer "+signJWT(t, b, nil, sessionClaims()))
+				r.Header.Add("Authorization", "Bearer "+testkit.SignJWT(t, b, nil, sessionClaims()))
 			}
 			return r
 		}})
@@ -276,7 +277,7 @@ func TestAttacks(t *testing.T) {
 			if tc.edit != nil {
 				edits = append(edits, tc.edit)
 			}
-			return signJWT(t, a, h, sessionClaims(edits...))
+			return testkit.SignJWT(t, a, h, sessionClaims(edits...))
 		}
 		add(attack{name: tc.name, status: 401, reason: wire.ReasonTokenTypeMismatch,
 			request: func(t *testing.T) *http.Request { return bearer(mint(t)) }})
@@ -291,7 +292,7 @@ func TestAttacks(t *testing.T) {
 	}
 	tokenHandler := func(t *testing.T) *Handler { return newTestHandler(t, func(h *Handler) { h.SecretKey = "" }) }
 	handshakeToken := func(t *testing.T, key *rsa.PrivateKey, directives ...string) string {
-		return signJWT(t, key, map[string]any{"alg": "RS256", "kid": "ins_a"}, map[string]any{"handshake": directives})
+		return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "kid": "ins_a"}, map[string]any{"handshake": directives})
 	}
 	noSessionCookie := func(t *testing.T, out served) {
 		for _, c := range out.rec.Header().Values("Set-Cookie") {
@@ -307,18 +308,18 @@ func TestAttacks(t *testing.T) {
 		}})
 	add(attack{name: "HandshakeTokenFromAnotherInstance", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			other := signJWT(t, b, map[string]any{"alg": "RS256"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
+			other := testkit.SignJWT(t, b, map[string]any{"alg": "RS256"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 			return newRequest(http.MethodGet, "https://app.example.com/api", "Cookie",
 				"__clerk_handshake="+handshakeToken(t, b, "__session="+other, "__client_uat=1"))
 		}})
 	add(attack{name: "HandshakeTokenCarryingAnotherInstancesSession", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			other := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
+			other := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+handshakeToken(t, a, "__session="+other, "__client_uat=1"))
 		}})
 	add(attack{name: "HandshakeTokenAsSessionTemplate", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			tok := signJWT(t, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": []string{"__session=" + valid(t), "__client_uat=1"}})
+			tok := testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": []string{"__session=" + valid(t), "__client_uat=1"}})
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+tok)
 		}})
 	add(attack{name: "HandshakeDirectivesForAnotherDomain", status: 401, reason: wire.ReasonSessionTokenMissing, handler: tokenHandler,
@@ -512,10 +513,10 @@ func TestAttackSessionIDParamInBodyIsIgnored(t *testing.T) {
 // TestAttackHandshakeForeignDirectiveDroppedOthersKept: a genuine handshake
 // keeps its own cookies while one for another domain is dropped.
 func TestAttackHandshakeForeignDirectiveDroppedOthersKept(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	h := newTestHandler(t, func(h *Handler) { h.SecretKey = "" })
 	logs := observeLogs(h)
-	hs := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
+	hs := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
 		"__session=" + sessionToken(t) + "; Path=/", "__client_uat=1; Path=/; Domain=example.com", "__client_uat=1; Domain=evil.example",
 	}})
 	out := serve(h, newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+hs))

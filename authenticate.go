@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -73,7 +75,7 @@ type authRequest struct {
 type parsedToken struct {
 	token string
 	d     *decodedJWT
-	err   *tokenError
+	err   *jwt.Error
 }
 
 // newAuthRequest gathers the request's token sources (reference C step 1).
@@ -214,7 +216,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	var sessionJWT *decodedJWT
 	if session != "" {
 		sessionJWT, _ = h.parseToken(a, session)
-		iss := claimTruthy(sessionJWT, clIss)
+		iss := claimTruthy(sessionJWT, jwt.ClaimIss)
 		if !iss {
 			return false
 		}
@@ -232,14 +234,14 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	// An absent cookie is not "0".
 	suffixedUATZero := hasSuffixedUAT && suffixedUAT == "0"
 	uatZero := hasUAT && uat == "0"
-	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, clIat) > numClaimOrZero(suffixedJWT, clIat) {
+	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, jwt.ClaimIat) > numClaimOrZero(suffixedJWT, jwt.ClaimIat) {
 		return false
 	}
 	if suffixedUATZero && !uatZero {
 		return false
 	}
 	if !h.inst.production && suffixedJWT != nil {
-		if exp := suffixedJWT.claims[clExp]; exp.Kind == jsonscan.Number && exp.Num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+		if exp := suffixedJWT.Claims[jwt.ClaimExp]; exp.Kind == jsonscan.Number && exp.Num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
 			return false
 		}
 	}
@@ -252,7 +254,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 // tokenBelongsToInstance compares the unverified iss, scheme removed, with
 // the Frontend API host of the publishable key (never the proxy).
 func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
-	iss := d.claims[clIss]
+	iss := d.Claims[jwt.ClaimIss]
 	if iss.Kind != jsonscan.String {
 		return false
 	}
@@ -295,14 +297,14 @@ func schemeAt(s string, i int) int {
 }
 
 func claimTruthy(d *decodedJWT, claim int) bool {
-	return d != nil && d.claims[claim].Truthy()
+	return d != nil && d.Claims[claim].Truthy()
 }
 
 func numClaimOrZero(d *decodedJWT, claim int) float64 {
-	if d == nil || d.claims[claim].Kind != jsonscan.Number {
+	if d == nil || d.Claims[claim].Kind != jsonscan.Number {
 		return 0
 	}
-	return d.claims[claim].Num
+	return d.Claims[claim].Num
 }
 
 // authenticate is authenticateRequest (reference C step 2): a header token
@@ -323,7 +325,7 @@ func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decis
 	if decodeErr != nil {
 		return h.tokenFailure(a, decodeErr, "header")
 	}
-	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.Skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "header")
 	}
@@ -365,10 +367,10 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 	if isNonSessionToken(d) {
 		return signedOut(wire.ReasonTokenTypeMismatch, "", "cookie", true)
 	}
-	if iat := d.claims[clIat]; iat.Kind == jsonscan.Number && iat.Num < a.clientUAT {
+	if iat := d.Claims[jwt.ClaimIat]; iat.Kind == jsonscan.Number && iat.Num < a.clientUAT {
 		return h.maybeHandshake(a, wire.ReasonSessionTokenIATBeforeUAT, "", "")
 	}
-	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.Skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
@@ -386,13 +388,13 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 // tokens, M2M tokens and JWT templates are signed by the same key but are
 // not sessions.
 func isNonSessionToken(d *decodedJWT) bool {
-	if typ, _ := d.typ(); typ == "at+jwt" || typ == "application/at+jwt" {
+	if typ, _ := d.Typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
-	if strings.HasPrefix(d.claims[clSub].AsString(), "mch_") {
+	if strings.HasPrefix(d.Claims[jwt.ClaimSub].AsString(), "mch_") {
 		return true
 	}
-	if cat, present := d.cat(); present {
+	if cat, present := d.Cat(); present {
 		return cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore
 	}
 	return false
@@ -402,13 +404,13 @@ func isNonSessionToken(d *decodedJWT) bool {
 // then the claims. Every error path returns a tokenError. It checks the
 // handler's configured issuer; a request's token goes through
 // verifyRequestSession, which also knows the issuer of a relative proxy URL.
-func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *tokenError) {
-	return h.verifySessionWithSkew(ctx, d, now, h.verify.skew, h.verify.issuer)
+func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *jwt.Error) {
+	return h.verifySessionWithSkew(ctx, d, now, h.verify.Skew, h.verify.Issuer)
 }
 
 // verifyRequestSession is verifySession for the token of request a, with
 // the issuer expected for it.
-func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session, *tokenError) {
+func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session, *jwt.Error) {
 	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
 }
 
@@ -420,13 +422,13 @@ func (h *Handler) expectedIssuer(a *authRequest) string {
 	if h.issuerPerRequest {
 		return h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
 	}
-	return h.verify.issuer
+	return h.verify.Issuer
 }
 
 // errNoRequestIssuer: a relative proxy URL's issuer needs a request.
-var errNoRequestIssuer = &tokenError{reason: wire.ReasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
+var errNoRequestIssuer = &jwt.Error{Reason: wire.ReasonTokenInvalidIssuer, Message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
 
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *tokenError) {
+func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *jwt.Error) {
 	if h.issuerPerRequest && issuer == "" {
 		return nil, errNoRequestIssuer
 	}
@@ -438,11 +440,11 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 			// parties) are fixed for its life, as is its cache: only the
 			// clock can have changed, and, with a relative proxy URL, the
 			// issuer, which depends on the request's origin.
-			if h.issuerPerRequest && d.claims[clIss].AsString() != issuer {
-				return nil, issuerMismatch(issuer)
+			if h.issuerPerRequest && d.Claims[jwt.ClaimIss].AsString() != issuer {
+				return nil, jwt.IssuerMismatch(issuer)
 			}
-			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
-				if err == errExpired {
+			if err := jwt.VerifyTimeClaims(&d.Claims, skew, now); err != nil {
+				if err == jwt.ErrExpired {
 					h.cache.remove(e)
 				}
 				return nil, err
@@ -450,26 +452,26 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 			return &e.session, nil
 		}
 		h.cache.remove(e)
-		if d, _ = decodeJWT(d.token); d == nil {
-			return nil, errTokenDecode
+		if d, _ = decodeJWT(d.Raw); d == nil {
+			return nil, jwt.ErrDecode
 		}
 	}
-	if cat, _ := d.cat(); cat == wire.JWTCategoryM2M {
-		return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid session token category."}
+	if cat, _ := d.Cat(); cat == wire.JWTCategoryM2M {
+		return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Invalid session token category."}
 	}
 	if h.keys == nil {
-		return nil, &tokenError{reason: wire.ReasonJWKFailedToResolve, message: "Failed to resolve JWK during verification."}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during verification."}
 	}
-	key, kerr := h.keys.keyFor(ctx, d.kid())
+	key, kerr := h.keys.keyFor(ctx, d.Kid())
 	if kerr != nil {
 		return nil, kerr
 	}
-	if err := verifySignature(d, key); err != nil {
+	if err := jwt.VerifySignature(&d.Token, key); err != nil {
 		return nil, err
 	}
 	opts := h.verify
-	opts.skew, opts.issuer = skew, issuer
-	if err := verifyClaims(&d.claims, &opts, now); err != nil {
+	opts.Skew, opts.Issuer = skew, issuer
+	if err := jwt.VerifyClaims(&d.Claims, &opts, now); err != nil {
 		return nil, err
 	}
 	if h.cache != nil && h.keyStillHeld(key) {
@@ -477,12 +479,12 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 		h.cache.put(e, now, skew)
 		return &e.session, nil
 	}
-	return newSession(&d.claims, d.payload), nil
+	return newSession(&d.Claims, d.Payload), nil
 }
 
 // parseToken decodes token once per request, and not at all when it has
 // verified before: then the cache has it decoded.
-func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenError) {
+func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *jwt.Error) {
 	for i := range a.parsed {
 		if p := &a.parsed[i]; p.token == token && (p.d != nil || p.err != nil) {
 			return p.d, p.err
@@ -654,7 +656,7 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 		return false
 	}
 	own := a.clerkURL.Scheme + "://" + a.clerkURL.Host
-	return origin != own && !contains(authorizedParties, origin)
+	return origin != own && !slices.Contains(authorizedParties, origin)
 }
 
 // isUpgradeRequest tells whether the request asks to switch protocols: an
@@ -683,10 +685,10 @@ func isUpgradeRequest(h http.Header) bool {
 // handshake, everything else is signed-out with the verification reason.
 // maybeHandshake works the carrier out itself; its last argument is only
 // ever a sync redirect's location.
-func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
+func (h *Handler) tokenFailure(a *authRequest, err *jwt.Error, carrier string) *decision {
 	h.loadCookieSources(a)
-	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
-	switch err.reason {
+	message := err.Message + " (reason=" + err.Reason + ", token-carrier=" + carrier + ")"
+	switch err.Reason {
 	case wire.ReasonTokenExpired:
 		return h.maybeHandshake(a, wire.ReasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
 	case wire.ReasonTokenNotActiveYet:
@@ -694,8 +696,8 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 	case wire.ReasonTokenIatInTheFuture:
 		return h.maybeHandshake(a, wire.ReasonSessionTokenIatInTheFuture, message, "")
 	}
-	out := signedOut(err.reason, message, carrier, true)
-	out.detail = err.detail
+	out := signedOut(err.Reason, message, carrier, true)
+	out.detail = err.Detail
 	return out
 }
 

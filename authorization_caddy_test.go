@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -21,9 +22,9 @@ import (
 // /admin/* needs the org role admin, everything else only a session, and
 // handle_errors shows the reason placeholder.
 func TestRulesUnderMatchersInCaddy(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	pemPath := filepath.Join(t.TempDir(), "clerk.pem")
-	if err := os.WriteFile(pemPath, []byte(publicPEM(t, a)), 0o600); err != nil {
+	if err := os.WriteFile(pemPath, []byte(testkit.PublicPEM(t, a)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -101,7 +102,7 @@ func scopedValues(claim string) string {
 	out := outBuf[:0]
 	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
 		for v := range scopedParts(claim, picked) {
-			if !contains(out, v) {
+			if !slices.Contains(out, v) {
 				out = append(out, v)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"go.uber.org/zap"
 )
 
@@ -199,7 +200,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	// The key as the handler holds it: parsed from the PEM jwt_key.
 	pub := benchHandler(b).keys.(staticKey).key.pub
-	sig, serr := base64.RawURLEncoding.DecodeString(d0.sig)
+	sig, serr := base64.RawURLEncoding.DecodeString(d0.Sig)
 	if serr != nil {
 		b.Fatal(serr)
 	}
@@ -207,7 +208,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			sum := sha256.Sum256([]byte(d0.signingInput))
+			sum := sha256.Sum256([]byte(d0.SigningInput))
 			if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
@@ -220,8 +221,8 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			sum := sha256.Sum256([]byte(d0.signingInput))
-			if prepared.verifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
+			sum := sha256.Sum256([]byte(d0.SigningInput))
+			if prepared.VerifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
 		}
@@ -257,7 +258,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			if s := newSession(&d0.claims, d0.payload); s.entitlements().permsValue == "" {
+			if s := newSession(&d0.Claims, d0.Payload); s.entitlements().permsValue == "" {
 				b.Fatal("no permissions")
 			}
 		}
@@ -297,8 +298,8 @@ func BenchmarkCacheMemory(b *testing.B) {
 	// Distinct tokens that decode like the real one; their signatures are
 	// not checked here.
 	variant := func(i int) string {
-		payload := strings.Replace(d0.payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
-		return head + "." + rawURL(payload) + sig
+		payload := strings.Replace(d0.Payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
+		return head + "." + testkit.RawURL(payload) + sig
 	}
 	for n := 0; n < b.N; n++ {
 		c := newTokenCache(defaultCacheSize)
@@ -329,5 +330,3 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
-
-func rawURL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

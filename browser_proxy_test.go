@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -21,7 +22,7 @@ func TestBrowserRelativeProxyURL(t *testing.T) {
 	writeSiteFiles(t, root)
 
 	clerk := newFakeClerk(t, testPK, "sk_test_proxy")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	site := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", port), clerk: clerk}
 	clerk.proxiedIssuer = site.origin + "/__clerk"
 	block := fmt.Sprintf(`%s {

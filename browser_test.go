@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -74,7 +75,7 @@ func TestBrowserFlow(t *testing.T) {
 		{noSignIn, pk, []string{"sign_in_url off"}},
 		{satellite, pk, []string{"sign_in_url " + satellite.clerk.signInURL(), "is_satellite"}},
 	} {
-		s.site.origin = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		s.site.origin = fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
 		settings := append([]string{
 			"publishable_key " + s.pk,
 			"proxy_url " + s.site.clerk.issuer(),
@@ -269,9 +270,9 @@ func TestBrowserFlow(t *testing.T) {
 
 	t.Run("forged handshake cookie applies nothing", func(t *testing.T) {
 		tab := newTab(t, browser)
-		_, other := testKeys(t)
+		_, other := testkit.Keys(t)
 		valid := prod.clerk.sessionToken(prod.origin, time.Now(), time.Minute)
-		forged := signJWT(t, other, map[string]any{"alg": "RS256", "typ": "JWT", "kid": prod.clerk.kid}, map[string]any{
+		forged := testkit.SignJWT(t, other, map[string]any{"alg": "RS256", "typ": "JWT", "kid": prod.clerk.kid}, map[string]any{
 			"handshake": []string{"planted=1; Path=/", wire.CookieSession + "=" + valid + "; Path=/", wire.CookieClientUAT + "=1; Path=/"},
 		})
 		setCookie(t, tab, prod, wire.CookieHandshake, forged)

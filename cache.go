@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 )
 
 // defaultCacheSize is how many verified tokens a handler keeps. Session
@@ -118,7 +119,7 @@ func (c *tokenCache) get(token string) *cacheEntry {
 	if c == nil {
 		return nil
 	}
-	token = canonicalToken(token)
+	token = jwt.Canonical(token)
 	h := c.hashToken(token)
 	sh := c.shardOf(h)
 	var e *cacheEntry
@@ -129,7 +130,7 @@ func (c *tokenCache) get(token string) *cacheEntry {
 	sh.mu.RUnlock()
 	// Reaching the comparison takes a collision of a secretly seeded hash;
 	// the comparison makes a collision a miss, never another's session.
-	if e == nil || e.jwt.token != token {
+	if e == nil || e.jwt.Raw != token {
 		return nil
 	}
 	if !e.used.Load() {
@@ -147,11 +148,11 @@ func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
 	// header: the entry keeps its own copy of the canonical spelling, so
 	// that it holds the token's bytes and nothing around them, and is found
 	// by every spelling of the same credential.
-	tok := strings.Clone(canonicalToken(d.token))
-	d.token, d.signingInput, d.sig = tok, tok[:len(d.signingInput)], tok[len(d.signingInput)+1:]
+	tok := strings.Clone(jwt.Canonical(d.Raw))
+	d.Raw, d.SigningInput, d.Sig = tok, tok[:len(d.SigningInput)], tok[len(d.SigningInput)+1:]
 	e.key, e.expiresMs = key, math.Inf(1)
-	e.session.init(&d.claims, d.payload)
-	if t, ok := jsparse.DateMs(d.claims[clExp].Num); ok {
+	e.session.init(&d.Claims, d.Payload)
+	if t, ok := jsparse.DateMs(d.Claims[jwt.ClaimExp].Num); ok {
 		e.expiresMs = t
 	}
 	d.verified = true
@@ -164,7 +165,7 @@ func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
 	if c == nil {
 		return
 	}
-	e.hash = c.hashToken(e.jwt.token)
+	e.hash = c.hashToken(e.jwt.Raw)
 	deadMs := float64(now.UnixMilli() - skew.Milliseconds())
 	sh := c.shardOf(e.hash)
 	sh.mu.Lock()

@@ -3,10 +3,7 @@ package clerkauth
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +14,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -27,7 +26,7 @@ type countingKeys struct {
 	lookups atomic.Int64
 }
 
-func (c *countingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
+func (c *countingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error) {
 	c.lookups.Add(1)
 	return c.staticKey.keyFor(ctx, kid)
 }
@@ -78,9 +77,9 @@ func TestCacheSizeZeroTurnsItOff(t *testing.T) {
 }
 
 func TestCacheDoesNotStoreFailures(t *testing.T) {
-	_, b := testKeys(t)
+	_, b := testkit.Keys(t)
 	h := newTestHandler(t)
-	forged := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
+	forged := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
 	for i := 0; i < 2; i++ {
 		out := serve(h, bearer(forged))
 		if out.status() != http.StatusUnauthorized || out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidSignature {
@@ -185,28 +184,12 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 	}
 }
 
-// jwksOf is the JWK set of the given keys, as Clerk serves it.
-func jwksOf(keys map[string]*rsa.PublicKey) []byte {
-	var set struct {
-		Keys []map[string]string `json:"keys"`
-	}
-	for kid, k := range keys {
-		set.Keys = append(set.Keys, map[string]string{
-			"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	b, _ := json.Marshal(set)
-	return b
-}
-
 // A token verified by a key that then leaves the key set is verified
 // again, and denied; a refresh that brings the same keys back keeps it.
 func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	var jwks atomic.Pointer[[]byte]
-	set := jwksOf(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
+	set := testkit.JWKS(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	jwks.Store(&set)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -227,7 +210,7 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 		t.Fatalf("after a refresh with the same keys: status %d, %d entries", out.status(), h.cache.len())
 	}
 
-	rotated := jwksOf(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
+	rotated := testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
 	jwks.Store(&rotated)
 	if err := ks.fetch(context.Background()); err != nil {
 		t.Fatal(err)
@@ -244,8 +227,8 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 func fakeEntry(token string, exp float64) *cacheEntry {
 	e := new(cacheEntry)
 	d := &e.jwt
-	d.entry, d.token = e, token
-	d.claims[clExp] = jsonscan.Value{Kind: jsonscan.Number, Num: exp}
+	d.entry, d.Raw = e, token
+	d.Claims[jwt.ClaimExp] = jsonscan.Value{Kind: jsonscan.Number, Num: exp}
 	return newCacheEntry(d, nil)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -91,14 +92,14 @@ func TestCaddyfileErrors(t *testing.T) {
 // TestProvisionErrors: config that parses but cannot work fails at start
 // with the setting named, and never with a secret in the message.
 func TestProvisionErrors(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	cases := []struct {
 		name string
 		h    Handler
 		want string
 	}{
 		{"bad publishable key", Handler{PublishableKey: "pk_live_bm90IGEga2V5"}, "publishable_key: publishable key does not encode a Frontend API host"},
-		{"wrong prefix", Handler{PublishableKey: "sk_live_abc", JWTKey: publicPEM(t, a)}, "publishable_key: publishable key must start with pk_live_ or pk_test_"},
+		{"wrong prefix", Handler{PublishableKey: "sk_live_abc", JWTKey: testkit.PublicPEM(t, a)}, "publishable_key: publishable key must start with pk_live_ or pk_test_"},
 		{"unreadable PEM", Handler{JWTKey: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----"}, "jwt_key:"},
 		{"not a key", Handler{JWTKey: "hello"}, "jwt_key: not a PEM block and not base64"},
 		{"missing file", Handler{JWTKey: "{file./nonexistent/key.pem}"}, "jwt_key:"},
@@ -154,10 +155,10 @@ func provisionErr(h *Handler) error {
 // TestEnvironmentKeys: with no key setting, Clerk's environment variables
 // configure the handler, as in Clerk's SDKs.
 func TestEnvironmentKeys(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
 	t.Setenv("CLERK_SECRET_KEY", "")
-	t.Setenv("CLERK_JWT_KEY", strings.ReplaceAll(publicPEM(t, a), "\n", `\n`))
+	t.Setenv("CLERK_JWT_KEY", strings.ReplaceAll(testkit.PublicPEM(t, a), "\n", `\n`))
 	h := &Handler{AuthorizedParties: []string{testOrigin}}
 	provision(t, h)
 	h.now = func() time.Time { return testNow }

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -41,7 +42,7 @@ type session struct {
 	// payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
 	payload string
-	typed   *tokenClaims // the verified token's, shared read-only
+	typed   *jwt.Claims // the verified token's, shared read-only
 	// orgPer and orgFpm are the members of a v2 "o" claim that
 	// entitlements read.
 	orgPer, orgFpm jsonscan.Value
@@ -115,20 +116,20 @@ var (
 	actorClaimNames = jsonscan.NewNames([]string{"sub"})
 )
 
-func newSession(c *tokenClaims, payload string) *session {
+func newSession(c *jwt.Claims, payload string) *session {
 	s := new(session)
 	s.init(c, payload)
 	return s
 }
 
 // init is newSession into s.
-func (s *session) init(c *tokenClaims, payload string) {
+func (s *session) init(c *jwt.Claims, payload string) {
 	s.payload, s.typed = payload, c
-	s.userID = c[clSub].AsString()
-	s.sessionID = c[clSid].AsString()
-	s.status = c[clSts].AsString()
-	if v := c[clV]; v.Kind == jsonscan.Number && v.Num == 2 {
-		if o := c[clO]; o.Kind == jsonscan.Object {
+	s.userID = c[jwt.ClaimSub].AsString()
+	s.sessionID = c[jwt.ClaimSid].AsString()
+	s.status = c[jwt.ClaimSts].AsString()
+	if v := c[jwt.ClaimV]; v.Kind == jsonscan.Number && v.Num == 2 {
+		if o := c[jwt.ClaimO]; o.Kind == jsonscan.Object {
 			var m [numOrgMembers]jsonscan.Value
 			_ = jsonscan.ReadMembers(o.Str, orgClaimNames, m[:], false)
 			s.orgPer, s.orgFpm = m[oPer], m[oFpm]
@@ -139,11 +140,11 @@ func (s *session) init(c *tokenClaims, payload string) {
 			}
 		}
 	} else {
-		s.orgID = c[clOrgID].AsString()
-		s.orgRole = c[clOrgRole].AsString()
-		s.orgSlug = c[clOrgSlug].AsString()
+		s.orgID = c[jwt.ClaimOrgID].AsString()
+		s.orgRole = c[jwt.ClaimOrgRole].AsString()
+		s.orgSlug = c[jwt.ClaimOrgSlug].AsString()
 	}
-	if act := c[clAct]; act.Kind == jsonscan.Object {
+	if act := c[jwt.ClaimAct]; act.Kind == jsonscan.Object {
 		var m [1]jsonscan.Value
 		_ = jsonscan.ReadMembers(act.Str, actorClaimNames, m[:], false)
 		s.actorID = m[0].AsString()
@@ -166,7 +167,7 @@ func (s *session) identity() [len(identityHeaders)]string {
 // and rules that read claims the typed fields do not hold. It is decoded
 // once per session and shared: callers must not modify it.
 func (s *session) rawClaims() map[string]any {
-	s.rawOnce.Do(func() { s.rawClaimM = rawClaims(s.payload) })
+	s.rawOnce.Do(func() { s.rawClaimM = jwt.RawClaims(s.payload) })
 	return s.rawClaimM
 }
 
@@ -181,14 +182,14 @@ func (s *session) entitlements() *entitlements {
 func (s *session) decodeEntitlements() entitlements {
 	c := s.typed
 	var e entitlements
-	e.features = c[clFea].AsString()
-	e.plans = c[clPla].AsString()
-	e.impersonated = c[clAct].Present() && c[clAct].Kind != jsonscan.Null
-	if v := c[clV]; v.Kind == jsonscan.Number && v.Num == 2 {
-		if c[clO].Truthy() {
+	e.features = c[jwt.ClaimFea].AsString()
+	e.plans = c[jwt.ClaimPla].AsString()
+	e.impersonated = c[jwt.ClaimAct].Present() && c[jwt.ClaimAct].Kind != jsonscan.Null
+	if v := c[jwt.ClaimV]; v.Kind == jsonscan.Number && v.Num == 2 {
+		if c[jwt.ClaimO].Truthy() {
 			e.decodeOrgV2(c, s.orgPer, s.orgFpm)
 		}
-	} else if c[clOrgPermissions].Kind == jsonscan.Array {
+	} else if c[jwt.ClaimOrgPermissions].Kind == jsonscan.Array {
 		e.hasOrgPermissions = true
 		perms, _ := s.rawClaims()["org_permissions"].([]any)
 		for _, p := range perms {
@@ -212,9 +213,9 @@ func (s *session) decodeEntitlements() entitlements {
 }
 
 // decodeOrgV2 is the "case 2" branch of jwtPayloadParser, for a truthy o.
-func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonscan.Value) {
+func (s *entitlements) decodeOrgV2(c *jwt.Claims, per, fpm jsonscan.Value) {
 	s.hasOrgPermissions = true
-	if fea := c[clFea]; fea.Truthy() && fea.Kind != jsonscan.String {
+	if fea := c[jwt.ClaimFea]; fea.Truthy() && fea.Kind != jsonscan.String {
 		s.malformed = "fea is not a string"
 		return
 	}
@@ -222,7 +223,7 @@ func (s *entitlements) decodeOrgV2(c *tokenClaims, per, fpm jsonscan.Value) {
 		s.malformed = err.Error()
 		return
 	}
-	o := c[clO]
+	o := c[jwt.ClaimO]
 	if o.Kind != jsonscan.Object {
 		// o.per of a truthy non-object is undefined in JavaScript.
 		return

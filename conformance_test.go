@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -389,8 +390,8 @@ func runOurs(h *Handler, c *confCase) confOutcome {
 // runClerkReference feeds the cases to conformance/reference.mjs.
 func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOutcome {
 	t.Helper()
-	a, _ := testKeys(t)
-	pemA := publicPEM(t, a)
+	a, _ := testkit.Keys(t)
+	pemA := testkit.PublicPEM(t, a)
 	type inCase struct {
 		Name    string         `json:"name"`
 		Options map[string]any `json:"options"`
@@ -506,7 +507,7 @@ type confGenerator struct {
 }
 
 func newConfGenerator(t testing.TB, bapi *fakeBackendAPI) *confGenerator {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	g := &confGenerator{t: t, rng: rand.New(rand.NewSource(confSeed)), bapi: bapi, keyA: a, keyB: b, names: map[string]int{}}
 	g.prod = &confConfig{name: "prod", pk: testPK, production: true, issuer: testIssuer, origin: testOrigin, parties: []string{testOrigin}}
 	g.prodOpen = &confConfig{name: "prod-no-parties", pk: testPK, production: true, issuer: testIssuer, origin: testOrigin}
@@ -555,7 +556,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "iat-within-skew":
 		claims["iat"] = now + 4
 	case "bad-signature":
-		tok := signJWT(g.t, key, header, claims)
+		tok := testkit.SignJWT(g.t, key, header, claims)
 		i := strings.LastIndexByte(tok, '.') + 5
 		b := []byte(tok)
 		if b[i] == 'A' {
@@ -615,7 +616,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "malformed-json":
 		return "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", nil
 	case "padded":
-		tok := signJWT(g.t, key, header, claims)
+		tok := testkit.SignJWT(g.t, key, header, claims)
 		parts := strings.Split(tok, ".")
 		for i, p := range parts {
 			if n := len(p) % 4; n != 0 {
@@ -664,7 +665,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	default:
 		g.t.Fatalf("unknown token variant %q", v)
 	}
-	return signJWT(g.t, key, header, claims), tags
+	return testkit.SignJWT(g.t, key, header, claims), tags
 }
 
 // add records a case under a unique name.
@@ -987,7 +988,7 @@ func (g *confGenerator) satelliteCases() {
 
 // handshakeToken signs a handshake payload carrying directives.
 func (g *confGenerator) handshakeToken(key *rsa.PrivateKey, directives []string) string {
-	return signJWT(g.t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": directives})
+	return testkit.SignJWT(g.t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": directives})
 }
 
 // handshakeReturnCases: the return leg with a handshake token (query or
@@ -1042,7 +1043,7 @@ func (g *confGenerator) handshakeReturnCases() {
 		// Forged and broken handshake tokens never sign in; the stale cookies
 		// decide.
 		forged := g.handshakeToken(g.keyB, payloads[0].directives)
-		templ := signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "kid": "ins_a", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": payloads[0].directives})
+		templ := testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "kid": "ins_a", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": payloads[0].directives})
 		for _, bad := range []struct{ name, token string }{{"forged", forged}, {"template-category", templ}, {"malformed", "abc.def"}} {
 			for _, carrier := range []string{"query", "cookie"} {
 				target := "/back"
@@ -1188,12 +1189,12 @@ func (g *confGenerator) parsingCases() {
 		name  string
 		token string
 	}{
-		{"typ-wrong", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JOSE"}, map[string]any{"handshake": session})},
-		{"typ-absent", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session})},
-		{"rs512", signJWT(g.t, g.keyA, map[string]any{"alg": "RS512"}, map[string]any{"handshake": session})},
-		{"alg-none", signJWT(g.t, g.keyA, map[string]any{"alg": "none"}, map[string]any{"handshake": session})},
-		{"not-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session[0]})},
-		{"mixed-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []any{1, session[0], nil}})},
+		{"typ-wrong", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JOSE"}, map[string]any{"handshake": session})},
+		{"typ-absent", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session})},
+		{"rs512", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS512"}, map[string]any{"handshake": session})},
+		{"alg-none", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "none"}, map[string]any{"handshake": session})},
+		{"not-array", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session[0]})},
+		{"mixed-array", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []any{1, session[0], nil}})},
 		{"quoted-value", g.handshakeToken(g.keyA, []string{`__session="` + tok + `"; Path=/`})},
 		{"two-sessions", g.handshakeToken(g.keyA, []string{"__session=" + other + "; Path=/", "__session_other=" + tok + "; Path=/"})},
 		{"session-prefix-name", g.handshakeToken(g.keyA, []string{"__sessionx=" + tok + "; Path=/"})},
@@ -1259,7 +1260,7 @@ func (g *confGenerator) moreConfigCases() {
 		func(c map[string]any) { c["iat"] = now + 61 },
 	} {
 		claims := sessionClaims(edit)
-		tok := signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
+		tok := testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
 		g.add(&confCase{cfg: skew, name: fmt.Sprintf("prod-skew-60s/cookie/exp=%v,nbf=%v,iat=%v", claims["exp"], claims["nbf"], claims["iat"]),
 			headers: shapes[0].headers(), cookies: []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}})
 	}

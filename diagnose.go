@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -307,7 +309,7 @@ func pickClerkHandler(doc any, path string, n int, rawURL string) (map[string]an
 	if u, err := url.Parse(rawURL); err == nil && u.Hostname() != "" {
 		var matching []foundHandler
 		for _, f := range found {
-			if len(f.hosts) == 0 || contains(f.hosts, u.Hostname()) {
+			if len(f.hosts) == 0 || slices.Contains(f.hosts, u.Hostname()) {
 				matching = append(matching, f)
 			}
 		}
@@ -505,10 +507,10 @@ type recordingKeys struct {
 	inner keyProvider
 	kid   string
 	key   *verificationKey
-	err   *tokenError
+	err   *jwt.Error
 }
 
-func (k *recordingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
+func (k *recordingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error) {
 	key, err := k.inner.keyFor(ctx, kid)
 	k.kid, k.key, k.err = kid, key, err
 	return key, err
@@ -522,7 +524,7 @@ type diagnosis struct {
 	// token is the session token the decision was about, if any.
 	token      *decodedJWT
 	tokenFrom  string
-	verifyErr  *tokenError // nil when the token verified
+	verifyErr  *jwt.Error // nil when the token verified
 	keyLine    string
 	evaluateAt time.Time
 }
@@ -563,19 +565,19 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	if raw == "" {
 		return dg
 	}
-	jwt, derr := decodeJWT(raw)
+	tok, derr := decodeJWT(raw)
 	if derr != nil {
 		dg.verifyErr = derr
 		dg.keyLine = "none: the token could not be decoded"
 		return dg
 	}
-	dg.token = jwt
+	dg.token = tok
 	inner := h.keys
 	rk := &recordingKeys{inner: inner}
 	h.keys = rk
-	_, dg.verifyErr = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
+	_, dg.verifyErr = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
 	h.keys = inner
-	dg.keyLine = describeKey(rk, jwt, dg.verifyErr)
+	dg.keyLine = describeKey(rk, tok, dg.verifyErr)
 	return dg
 }
 
@@ -606,13 +608,13 @@ func authHeaders(rec *httptest.ResponseRecorder) string {
 	return b.String()
 }
 
-func describeKey(rk *recordingKeys, jwt *decodedJWT, verifyErr *tokenError) string {
+func describeKey(rk *recordingKeys, tok *decodedJWT, verifyErr *jwt.Error) string {
 	if rk.key == nil {
 		if rk.err != nil {
-			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.reason, rk.err.logText())
+			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.Reason, rk.err.LogText())
 		}
 		if verifyErr != nil {
-			return "none: the token was refused before a key was looked up (" + verifyErr.reason + ")"
+			return "none: the token was refused before a key was looked up (" + verifyErr.Reason + ")"
 		}
 		return "none"
 	}
@@ -620,10 +622,10 @@ func describeKey(rk *recordingKeys, jwt *decodedJWT, verifyErr *tokenError) stri
 	if rk.key.source == "jwt_key" {
 		key = "the configured jwt_key (PEM)"
 	}
-	if sigErr := verifySignature(jwt, rk.key); sigErr != nil {
-		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.reason)
+	if sigErr := jwt.VerifySignature(&tok.Token, rk.key); sigErr != nil {
+		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.Reason)
 	}
-	return fmt.Sprintf("signature verified with %s, %s", key, jwt.alg())
+	return fmt.Sprintf("signature verified with %s, %s", key, tok.Alg())
 }
 
 func keySourceName(k *verificationKey) string {
@@ -687,9 +689,9 @@ func (dg *diagnosis) write(w io.Writer) {
 	if dg.verifyErr == nil {
 		fmt.Fprintf(w, "Claims (verified: signature and claims pass):\n")
 	} else {
-		fmt.Fprintf(w, "Claims (UNVERIFIED, %s: do not rely on them):\n", dg.verifyErr.reason)
+		fmt.Fprintf(w, "Claims (UNVERIFIED, %s: do not rely on them):\n", dg.verifyErr.Reason)
 	}
-	raw := rawClaims(dg.token.payload)
+	raw := jwt.RawClaims(dg.token.Payload)
 	claims, _ := json.MarshalIndent(raw, "  ", "  ")
 	fmt.Fprintf(w, "  %s\n", claims)
 	for _, name := range []string{"iat", "nbf", "exp"} {
@@ -702,9 +704,9 @@ func (dg *diagnosis) write(w io.Writer) {
 
 // rawHeader is the token's header as JSON.parse gives it, for display.
 func rawHeader(d *decodedJWT) map[string]any {
-	seg, _, _ := strings.Cut(d.signingInput, ".")
+	seg, _, _ := strings.Cut(d.SigningInput, ".")
 	var m map[string]any
-	if b, err := rawURLStrict.DecodeString(strings.TrimRight(seg, "=")); err == nil {
+	if b, err := jwt.RawURLStrict.DecodeString(strings.TrimRight(seg, "=")); err == nil {
 		_ = json.Unmarshal(b, &m)
 	}
 	return m

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"go.uber.org/zap"
 )
 
@@ -116,7 +117,7 @@ func (h *Handler) detachEvents() {
 
 // reportFetch publishes the outcome of one fetch: metrics always, events
 // when the keys changed or the fetch failed. prev is the set held before.
-func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *tokenError, took time.Duration) {
+func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *jwt.Error, took time.Duration) {
 	observeKeyFetch(err, took)
 	jwksURL := displayURL(ks.url)
 	if err != nil {
@@ -125,7 +126,7 @@ func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *tokenError, took tim
 		n := ks.sinks.consecutiveFailures
 		ks.sinks.mu.Unlock()
 		ks.sinks.emit(eventKeyFetchFailed, map[string]any{
-			"jwks_url": jwksURL, "reason": err.reason, "error": err.logText(),
+			"jwks_url": jwksURL, "reason": err.Reason, "error": err.LogText(),
 			"has_keys": prev != nil, "consecutive_failures": n,
 		})
 		return

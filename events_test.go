@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -56,13 +57,13 @@ func waitForEvent(t *testing.T, name string) caddy.Event {
 // of a real Caddy config receives key-fetch failures and key-set changes,
 // with clerk_auth as their origin.
 func TestKeyEventsReachSubscribers(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for len(recordedEvents) > 0 {
 		<-recordedEvents
 	}
 	jwks := newCountingJWKS(t)
 	jwks.serveError(http.StatusBadGateway)
-	siteAddr := addr(freePort(t))
+	siteAddr := addr(testkit.FreePort(t))
 	cfg := metricsSiteConfig("", siteAddr, jwks.URL+"/jwks", nil)
 	cfg["apps"].(map[string]any)["events"] = map[string]any{
 		"subscriptions": []any{map[string]any{
@@ -100,7 +101,7 @@ func TestKeyEventsReachSubscribers(t *testing.T) {
 // TestKeyChangeDiff: rotations are reported as the kids that came and went;
 // a kid whose key material changed is both.
 func TestKeyChangeDiff(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	km := func(keys map[string]*rsa.PrivateKey) *keyMap {
 		m := &keyMap{keys: map[string]*verificationKey{}}
 		for kid, k := range keys {

@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -35,7 +37,7 @@ func (u *recordingUpstream) hostPort() string { return strings.TrimPrefix(u.URL,
 // replaced by a test server, keys from the environment set to the test
 // instance's), and checks one request each.
 func TestExamples(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	bearer := func(edits ...func(map[string]any)) string {
 		return "Bearer " + sessionToken(t, append([]func(map[string]any){liveTimes}, edits...)...)
 	}
@@ -114,7 +116,7 @@ func TestExamples(t *testing.T) {
 		"multi-session": func(t *testing.T, s *exampleSite) {
 			token := sessionToken(t, liveTimes)
 			d, _ := decodeJWT(token)
-			cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.claims[clIat].Num)
+			cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.Claims[jwt.ClaimIat].Num)
 			if resp, _ := s.get(t, "app.example.com", "/orders?_clerk_session_id=sess_1", "Cookie", cookie); resp.StatusCode != 200 {
 				t.Errorf("own session: %d", resp.StatusCode)
 			}
@@ -142,14 +144,14 @@ func TestExamples(t *testing.T) {
 				t.Errorf("examples/%s has no README.md", name)
 			}
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-			t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("CLERK_SECRET_KEY", "sk_test_example")
 			if name == "development-instance" {
 				t.Setenv("CLERK_PUBLISHABLE_KEY", testDevPK)
 			}
 			site := &exampleSite{upstream: newRecordingUpstream(t)}
 			cfg := adaptExample(t, path)
-			siteAddr := addr(freePort(t))
+			siteAddr := addr(testkit.FreePort(t))
 			site.base = "http://" + siteAddr
 			runnableExample(t, cfg, siteAddr, site.upstream.hostPort())
 			loadCaddy(t, cfg)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -92,7 +93,7 @@ const (
 // is pk; secret, when set, is the secret key the Backend API wants.
 func newFakeClerk(t testing.TB, pk, secret string) *fakeClerk {
 	t.Helper()
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	_, production, err := parsePublishableKey(pk)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func (f *fakeClerk) latestSession() string {
 // sessionToken mints a session token for the site at origin azp, issued at
 // iat and living ttl (negative: already expired).
 func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) string {
-	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": wire.JWTCategorySession}, map[string]any{
+	return testkit.SignJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": wire.JWTCategorySession}, map[string]any{
 		"sub": fakeUserID, "sid": fakeSessionID, "iss": f.issuer(), "azp": azp, "sts": "active", "v": 2,
 		"iat": iat.Unix(), "nbf": iat.Unix() - 10, "exp": iat.Add(ttl).Unix(),
 	})
@@ -179,7 +180,7 @@ func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		carrierName, carrierValue = wire.CookieHandshakeNonce, randomID(f.t)
 		f.nonces[carrierValue] = directives
 	} else {
-		carrierValue = signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid},
+		carrierValue = testkit.SignJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid},
 			map[string]any{"handshake": directives, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
 	}
 	if f.development {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -26,8 +27,8 @@ import (
 // fuzzHandler is the test handler with key B as its only key and a silent
 // logger.
 func fuzzHandler(f *testing.F, edit ...func(*Handler)) *Handler {
-	_, b := testKeys(f)
-	h := newTestHandler(f, append([]func(*Handler){func(h *Handler) { h.JWTKey = publicPEM(f, b) }}, edit...)...)
+	_, b := testkit.Keys(f)
+	h := newTestHandler(f, append([]func(*Handler){func(h *Handler) { h.JWTKey = testkit.PublicPEM(f, b) }}, edit...)...)
 	h.logger = zap.NewNop()
 	// A fuzzed cookie may name a handshake nonce: its exchange must not
 	// leave the machine.
@@ -47,7 +48,7 @@ func requireNotSignedIn(t *testing.T, out served, what string) {
 }
 
 func tokenSeeds(f *testing.F) []string {
-	a, _ := testKeys(f)
+	a, _ := testkit.Keys(f)
 	valid := sessionToken(f)
 	h, p, s := splitToken(valid)
 	return []string{
@@ -59,8 +60,8 @@ func tokenSeeds(f *testing.F) []string {
 		h + "." + p + "." + s + "==",
 		unsignedToken(map[string]any{"alg": "none"}, sessionClaims()),
 		unsignedToken(map[string]any{"alg": "HS256", "kid": "ins_a"}, sessionClaims()) + "c2ln",
-		signJWT(f, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, sessionClaims()),
-		signJWT(f, a, map[string]any{"alg": "RS512", "kid": "../../etc/passwd"}, sessionClaims(func(c map[string]any) { c["sub"] = "mch_1" })),
+		testkit.SignJWT(f, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, sessionClaims()),
+		testkit.SignJWT(f, a, map[string]any{"alg": "RS512", "kid": "../../etc/passwd"}, sessionClaims(func(c map[string]any) { c["sub"] = "mch_1" })),
 	}
 }
 
@@ -74,8 +75,8 @@ func FuzzDecodeJWT(f *testing.F) {
 		if (d == nil) == (err == nil) {
 			t.Fatalf("decodeJWT returned both or neither: %v, %v", d, err)
 		}
-		if d != nil && !strings.HasPrefix(token, d.signingInput+".") {
-			t.Fatalf("signing input %q is not the token's first two parts", d.signingInput)
+		if d != nil && !strings.HasPrefix(token, d.SigningInput+".") {
+			t.Fatalf("signing input %q is not the token's first two parts", d.SigningInput)
 		}
 		out := serve(h, newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+token))
 		requireNotSignedIn(t, out, "header token")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -27,7 +28,7 @@ func uatAt(t time.Time) string { return formatCount(float64(t.Unix())) }
 // TestHeaderTokenReasons covers every verification outcome with the token in
 // the Authorization header, on an API request (never a handshake).
 func TestHeaderTokenReasons(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	now := testNow.Unix()
 	hdr := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}
 	with := func(k string, v any) func(map[string]any) { return func(c map[string]any) { c[k] = v } }
@@ -50,8 +51,8 @@ func TestHeaderTokenReasons(t *testing.T) {
 		name, token, status, reason string
 	}{
 		{"valid", valid, wire.StatusSignedIn, ""},
-		{"valid without typ", signJWT(t, a, hdrWith("typ", nil), sessionClaims()), wire.StatusSignedIn, ""},
-		{"ignore category", signJWT(t, a, hdrWith("cat", wire.JWTCategoryIgnore), sessionClaims()), wire.StatusSignedIn, ""},
+		{"valid without typ", testkit.SignJWT(t, a, hdrWith("typ", nil), sessionClaims()), wire.StatusSignedIn, ""},
+		{"ignore category", testkit.SignJWT(t, a, hdrWith("cat", wire.JWTCategoryIgnore), sessionClaims()), wire.StatusSignedIn, ""},
 		{"expired", sessionToken(t, with("exp", now-10)), wire.StatusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
 		{"expired within skew", sessionToken(t, with("exp", now-4)), wire.StatusSignedIn, ""},
 		{"expired exactly at skew", sessionToken(t, with("exp", now-5)), wire.StatusSignedOut, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
@@ -67,7 +68,7 @@ func TestHeaderTokenReasons(t *testing.T) {
 		{"azp other origin", sessionToken(t, with("azp", "https://evil.example")), wire.StatusSignedOut, wire.ReasonTokenInvalidAuthorizedParties},
 		{"issuer of another instance", sessionToken(t, with("iss", "https://clerk.other.com")), wire.StatusSignedOut, wire.ReasonTokenInvalidIssuer},
 		{"issuer missing", sessionToken(t, without("iss")), wire.StatusSignedOut, wire.ReasonTokenInvalidIssuer},
-		{"signed by another key", signJWT(t, b, hdr, sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalidSignature},
+		{"signed by another key", testkit.SignJWT(t, b, hdr, sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalidSignature},
 		{"payload tampered", parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2], wire.StatusSignedOut, wire.ReasonTokenInvalid},
 		{"signature stripped", parts[0] + "." + parts[1] + ".", wire.StatusSignedOut, wire.ReasonTokenInvalidSignature},
 		{"two parts", parts[0] + "." + parts[1], wire.StatusSignedOut, wire.ReasonTokenInvalid},
@@ -75,11 +76,11 @@ func TestHeaderTokenReasons(t *testing.T) {
 		{"garbage", "garbage", wire.StatusSignedOut, wire.ReasonTokenInvalid},
 		{"alg none", parts[0][:0] + b64json(`{"alg":"none","typ":"JWT"}`) + "." + parts[1] + ".", wire.StatusSignedOut, wire.ReasonTokenInvalidAlgorithm},
 		{"alg HS256", b64json(`{"alg":"HS256","typ":"JWT"}`) + "." + parts[1] + "." + parts[2], wire.StatusSignedOut, wire.ReasonTokenInvalidAlgorithm},
-		{"alg RS384 on an RS256 key", signJWT(t, a, hdrWith("alg", "RS384"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
-		{"typ not JWT", signJWT(t, a, hdrWith("typ", "at+jwt2"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalid},
-		{"M2M category", signJWT(t, a, hdrWith("cat", wire.JWTCategoryM2M), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
-		{"JWT template category", signJWT(t, a, hdrWith("cat", "cl_B7d4PD222AAA"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
-		{"OAuth access token", signJWT(t, a, hdrWith("typ", "at+jwt"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"alg RS384 on an RS256 key", testkit.SignJWT(t, a, hdrWith("alg", "RS384"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenVerificationFailed},
+		{"typ not JWT", testkit.SignJWT(t, a, hdrWith("typ", "at+jwt2"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenInvalid},
+		{"M2M category", testkit.SignJWT(t, a, hdrWith("cat", wire.JWTCategoryM2M), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"JWT template category", testkit.SignJWT(t, a, hdrWith("cat", "cl_B7d4PD222AAA"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
+		{"OAuth access token", testkit.SignJWT(t, a, hdrWith("typ", "at+jwt"), sessionClaims()), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
 		{"machine subject", sessionToken(t, with("sub", "mch_123")), wire.StatusSignedOut, wire.ReasonTokenTypeMismatch},
 		{"pending session", sessionToken(t, with("sts", "pending")), wire.StatusSignedOut, wire.ReasonSessionPending},
 	}

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
@@ -107,7 +109,7 @@ func removeQueryParams(raw string, names ...string) string {
 	return rewriteQuery(raw, func(p []queryPair) []queryPair {
 		out := p[:0]
 		for _, q := range p {
-			if !contains(names, q.name) {
+			if !slices.Contains(names, q.name) {
 				out = append(out, q)
 			}
 		}
@@ -282,10 +284,10 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	if a.handshakeNonce != "" {
 		directives = h.exchangeHandshakeNonce(ctx, a.handshakeNonce)
 	} else {
-		var err *tokenError
+		var err *jwt.Error
 		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
 		if err != nil {
-			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.logText()))
+			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.Reason), zap.String("detail", err.LogText()))
 			return nil
 		}
 	}
@@ -312,17 +314,17 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		out.status, out.reason, out.carrier = wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
 		return out
 	}
-	jwt, err := decodeJWT(sessionToken)
+	tok, err := decodeJWT(sessionToken)
 	var s *session
 	if err == nil {
-		s, err = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
-		if err != nil && h.isDevelopment() && isTimeReason(err.reason) {
+		s, err = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
+		if err != nil && h.isDevelopment() && isTimeReason(err.Reason) {
 			// Clerk's development clock-skew allowance for the handshake.
-			s, err = h.verifyRequestSession(ctx, a, jwt, 24*time.Hour)
+			s, err = h.verifyRequestSession(ctx, a, tok, 24*time.Hour)
 		}
 	}
 	if err != nil {
-		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.reason))
+		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.Reason))
 		return nil
 	}
 	checked := h.signedInChecks(a, s, "cookie")
@@ -379,32 +381,32 @@ func isTimeReason(r string) bool {
 
 // verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
 // typ, alg, category and signature; its time claims are not checked.
-func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *tokenError) {
+func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *jwt.Error) {
 	d, err := decodeJWT(token)
 	if err != nil {
 		return nil, err
 	}
 	if h.keys == nil {
-		return nil, &tokenError{reason: wire.ReasonJWKFailedToResolve, message: "Failed to resolve JWK during handshake verification."}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during handshake verification."}
 	}
-	key, err := h.keys.keyFor(ctx, d.kid())
+	key, err := h.keys.keyFor(ctx, d.Kid())
 	if err != nil {
 		return nil, err
 	}
-	if cat, present := d.cat(); present && cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore {
-		return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Invalid handshake token category."}
+	if cat, present := d.Cat(); present && cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore {
+		return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Invalid handshake token category."}
 	}
-	if err := verifySignature(d, key); err != nil {
+	if err := jwt.VerifySignature(&d.Token, key); err != nil {
 		return nil, err
 	}
-	raw, _ := rawClaims(d.payload)["handshake"].([]any)
+	raw, _ := jwt.RawClaims(d.Payload)["handshake"].([]any)
 	directives := make([]string, 0, len(raw))
 	for _, v := range raw {
 		s, ok := v.(string)
 		if !ok {
 			// Clerk's SDK throws on a directive that is not a string, and
 			// the handshake does not resolve; so it must not here either.
-			return nil, &tokenError{reason: wire.ReasonTokenInvalid, message: "Handshake payload holds a directive that is not a string."}
+			return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Handshake payload holds a directive that is not a string."}
 		}
 		directives = append(directives, s)
 	}

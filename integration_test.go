@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -114,13 +115,13 @@ func get(t testing.TB, url string, headers ...string) *http.Response {
 // TestCaddyInProcess runs real Caddy with clerk_auth before reverse_proxy, a
 // JWKS server that rotates its key, and an upstream that records headers.
 func TestCaddyInProcess(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	jwks := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &a.PublicKey})
 	up := newRecordingUpstream(t)
 	const unknownKidInterval = 50 * time.Millisecond
 	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = unknownKidInterval })
 
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	runCaddy(t, fmt.Sprintf(`{
 	admin off
@@ -144,7 +145,7 @@ http://127.0.0.1:%d {
 		c := sessionClaims(append([]func(map[string]any){func(c map[string]any) {
 			c["iat"], c["nbf"], c["exp"] = now-1, now-1, now+60
 		}}, edit...)...)
-		return signJWT(t, key, map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}, c)
+		return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}, c)
 	}
 
 	t.Run("signed in, spoofed identity removed", func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -20,7 +22,7 @@ type jwxDifferential struct {
 
 func newJWXDifferential(t testing.TB) *jwxDifferential {
 	t.Helper()
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	d := &jwxDifferential{
 		ours: map[string]*verificationKey{
 			"ins_a": {kid: "ins_a", pub: &a.PublicKey},
@@ -47,12 +49,12 @@ func newJWXDifferential(t testing.TB) *jwxDifferential {
 // oursAccepts is our signature path on a token: the compact decoding, the
 // key by kid, then verifySignature (typ, alg pinned by the key, signature).
 func (d *jwxDifferential) oursAccepts(token string) bool {
-	jwt, err := decodeJWT(token)
+	tok, err := decodeJWT(token)
 	if err != nil {
 		return false
 	}
-	key, ok := d.ours[jwt.kid()]
-	return ok && verifySignature(jwt, key) == nil
+	key, ok := d.ours[tok.Kid()]
+	return ok && jwt.VerifySignature(&tok.Token, key) == nil
 }
 
 func (d *jwxDifferential) jwxAccepts(token string) bool {
@@ -61,14 +63,14 @@ func (d *jwxDifferential) jwxAccepts(token string) bool {
 }
 
 func jwxSeeds(t testing.TB) []string {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	seeds := []string{
 		sessionToken(t),
-		signJWT(t, b, map[string]any{"alg": "RS512", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "RS384", "kid": "ins_a", "typ": "JWT"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "PS256", "kid": "ins_a"}, sessionClaims()),
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS512", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS384", "kid": "ins_a", "typ": "JWT"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "PS256", "kid": "ins_a"}, sessionClaims()),
 	}
 	// Duplicate members: a parser that reads another "alg" or "kid" than
 	// jwx's would verify with another hash or key.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/rsaverify"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -50,8 +51,11 @@ func newVerificationKey(kid, alg string, pub *rsa.PublicKey, source string) *ver
 	return &verificationKey{kid: kid, alg: alg, pub: pub, prepared: rsaverify.Prepare(pub), source: source}
 }
 
-// verifyPKCS1v15 is rsa.VerifyPKCS1v15 with the key's prepared modulus.
-func (k *verificationKey) verifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
+// Algorithm is the one algorithm the key verifies, "" for any (jwt.Key).
+func (k *verificationKey) Algorithm() string { return k.alg }
+
+// VerifyPKCS1v15 is rsa.VerifyPKCS1v15 with the key's prepared modulus.
+func (k *verificationKey) VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
 	if k.prepared == nil {
 		return rsa.VerifyPKCS1v15(k.pub, hash, hashed, sig)
 	}
@@ -60,7 +64,7 @@ func (k *verificationKey) verifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) e
 
 // keyProvider resolves the key for a token's kid.
 type keyProvider interface {
-	keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError)
+	keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error)
 }
 
 // keyHolder is a key source that can tell whether a key it gave out is still
@@ -74,7 +78,7 @@ type keyHolder interface {
 // pinned to RS256 and ignores the token's kid.
 type staticKey struct{ key *verificationKey }
 
-func (s staticKey) keyFor(context.Context, string) (*verificationKey, *tokenError) {
+func (s staticKey) keyFor(context.Context, string) (*verificationKey, *jwt.Error) {
 	return s.key, nil
 }
 
@@ -190,7 +194,7 @@ type remoteKeySet struct {
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the fetch under way ends
 	lastAttempt time.Time
-	lastErr     *tokenError
+	lastErr     *jwt.Error
 	fetches     atomic.Int64
 	sinks       eventSinks // where key events go (events.go)
 
@@ -254,14 +258,14 @@ func (ks *remoteKeySet) refreshLoop(ctx context.Context) {
 }
 
 // fetch runs one fetch, or joins the one under way.
-func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
+func (ks *remoteKeySet) fetch(ctx context.Context) *jwt.Error {
 	ks.mu.Lock()
 	if ch := ks.inflight; ch != nil {
 		ks.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "gave up waiting for the key fetch"}
+			return &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "gave up waiting for the key fetch"}
 		}
 		ks.mu.Lock()
 		err := ks.lastErr
@@ -290,49 +294,49 @@ func (ks *remoteKeySet) fetch(ctx context.Context) *tokenError {
 
 	if err != nil {
 		ks.logger.Load().Warn("clerk key fetch failed; keeping the last good keys",
-			zap.String("jwks_url", ks.url), zap.String("reason", err.reason), zap.String("error", err.logText()))
+			zap.String("jwks_url", ks.url), zap.String("reason", err.Reason), zap.String("error", err.LogText()))
 	}
 	return err
 }
 
 // download fetches and parses the key set. It never returns a partial set.
-func (ks *remoteKeySet) download() (*keyMap, *tokenError) {
+func (ks *remoteKeySet) download() (*keyMap, *jwt.Error) {
 	ks.fetches.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), ks.timing.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "bad JWKS URL"}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "bad JWKS URL"}
 	}
 	req.Header = ks.header.Clone()
 	resp, err := ks.client.Do(req)
 	if err != nil {
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "cannot reach the JWKS endpoint: " + redactURLError(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "reading the JWKS answer failed"}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "reading the JWKS answer failed"}
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "the JWKS answer is larger than 1 MiB"}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "the JWKS answer is larger than 1 MiB"}
 	}
 	if resp.StatusCode != http.StatusOK {
 		if bapiErrorCode(body) == "clerk_key_invalid" {
-			return nil, &tokenError{reason: wire.ReasonSecretKeyInvalid, message: "The Backend API rejected the secret key."}
+			return nil, &jwt.Error{Reason: wire.ReasonSecretKeyInvalid, Message: "The Backend API rejected the secret key."}
 		}
 		detail := fmt.Sprintf("the JWKS endpoint answered %d", resp.StatusCode)
 		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 			detail += " (a redirect: not followed, keys come only from the configured URL)"
 		}
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: detail}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: detail}
 	}
 	keys, refused, err := parseJWKS(body)
 	for _, why := range refused {
 		ks.logger.Load().Warn("clerk key refused", zap.String("jwks_url", ks.url), zap.String("why", why))
 	}
 	if err != nil {
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: err.Error()}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: err.Error()}
 	}
 	for _, k := range keys {
 		k.source = ks.url
@@ -354,7 +358,7 @@ func parseJWKS(body []byte) (keys map[string]*verificationKey, refused []string,
 			continue
 		}
 		alg := k.Algorithm().String()
-		if alg != "" && !isAllowedAlg(alg) {
+		if alg != "" && !jwt.IsAllowedAlg(alg) {
 			continue
 		}
 		var pub rsa.PublicKey
@@ -397,7 +401,7 @@ func redactURLError(err error) string {
 // keyFor returns the key for kid. An unknown kid triggers a fetch only when
 // none was tried in the last unknownKidInterval; a request waits at most for
 // one fetch, bounded by keyFetchTimeout and its own context.
-func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
+func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error) {
 	if k := ks.lookup(kid); k != nil {
 		return k, nil
 	}
@@ -421,9 +425,9 @@ func (ks *remoteKeySet) keyFor(ctx context.Context, kid string) (*verificationKe
 		if err != nil {
 			return nil, err
 		}
-		return nil, &tokenError{reason: wire.ReasonJWKRemoteFailedToLoad, message: msgKeysNotLoaded, detail: "no keys have been loaded yet"}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKRemoteFailedToLoad, Message: msgKeysNotLoaded, Detail: "no keys have been loaded yet"}
 	}
-	return nil, &tokenError{reason: wire.ReasonJWKKidMismatch, message: "the token's kid is not in the instance's key set"}
+	return nil, &jwt.Error{Reason: wire.ReasonJWKKidMismatch, Message: "the token's kid is not in the instance's key set"}
 }
 
 // holds is true while k is the key of its kid in the current set. A key

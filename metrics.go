@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -140,10 +141,10 @@ func (h *Handler) recordCacheMiss() {
 // observeKeyFetch counts one JWKS fetch. Key sets are shared by handlers
 // that may disable metrics or not, so fetches are always counted; they show
 // only where some handler registered the collectors.
-func observeKeyFetch(err *tokenError, took time.Duration) {
+func observeKeyFetch(err *jwt.Error, took time.Duration) {
 	result := "ok"
 	if err != nil {
-		result = err.reason
+		result = err.Reason
 	}
 	clerkMetrics.keyFetches.WithLabelValues(result).Inc()
 	clerkMetrics.keyFetchDuration.Observe(took.Seconds())

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -149,10 +151,10 @@ func keyFetchCount(result string) float64 {
 // Caddy and checks that /metrics on the admin endpoint counts exactly them,
 // before and after a config reload with two clerk_auth handlers.
 func TestMetricsOnAdminEndpoint(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	jwks := newCountingJWKS(t)
 	jwks.serveKeys(map[string]*rsa.PrivateKey{"ins_a": a})
-	adminAddr, siteAddr := addr(freePort(t)), addr(freePort(t))
+	adminAddr, siteAddr := addr(testkit.FreePort(t)), addr(testkit.FreePort(t))
 	site := "http://" + siteAddr
 
 	type outcome struct{ status, reason string }
@@ -188,9 +190,9 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 	send(noSession, 401)
 	send(noSession, 401)
 	send(wrongAZP, 401, "Authorization", "Bearer "+sessionToken(t, liveTimes, func(c map[string]any) { c["azp"] = "https://evil.example" }))
-	badToken := signJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, sessionClaims(liveTimes))
+	badToken := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, sessionClaims(liveTimes))
 	send(badSig, 401, "Authorization", "Bearer "+badToken)
-	uat := formatCount(d.claims[clIat].Num)
+	uat := formatCount(d.Claims[jwt.ClaimIat].Num)
 	send(expiredPage, 307, "Accept", "text/html", "Cookie", wire.CookieSession+"="+expired+"; "+wire.CookieClientUAT+"="+uat)
 
 	check := func(phase string) {
@@ -242,10 +244,10 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 // TestDisableMetrics: a handler with disable_metrics neither counts nor
 // registers anything.
 func TestDisableMetrics(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	jwks := newCountingJWKS(t)
 	jwks.serveKeys(map[string]*rsa.PrivateKey{"ins_a": a})
-	adminAddr, siteAddr := addr(freePort(t)), addr(freePort(t))
+	adminAddr, siteAddr := addr(testkit.FreePort(t)), addr(testkit.FreePort(t))
 	loadCaddy(t, metricsSiteConfig(adminAddr, siteAddr, jwks.URL+"/jwks", map[string]any{"disable_metrics": true}))
 
 	before := decisionCount(wire.StatusSignedIn, "")

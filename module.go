@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -174,7 +175,7 @@ type Handler struct {
 	// verify.issuer.
 	issuerPerRequest bool
 	keyPoolKey       string
-	verify           verifyOptions
+	verify           jwt.Options
 	sessionParam     string
 	optional         bool
 	headers          upstreamHeaders
@@ -226,12 +227,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.optional = h.Mode == "optional"
 	h.headers, _ = parseUpstreamHeaders(h.UpstreamHeaders)
-	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, audience: h.Audience, issuer: h.Issuer, skew: 5 * time.Second}
+	h.verify = jwt.Options{AuthorizedParties: h.AuthorizedParties, Audience: h.Audience, Issuer: h.Issuer, Skew: 5 * time.Second}
 	if h.ClockSkew != nil {
-		h.verify.skew = time.Duration(*h.ClockSkew)
+		h.verify.Skew = time.Duration(*h.ClockSkew)
 	}
-	if h.verify.issuer == "" && h.inst != nil {
-		h.verify.issuer = h.inst.issuer(h.ProxyURL)
+	if h.verify.Issuer == "" && h.inst != nil {
+		h.verify.Issuer = h.inst.issuer(h.ProxyURL)
 		h.issuerPerRequest = h.inst.relativeProxy
 	}
 	switch {

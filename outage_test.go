@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -192,7 +193,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestKeyEndpointDownAtStart(t *testing.T) {
 	withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid = 20*time.Millisecond, 100*time.Millisecond })
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	ks.set(keysDown, nil)
 	h := jwksHandler(t, ks) // provisions: Caddy starts without Clerk
@@ -221,7 +222,7 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 // TestKeyEndpointFailures: each way the endpoint fails, at start (denied with
 // a reason) and after a warm-up (the last good keys keep verifying).
 func TestKeyEndpointFailures(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	for _, c := range []struct {
 		name        string
 		mode        keyServerMode
@@ -271,7 +272,7 @@ func TestKeyEndpointFailures(t *testing.T) {
 // TestKeyEndpointSlow: requests that arrive while the first fetch is under
 // way wait for that one fetch, however many they are.
 func TestKeyEndpointSlow(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	const waiting = 50
 	for _, c := range []struct {
 		name    string
@@ -325,7 +326,7 @@ func TestKeyEndpointSlow(t *testing.T) {
 // TestUnknownKidFlood: tokens naming random kids cost at most one fetch per
 // unknown-kid interval, whatever their number.
 func TestUnknownKidFlood(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for _, interval := range []time.Duration{unknownKidInterval, 100 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
 			withKeyTiming(t, func(k *keyTiming) { k.unknownKid = interval })
@@ -375,15 +376,15 @@ func TestUnknownKidFlood(t *testing.T) {
 // one accepted, and the retired key stops verifying once dropped.
 func TestKeyRotationUnderLoad(t *testing.T) {
 	withKeyTiming(t, func(k *keyTiming) { k.refresh, k.unknownKid = 200*time.Millisecond, 50*time.Millisecond })
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	h := jwksHandler(t, ks)
 	h.logger = zap.NewNop()
 	tokA := sessionToken(t)
-	tokB := signJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_b"}, sessionClaims())
+	tokB := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_b"}, sessionClaims())
 	forged := []string{
-		signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()), // B's signature, A's kid
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()), // the retired key posing as the new one
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()), // B's signature, A's kid
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()), // the retired key posing as the new one
 	}
 
 	var phase atomic.Int32 // 1: A only; 2: A and B; 3: B only

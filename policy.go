@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,7 +191,7 @@ func compileRule(r Rule) (rule, error) {
 		}
 	case ruleUser:
 		c.reason = wire.ReasonUserNotAllowed
-		c.allow = func(s *session, _ *userDetails) bool { return s.userID != "" && contains(values, s.userID) }
+		c.allow = func(s *session, _ *userDetails) bool { return s.userID != "" && slices.Contains(values, s.userID) }
 	case ruleClaim, ruleMetadata:
 		if r.Path == "" {
 			return fail("needs a path and at least one value")
@@ -310,7 +311,7 @@ func hasRole(s *session, role string) bool {
 }
 
 func hasPermission(s *session, permission string) bool {
-	return s.userID != "" && s.orgID != "" && s.entitlements().hasOrgPermissions && contains(s.entitlements().orgPermissions, prefixWithOrg(permission))
+	return s.userID != "" && s.orgID != "" && s.entitlements().hasOrgPermissions && slices.Contains(s.entitlements().orgPermissions, prefixWithOrg(permission))
 }
 
 // hasEntitlement is has({feature}) or has({plan}) on the fea or pla claim.
@@ -397,7 +398,7 @@ func inOrg(s *session, idsOrSlugs []string) bool {
 	if len(idsOrSlugs) == 0 {
 		return true
 	}
-	return contains(idsOrSlugs, s.orgID) || (s.orgSlug != "" && contains(idsOrSlugs, s.orgSlug))
+	return slices.Contains(idsOrSlugs, s.orgID) || (s.orgSlug != "" && slices.Contains(idsOrSlugs, s.orgSlug))
 }
 
 // isImpersonated: any act claim at all, whatever its shape.
@@ -423,14 +424,14 @@ func lookupPath(m map[string]any, path string) any {
 func valueMatches(v any, values []string) bool {
 	if arr, ok := v.([]any); ok {
 		for _, e := range arr {
-			if t, ok := scalarText(e); ok && contains(values, t) {
+			if t, ok := scalarText(e); ok && slices.Contains(values, t) {
 				return true
 			}
 		}
 		return false
 	}
 	t, ok := scalarText(v)
-	return ok && contains(values, t)
+	return ok && slices.Contains(values, t)
 }
 
 func scalarText(v any) (string, bool) {

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -56,14 +57,14 @@ func setOrg(key string, v any) func(map[string]any) {
 
 // jsonClaims reads claims as a verified token's payload is read: the typed
 // claims and the payload JSON, for newSession.
-func jsonClaims(t testing.TB, c map[string]any) (*tokenClaims, string) {
+func jsonClaims(t testing.TB, c map[string]any) (*jwt.Claims, string) {
 	t.Helper()
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var claims tokenClaims
-	if err := jsonscan.ReadMembers(string(b), claimNames, claims[:], true); err != nil {
+	var claims jwt.Claims
+	if err := jsonscan.ReadMembers(string(b), jwt.ClaimNames, claims[:], true); err != nil {
 		t.Fatal(err)
 	}
 	return &claims, string(b)

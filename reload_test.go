@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -64,7 +65,7 @@ func freeLoopbackAddr(t testing.TB) string {
 // runs on time.Now).
 func liveToken(t testing.TB, key *rsa.PrivateKey, kid string) string {
 	now := time.Now().Unix()
-	return signJWT(t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid},
+	return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid},
 		sessionClaims(func(c map[string]any) { c["iat"], c["nbf"], c["exp"] = now-5, now-10, now+3600 }))
 }
 
@@ -180,7 +181,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	// New keys must be published this long before tokens use them
 	// (unknownKidInterval, 10 s in production).
 	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = 500 * time.Millisecond })
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	addr := freeLoopbackAddr(t)
 	base := "http://" + addr
@@ -204,7 +205,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	current.Store(tokA)
 	forged := []string{
 		liveToken(t, b, "ins_a"),
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["exp"] = time.Now().Unix() - 3600 })),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["exp"] = time.Now().Unix() - 3600 })),
 		unsignedToken(map[string]any{"alg": "none", "kid": "ins_a"}, sessionClaims()),
 	}
 	var warm trafficStats
@@ -353,7 +354,7 @@ func settledGoroutinesAtMost(want int, each func()) int {
 // TestCaddyBoundsHeaderSize: Caddy reads at most 16 KiB of request headers
 // by default, so a huge token or cookie header never reaches the handler.
 func TestCaddyBoundsHeaderSize(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	addr := freeLoopbackAddr(t)
 	if err := caddy.Load(caddyConfig(t, addr, ks.url(), 0), true); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -314,11 +315,11 @@ func TestUserLookupWaitEndsWithTheRequest(t *testing.T) {
 }
 
 func TestUserDetailsNeedTheSecretKey(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for name, h := range map[string]*Handler{
-		"user_details":       {PublishableKey: testPK, JWTKey: publicPEM(t, a), UserDetails: &UserDetails{}},
-		"email_domain rule":  {PublishableKey: testPK, JWTKey: publicPEM(t, a), Require: []Rule{{Kind: "email_domain", Values: []string{"example.com"}}}},
-		"metadata rule":      {PublishableKey: testPK, JWTKey: publicPEM(t, a), Require: []Rule{{Kind: "metadata", Path: "a", Values: []string{"b"}}}},
+		"user_details":       {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), UserDetails: &UserDetails{}},
+		"email_domain rule":  {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), Require: []Rule{{Kind: "email_domain", Values: []string{"example.com"}}}},
+		"metadata rule":      {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), Require: []Rule{{Kind: "metadata", Path: "a", Values: []string{"b"}}}},
 		"demo with a lookup": {Demo: true, UserDetails: &UserDetails{}},
 	} {
 		t.Run(name, func(t *testing.T) {
