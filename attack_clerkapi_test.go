@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -244,8 +245,8 @@ func TestAttacksAuthMessageHoldsNoNetworkDetail(t *testing.T) {
 	fixedMessage := func(leak ...string) func(*testing.T, served) {
 		return func(t *testing.T, out served) {
 			m := out.rec.Header().Get(wire.HeaderAuthMessage)
-			if !strings.HasPrefix(m, msgKeysNotLoaded) {
-				t.Errorf("X-Clerk-Auth-Message %q, want the fixed text %q", m, msgKeysNotLoaded)
+			if !strings.HasPrefix(m, keys.MsgKeysNotLoaded) {
+				t.Errorf("X-Clerk-Auth-Message %q, want the fixed text %q", m, keys.MsgKeysNotLoaded)
 			}
 			for _, s := range append(leak, "dial", "lookup", "tcp", "127.0.0.1", "connect", "answered") {
 				if strings.Contains(m, s) {
@@ -588,12 +589,12 @@ func TestAttacksHeaderTypeAndKeyExponent(t *testing.T) {
 // provision, and says why.
 func TestAttackKeyExponent3AsJWTKeyIsRefused(t *testing.T) {
 	e3 := newSmallExponentKey(t)
-	_, err := checkRSAKey(&e3.pub)
+	_, err := keys.CheckRSA(&e3.pub)
 	if err == nil || !strings.Contains(err.Error(), "exponent") {
 		t.Fatalf("an e=3 key was accepted (%v)", err)
 	}
 	even := rsa.PublicKey{N: e3.pub.N, E: 65538}
-	if _, err := checkRSAKey(&even); err == nil {
+	if _, err := keys.CheckRSA(&even); err == nil {
 		t.Error("an even exponent was accepted")
 	}
 }

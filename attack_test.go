@@ -588,7 +588,7 @@ func observeLogs(h *Handler) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logger = zap.New(core)
 	if ks, ok := h.keys.(*remoteKeySet); ok {
-		ks.logger.Store(h.logger)
+		ks.Logger.Store(h.logger)
 	}
 	return logs
 }

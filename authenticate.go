@@ -12,6 +12,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -462,7 +463,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 	if h.keys == nil {
 		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during verification."}
 	}
-	key, kerr := h.keys.keyFor(ctx, d.Kid())
+	key, kerr := h.keys.KeyFor(ctx, d.Kid())
 	if kerr != nil {
 		return nil, kerr
 	}
@@ -511,9 +512,9 @@ func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *jwt.Er
 
 // keyStillHeld tells whether the key source still has key: what a key that
 // left the set verified is not served from the cache.
-func (h *Handler) keyStillHeld(key *verificationKey) bool {
-	kh, ok := h.keys.(keyHolder)
-	return ok && kh.holds(key)
+func (h *Handler) keyStillHeld(key *keys.Key) bool {
+	kh, ok := h.keys.(keys.Holder)
+	return ok && kh.Holds(key)
 }
 
 // signedInChecks are the deliberate additions of reference A.4 to A.6, run on

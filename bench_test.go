@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"go.uber.org/zap"
 )
@@ -184,7 +185,7 @@ func benchHandler(b *testing.B, edit ...func(*Handler)) *Handler {
 }
 
 func countKeyLookupsB(b *testing.B, h *Handler) *countingKeys {
-	c := &countingKeys{staticKey: h.keys.(staticKey)}
+	c := &countingKeys{Static: h.keys.(keys.Static)}
 	h.keys = c
 	return c
 }
@@ -199,7 +200,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	// The key as the handler holds it: parsed from the PEM jwt_key.
-	pub := benchHandler(b).keys.(staticKey).key.pub
+	pub := benchHandler(b).keys.(keys.Static).Key.Pub
 	sig, serr := base64.RawURLEncoding.DecodeString(d0.Sig)
 	if serr != nil {
 		b.Fatal(serr)
@@ -217,7 +218,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("raw-prepared", func(b *testing.B) {
 		// The same with the key's prepared modulus, as the handler
 		// verifies (internal/rsaverify).
-		prepared := benchHandler(b).keys.(staticKey).key
+		prepared := benchHandler(b).keys.(keys.Static).Key
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {

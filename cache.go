@@ -10,6 +10,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 )
 
 // defaultCacheSize is how many verified tokens a handler keeps. Session
@@ -60,7 +61,7 @@ type cacheShard struct {
 type cacheEntry struct {
 	hash uint64
 	jwt  decodedJWT
-	key  *verificationKey
+	key  *keys.Key
 	// expiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
 	// valid date (then it never expires, as in Clerk).
 	expiresMs float64
@@ -142,7 +143,7 @@ func (c *tokenCache) get(token string) *cacheEntry {
 // newCacheEntry completes the entry around d, a token that has just
 // verified, with its session, and links it from d, before anyone else can
 // see d.
-func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
+func newCacheEntry(d *decodedJWT, key *keys.Key) *cacheEntry {
 	e := d.entry
 	// The token as sent may be a slice of a whole Cookie or Authorization
 	// header: the entry keeps its own copy of the canonical spelling, so

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -22,22 +23,22 @@ import (
 // countingKeys is the handler's jwt_key, counting how often a key is looked
 // up: once per verification that is not served from the cache.
 type countingKeys struct {
-	staticKey
+	keys.Static
 	lookups atomic.Int64
 }
 
-func (c *countingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error) {
+func (c *countingKeys) KeyFor(ctx context.Context, kid string) (*keys.Key, *jwt.Error) {
 	c.lookups.Add(1)
-	return c.staticKey.keyFor(ctx, kid)
+	return c.Static.KeyFor(ctx, kid)
 }
 
 func countKeyLookups(t *testing.T, h *Handler) *countingKeys {
 	t.Helper()
-	sk, ok := h.keys.(staticKey)
+	sk, ok := h.keys.(keys.Static)
 	if !ok {
-		t.Fatalf("keys are %T, want staticKey", h.keys)
+		t.Fatalf("keys are %T, want keys.Static", h.keys)
 	}
-	c := &countingKeys{staticKey: sk}
+	c := &countingKeys{Static: sk}
 	h.keys = c
 	return c
 }
@@ -203,7 +204,7 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 	if out := serve(h, bearer(token)); out.status() != http.StatusOK {
 		t.Fatalf("first request: status %d reason %q", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 	}
-	if err := ks.fetch(context.Background()); err != nil {
+	if err := ks.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if out := serve(h, bearer(token)); out.status() != http.StatusOK || h.cache.len() != 1 {
@@ -212,7 +213,7 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 
 	rotated := testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
 	jwks.Store(&rotated)
-	if err := ks.fetch(context.Background()); err != nil {
+	if err := ks.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	out := serve(h, bearer(token))

@@ -20,6 +20,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -504,14 +505,14 @@ func diagnoseRequest(h *Handler, method, rawURL, token, authorization, cookie st
 // recordingKeys notes the key handed out for a token, so that the
 // diagnosis can say which key verified it.
 type recordingKeys struct {
-	inner keyProvider
+	inner keys.Provider
 	kid   string
-	key   *verificationKey
+	key   *keys.Key
 	err   *jwt.Error
 }
 
-func (k *recordingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *jwt.Error) {
-	key, err := k.inner.keyFor(ctx, kid)
+func (k *recordingKeys) KeyFor(ctx context.Context, kid string) (*keys.Key, *jwt.Error) {
+	key, err := k.inner.KeyFor(ctx, kid)
 	k.kid, k.key, k.err = kid, key, err
 	return key, err
 }
@@ -618,8 +619,8 @@ func describeKey(rk *recordingKeys, tok *decodedJWT, verifyErr *jwt.Error) strin
 		}
 		return "none"
 	}
-	key := fmt.Sprintf("kid %q from %s", rk.key.kid, keySourceName(rk.key))
-	if rk.key.source == "jwt_key" {
+	key := fmt.Sprintf("kid %q from %s", rk.key.Kid, keySourceName(rk.key))
+	if rk.key.Source == "jwt_key" {
 		key = "the configured jwt_key (PEM)"
 	}
 	if sigErr := jwt.VerifySignature(&tok.Token, rk.key); sigErr != nil {
@@ -628,11 +629,11 @@ func describeKey(rk *recordingKeys, tok *decodedJWT, verifyErr *jwt.Error) strin
 	return fmt.Sprintf("signature verified with %s, %s", key, tok.Alg())
 }
 
-func keySourceName(k *verificationKey) string {
-	if k.source == "" {
+func keySourceName(k *keys.Key) string {
+	if k.Source == "" {
 		return "the key set"
 	}
-	return displayURL(k.source)
+	return displayURL(k.Source)
 }
 
 // write prints the diagnosis for a person.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -102,16 +103,16 @@ func TestKeyEventsReachSubscribers(t *testing.T) {
 // a kid whose key material changed is both.
 func TestKeyChangeDiff(t *testing.T) {
 	a, b := testkit.Keys(t)
-	km := func(keys map[string]*rsa.PrivateKey) *keyMap {
-		m := &keyMap{keys: map[string]*verificationKey{}}
-		for kid, k := range keys {
-			m.keys[kid] = &verificationKey{kid: kid, alg: "RS256", pub: &k.PublicKey}
+	km := func(privs map[string]*rsa.PrivateKey) *keys.Map {
+		m := &keys.Map{Keys: map[string]*keys.Key{}}
+		for kid, k := range privs {
+			m.Keys[kid] = &keys.Key{Kid: kid, Alg: "RS256", Pub: &k.PublicKey}
 		}
 		return m
 	}
 	for _, tc := range []struct {
 		name           string
-		prev, got      *keyMap
+		prev, got      *keys.Map
 		same           bool
 		added, removed []string
 	}{

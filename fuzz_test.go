@@ -32,7 +32,7 @@ func fuzzHandler(f *testing.F, edit ...func(*Handler)) *Handler {
 	h.logger = zap.NewNop()
 	// A fuzzed cookie may name a handshake nonce: its exchange must not
 	// leave the machine.
-	h.httpClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+	h.api.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("no network while fuzzing")
 	})}
 	return h
@@ -185,7 +185,7 @@ func FuzzHandshakePayload(f *testing.F) {
 		hc := *h
 		// A fresh limiter: every input is exchanged, none is throttled.
 		hc.nonces = newNonceLimiter()
-		hc.httpClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		hc.api.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))}, nil
 		})}
 		r := newRequest(http.MethodGet, "https://app.example.com/page?__clerk_handshake_nonce=n1", "Accept", "text/html")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"hash/maphash"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
@@ -389,7 +390,7 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 	if h.keys == nil {
 		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during handshake verification."}
 	}
-	key, err := h.keys.keyFor(ctx, d.Kid())
+	key, err := h.keys.KeyFor(ctx, d.Kid())
 	if err != nil {
 		return nil, err
 	}
@@ -513,7 +514,7 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 		}
 		// The exchange is not tied to the request that started it: a
 		// client that goes away does not fail the others waiting on it.
-		fctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+		fctx, cancel := context.WithTimeout(context.Background(), keys.FetchTimeout)
 		defer cancel()
 		directives, ok := h.fetchHandshakePayload(fctx, nonce)
 		if !ok {
@@ -530,30 +531,26 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 	}
 }
 
+// maxHandshakePayloadBytes bounds what is read of a nonce exchange's answer.
+const maxHandshakePayloadBytes = 1 << 20
+
 // fetchHandshakePayload is one nonce exchange at the Backend API; ok is
 // false when it did not give a payload.
 func (h *Handler) fetchHandshakePayload(ctx context.Context, nonce string) (directives []string, ok bool) {
 	u := h.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	status, body, err := h.api.Get(ctx, u, maxHandshakePayloadBytes)
+	if err != nil && status == 0 {
+		h.logger.Warn("handshake nonce exchange failed", zap.String("error", clerkapi.RedactURLError(err)))
 		return nil, false
 	}
-	req.Header.Set("Authorization", "Bearer "+h.SecretKey)
-	req.Header.Set("Clerk-API-Version", wire.APIVersion)
-	resp, err := h.httpClient.Do(req)
-	if err != nil {
-		h.logger.Warn("handshake nonce exchange failed", zap.String("error", redactURLError(err)))
-		return nil, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", resp.StatusCode))
+	if status != http.StatusOK {
+		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", status))
 		return nil, false
 	}
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&payload) != nil {
+	if err != nil || json.Unmarshal(body, &payload) != nil {
 		h.logger.Warn("handshake nonce exchange answered something that is not a payload")
 		return nil, false
 	}

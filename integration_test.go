@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -119,7 +120,7 @@ func TestCaddyInProcess(t *testing.T) {
 	jwks := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &a.PublicKey})
 	up := newRecordingUpstream(t)
 	const unknownKidInterval = 50 * time.Millisecond
-	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = unknownKidInterval })
+	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = unknownKidInterval })
 
 	port := testkit.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

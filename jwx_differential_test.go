@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -16,7 +17,7 @@ import (
 // remoteKeySet does, and jwx's, for jws.Verify. Key A is published without
 // "alg" (any of RS256/384/512), key B pinned to RS512.
 type jwxDifferential struct {
-	ours map[string]*verificationKey
+	ours map[string]*keys.Key
 	set  jwk.Set
 }
 
@@ -24,20 +25,20 @@ func newJWXDifferential(t testing.TB) *jwxDifferential {
 	t.Helper()
 	a, b := testkit.Keys(t)
 	d := &jwxDifferential{
-		ours: map[string]*verificationKey{
-			"ins_a": {kid: "ins_a", pub: &a.PublicKey},
-			"ins_b": {kid: "ins_b", alg: "RS512", pub: &b.PublicKey},
+		ours: map[string]*keys.Key{
+			"ins_a": {Kid: "ins_a", Pub: &a.PublicKey},
+			"ins_b": {Kid: "ins_b", Alg: "RS512", Pub: &b.PublicKey},
 		},
 		set: jwk.NewSet(),
 	}
 	for kid, k := range d.ours {
-		jk, err := jwk.FromRaw(k.pub)
+		jk, err := jwk.FromRaw(k.Pub)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = jk.Set(jwk.KeyIDKey, kid)
-		if k.alg != "" {
-			_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.alg))
+		if k.Alg != "" {
+			_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.Alg))
 		}
 		if err := d.set.AddKey(jk); err != nil {
 			t.Fatal(err)

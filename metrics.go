@@ -163,10 +163,10 @@ func (c keySetAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	oldest := map[string]time.Time{}
 	remoteKeySetPool.Range(func(_, v any) bool {
 		if ks, ok := v.(*remoteKeySet); ok {
-			if km := ks.current.Load(); km != nil {
-				u := displayURL(ks.url)
-				if t, seen := oldest[u]; !seen || km.fetchedAt.Before(t) {
-					oldest[u] = km.fetchedAt
+			if km := ks.Current.Load(); km != nil {
+				u := displayURL(ks.URL)
+				if t, seen := oldest[u]; !seen || km.FetchedAt.Before(t) {
+					oldest[u] = km.FetchedAt
 				}
 			}
 		}

@@ -6,9 +6,10 @@
 package clerkauth
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -169,7 +172,7 @@ type Handler struct {
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
 	inst *instance
-	keys keyProvider
+	keys keys.Provider
 	// issuerPerRequest says the expected iss is the relative proxy URL
 	// resolved against each request's origin (expectedIssuer), not
 	// verify.issuer.
@@ -181,7 +184,7 @@ type Handler struct {
 	headers          upstreamHeaders
 	signInURL        string
 	apiURL           string
-	httpClient       *http.Client
+	api              *clerkapi.Client
 	nonces           *nonceLimiter
 	logger           *zap.Logger
 	now              func() time.Time
@@ -205,11 +208,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
-	h.httpClient = newClerkClient(keyFetchTimeout)
 	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
 	}
+	// The Backend API client of the handshake nonce exchange.
+	h.api = clerkapi.New(h.SecretKey, keys.FetchTimeout)
 	if h.PublishableKey != "" {
 		inst, err := newInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
 		if err != nil {
@@ -310,11 +314,11 @@ func (h *Handler) resolveSettings() error {
 // Frontend API's public JWKS.
 func (h *Handler) provisionKeys() error {
 	if h.JWTKey != "" {
-		pub, err := parsePEMKey(h.JWTKey)
+		pub, err := keys.ParsePEM(h.JWTKey)
 		if err != nil {
 			return fmt.Errorf("clerk_auth: jwt_key: %v", err)
 		}
-		h.keys = staticKey{newVerificationKey("local", "RS256", pub, "jwt_key")}
+		h.keys = keys.Static{Key: keys.NewKey("local", "RS256", pub, "jwt_key")}
 		return nil
 	}
 	var jwksURL, secret string
@@ -335,13 +339,13 @@ func (h *Handler) provisionKeys() error {
 	}
 	h.keyPoolKey = remoteKeySetPoolKey(jwksURL, secret)
 	val, _, err := remoteKeySetPool.LoadOrNew(h.keyPoolKey, func() (caddy.Destructor, error) {
-		return newRemoteKeySet(jwksURL, secret, newClerkClient(keyFetchTimeout), h.logger), nil
+		return newRemoteKeySet(jwksURL, secret, h.logger), nil
 	})
 	if err != nil {
 		return fmt.Errorf("clerk_auth: key set: %v", err)
 	}
 	ks := val.(*remoteKeySet)
-	ks.logger.Store(h.logger)
+	ks.Logger.Store(h.logger)
 	h.keys = ks
 	return nil
 }
@@ -495,6 +499,31 @@ func (h *Handler) Cleanup() error {
 }
 
 func (h *Handler) isDevelopment() bool { return h.inst != nil && !h.inst.production }
+
+// remoteKeySetPool shares key sets across handlers and config reloads.
+var remoteKeySetPool = caddy.NewUsagePool()
+
+// remoteKeySetPoolKey scopes a key set to its URL and credentials: two
+// instances never share keys, and the secret itself is not kept as a key.
+func remoteKeySetPoolKey(url, secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return url + "|" + hex.EncodeToString(sum[:8])
+}
+
+// remoteKeySet is a key set as the pool shares it: the keys, and the event
+// sinks of the handlers using it (events.go).
+type remoteKeySet struct {
+	*keys.Remote
+	sinks eventSinks
+}
+
+// newRemoteKeySet starts fetching url's keys with the secret key, reporting
+// each fetch to metrics and events.
+func newRemoteKeySet(url, secretKey string, logger *zap.Logger) *remoteKeySet {
+	ks := new(remoteKeySet)
+	ks.Remote = keys.NewRemote(url, clerkapi.New(secretKey, keys.FetchTimeout), logger, ks.reportFetch)
+	return ks
+}
 
 // Interface guards
 var (

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
@@ -156,10 +157,10 @@ func jwksHandler(t testing.TB, ks *keyServer, edit ...func(*Handler)) *Handler {
 }
 
 // withKeyTiming shortens the key sets created during the test.
-func withKeyTiming(t *testing.T, edit func(*keyTiming)) {
-	old := defaultKeyTiming
-	edit(&defaultKeyTiming)
-	t.Cleanup(func() { defaultKeyTiming = old })
+func withKeyTiming(t *testing.T, edit func(*keys.Timing)) {
+	old := keys.DefaultTiming
+	edit(&keys.DefaultTiming)
+	t.Cleanup(func() { keys.DefaultTiming = old })
 }
 
 func bearerRequest(tok string) *http.Request {
@@ -192,7 +193,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestKeyEndpointDownAtStart(t *testing.T) {
-	withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid = 20*time.Millisecond, 100*time.Millisecond })
+	withKeyTiming(t, func(k *keys.Timing) { k.Retry, k.UnknownKid = 20*time.Millisecond, 100*time.Millisecond })
 	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	ks.set(keysDown, nil)
@@ -239,7 +240,7 @@ func TestKeyEndpointFailures(t *testing.T) {
 		{"SetWithoutOurKid", keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}, wire.ReasonJWKKidMismatch, wire.ReasonJWKKidMismatch},
 	} {
 		t.Run(c.name+"AtStart", func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.retry = time.Hour })
+			withKeyTiming(t, func(k *keys.Timing) { k.Retry = time.Hour })
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(c.mode, c.keys)
 			h := jwksHandler(t, ks)
@@ -249,8 +250,8 @@ func TestKeyEndpointFailures(t *testing.T) {
 			}
 		})
 		t.Run(c.name+"AfterWarmUp", func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) {
-				k.refresh, k.retry, k.unknownKid = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
+			withKeyTiming(t, func(k *keys.Timing) {
+				k.Refresh, k.Retry, k.UnknownKid = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
 			})
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
@@ -283,7 +284,9 @@ func TestKeyEndpointSlow(t *testing.T) {
 		{"NeverAnswers", false, wire.ReasonJWKRemoteFailedToLoad},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid, k.fetchTimeout = time.Hour, time.Hour, 500*time.Millisecond })
+			withKeyTiming(t, func(k *keys.Timing) {
+				k.Retry, k.UnknownKid, k.FetchTimeout = time.Hour, time.Hour, 500*time.Millisecond
+			})
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(keysHang, nil)
 			h := jwksHandler(t, ks)
@@ -318,7 +321,7 @@ func TestKeyEndpointSlow(t *testing.T) {
 			if n := ks.fetches.Load(); n != 1 {
 				t.Errorf("%d requests caused %d fetches, want the one in flight", waiting, n)
 			}
-			t.Logf("%d waiting requests, %d fetch, longest wait %v (fetch timeout %v)", waiting, ks.fetches.Load(), time.Duration(longest.Load()), defaultKeyTiming.fetchTimeout)
+			t.Logf("%d waiting requests, %d fetch, longest wait %v (fetch timeout %v)", waiting, ks.fetches.Load(), time.Duration(longest.Load()), keys.DefaultTiming.FetchTimeout)
 		})
 	}
 }
@@ -327,9 +330,9 @@ func TestKeyEndpointSlow(t *testing.T) {
 // unknown-kid interval, whatever their number.
 func TestUnknownKidFlood(t *testing.T) {
 	a, _ := testkit.Keys(t)
-	for _, interval := range []time.Duration{unknownKidInterval, 100 * time.Millisecond} {
+	for _, interval := range []time.Duration{keys.UnknownKidInterval, 100 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.unknownKid = interval })
+			withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = interval })
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
 			h.logger = zap.NewNop()
@@ -375,7 +378,7 @@ func TestUnknownKidFlood(t *testing.T) {
 // it, the old key is retired; no valid token is denied on the way, no forged
 // one accepted, and the retired key stops verifying once dropped.
 func TestKeyRotationUnderLoad(t *testing.T) {
-	withKeyTiming(t, func(k *keyTiming) { k.refresh, k.unknownKid = 200*time.Millisecond, 50*time.Millisecond })
+	withKeyTiming(t, func(k *keys.Timing) { k.Refresh, k.UnknownKid = 200*time.Millisecond, 50*time.Millisecond })
 	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	h := jwksHandler(t, ks)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -180,7 +181,7 @@ func TestSoak(t *testing.T) {
 func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	// New keys must be published this long before tokens use them
 	// (unknownKidInterval, 10 s in production).
-	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = 500 * time.Millisecond })
+	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = 500 * time.Millisecond })
 	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	addr := freeLoopbackAddr(t)
@@ -240,7 +241,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 		if rotate && !rotated && time.Since(start) > duration/3 {
 			// Publish B, let it be seen, move tokens to it, retire A.
 			ks.set(keysOK, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey, "ins_b": &b.PublicKey})
-			time.Sleep(defaultKeyTiming.unknownKid + 100*time.Millisecond)
+			time.Sleep(keys.DefaultTiming.UnknownKid + 100*time.Millisecond)
 			current.Store(tokB)
 			time.Sleep(100 * time.Millisecond)
 			ks.set(keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})

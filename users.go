@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/net/http/httpguts"
@@ -105,7 +105,7 @@ func (c *clerkUser) details() *userDetails {
 type userLookup struct {
 	baseURL string // .../v1/users/
 	secret  string
-	client  *http.Client
+	api     *clerkapi.Client
 	ttl     time.Duration
 	timeout time.Duration
 	now     func() time.Time
@@ -136,7 +136,7 @@ func newUserLookup(apiURL, secret string, cfg *UserDetails, now func() time.Time
 	if cfg != nil && cfg.Timeout > 0 {
 		l.timeout = time.Duration(cfg.Timeout)
 	}
-	l.client = newClerkClient(l.timeout)
+	l.api = clerkapi.New(secret, l.timeout)
 	return l
 }
 
@@ -203,32 +203,23 @@ func (l *userLookup) store(userID string, u *userDetails, err error) {
 }
 
 func (l *userLookup) fetch(ctx context.Context, userID string) (*userDetails, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.baseURL+url.PathEscape(userID), nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUserLookup, err)
+	status, body, err := l.api.Get(ctx, l.baseURL+url.PathEscape(userID), maxUserResponseBodySize)
+	if err != nil && status == 0 {
+		l.logger.Warn("user lookup at the Backend API failed", zap.String("user_id", userID), zap.String("error", clerkapi.RedactURLError(err)))
+		return nil, fmt.Errorf("%w: %s", errUserLookup, clerkapi.RedactURLError(err))
 	}
-	req.Header.Set("Authorization", "Bearer "+l.secret)
-	req.Header.Set("Clerk-API-Version", wire.APIVersion)
-	req.Header.Set("User-Agent", "caddy-clerk-auth")
-	resp, err := l.client.Do(req)
-	if err != nil {
-		l.logger.Warn("user lookup at the Backend API failed", zap.String("user_id", userID), zap.String("error", redactURLError(err)))
-		return nil, fmt.Errorf("%w: %s", errUserLookup, redactURLError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserResponseBodySize))
 	if err != nil {
 		l.logger.Warn("user lookup at the Backend API failed", zap.String("user_id", userID), zap.Error(err))
 		return nil, fmt.Errorf("%w: %v", errUserLookup, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		log := l.logger.Warn
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
 			log = l.logger.Error // the secret key is wrong: every lookup will fail
 		}
 		log("user lookup at the Backend API failed", zap.String("user_id", userID),
-			zap.Int("status", resp.StatusCode), zap.String("code", bapiErrorCode(body)))
-		return nil, fmt.Errorf("%w: Backend API answered %d", errUserLookup, resp.StatusCode)
+			zap.Int("status", status), zap.String("code", clerkapi.ErrorCode(body)))
+		return nil, fmt.Errorf("%w: Backend API answered %d", errUserLookup, status)
 	}
 	var cu clerkUser
 	if err := json.Unmarshal(body, &cu); err != nil {
