@@ -13,6 +13,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -27,7 +28,7 @@ type decision struct {
 	detail string
 	// carrier is where the token came from: "header", "cookie" or "".
 	carrier string
-	session *session
+	session *session.Session
 	// location is the handshake (or sync) redirect.
 	location string
 	// setCookies are Set-Cookie values for the response: the loop guard, and
@@ -405,13 +406,13 @@ func isNonSessionToken(d *decodedJWT) bool {
 // then the claims. Every error path returns a tokenError. It checks the
 // handler's configured issuer; a request's token goes through
 // verifyRequestSession, which also knows the issuer of a relative proxy URL.
-func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *jwt.Error) {
+func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session.Session, *jwt.Error) {
 	return h.verifySessionWithSkew(ctx, d, now, h.verify.Skew, h.verify.Issuer)
 }
 
 // verifyRequestSession is verifySession for the token of request a, with
 // the issuer expected for it.
-func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session, *jwt.Error) {
+func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session.Session, *jwt.Error) {
 	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
 }
 
@@ -429,7 +430,7 @@ func (h *Handler) expectedIssuer(a *authRequest) string {
 // errNoRequestIssuer: a relative proxy URL's issuer needs a request.
 var errNoRequestIssuer = &jwt.Error{Reason: wire.ReasonTokenInvalidIssuer, Message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
 
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *jwt.Error) {
+func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session.Session, *jwt.Error) {
 	if h.issuerPerRequest && issuer == "" {
 		return nil, errNoRequestIssuer
 	}
@@ -480,7 +481,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now 
 		h.cache.put(e, now, skew)
 		return &e.session, nil
 	}
-	return newSession(&d.Claims, d.Payload), nil
+	return session.New(&d.Claims, d.Payload), nil
 }
 
 // parseToken decodes token once per request, and not at all when it has
@@ -519,7 +520,7 @@ func (h *Handler) keyStillHeld(key *keys.Key) bool {
 
 // signedInChecks are the deliberate additions of reference A.4 to A.6, run on
 // a verified token before it may sign in.
-func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *decision {
+func (h *Handler) signedInChecks(a *authRequest, s *session.Session, carrier string) *decision {
 	if a.clerkURL.RawQuery != "" {
 		vals, present := a.query[h.sessionParam]
 		n, clean := sessionParamSpellings(a.clerkURL.RawQuery, h.sessionParam)
@@ -527,7 +528,7 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 			// One clean occurrence, which Go's parser read too (a pair with
 			// a ';' it skips), naming the token's session: anything else is
 			// a spelling some other parser reads as the parameter.
-			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
+			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.SessionID {
 				return signedOut(wire.ReasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
 			}
 		}
@@ -539,13 +540,13 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 		}
 		return signedOut(wire.ReasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
 	}
-	if !s.publishable {
+	if !s.Publishable {
 		// Clerk's ids never hold control characters; a header value with
 		// one cannot be sent, and leaving the header out could hide an
 		// impersonator. Such a token signs nobody in.
 		return signedOut(wire.ReasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
 	}
-	if s.status == "pending" && !h.AllowPending {
+	if s.Status == "pending" && !h.AllowPending {
 		return signedOut(wire.ReasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
 	a.signedIn = decision{status: wire.StatusSignedIn, carrier: carrier, session: s}

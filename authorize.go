@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -16,7 +15,7 @@ import (
 // authorize publishes the session's organization and billing fields, then
 // applies the rules to it. It reports whether it answered the request (a
 // 403); if not, the request goes on.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session) (bool, error) {
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session.Session) (bool, error) {
 	if h.policy.empty() && h.UserDetails == nil {
 		return false, nil
 	}
@@ -26,10 +25,10 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 	lookup := func() (*userDetails, error) {
 		if !looked {
 			looked = true
-			if h.users == nil || s.userID == "" {
+			if h.users == nil || s.UserID == "" {
 				uerr = errUserLookup
 			} else {
-				u, uerr = h.users.get(r.Context(), s.userID)
+				u, uerr = h.users.get(r.Context(), s.UserID)
 			}
 		}
 		return u, uerr
@@ -53,14 +52,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 // prompt for the factor. That body is written here, not returned as a
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
-func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session, dn *denial) error {
+func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session.Session, dn *denial) error {
 	h.recordDecision(&decision{status: wire.StatusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
 	hdr := w.Header()
 	hdr.Set(wire.HeaderAuthStatus, wire.StatusSignedIn)
 	hdr.Set(wire.HeaderAuthReason, dn.reason)
 	repl.Set("http.auth.clerk.reason", dn.reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.userID))
+		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.UserID))
 	if dn.rule.reverify != nil && dn.reason == wire.ReasonReverificationRequired && !a.isDocument() {
 		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
 		if err != nil {
@@ -84,31 +83,4 @@ func reverificationHint(rv *reverification) map[string]any {
 			"metadata": map[string]any{"reverification": rv},
 		},
 	}
-}
-
-var (
-	entitlementPlaceholders = [3]string{"http.auth.user.org_permissions", "http.auth.user.plan", "http.auth.user.features"}
-	entitlementHeaders      = [3]string{wire.HeaderOrgPermissions, wire.HeaderPlan, wire.HeaderFeatures}
-)
-
-// scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
-// pla claim, user-scoped first, scope removed, each once. Nothing when the
-// claim is malformed. A single slug is returned as a substring of the claim.
-func scopedValues(claim string) string {
-	if claim == "" || checkScopes(claim) != nil {
-		return ""
-	}
-	var outBuf [32]string
-	out := outBuf[:0]
-	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
-		for v := range scopedParts(claim, picked) {
-			if !slices.Contains(out, v) {
-				out = append(out, v)
-			}
-		}
-	}
-	if len(out) == 1 {
-		return out[0]
-	}
-	return strings.Join(out, ",")
 }

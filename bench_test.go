@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"go.uber.org/zap"
 )
@@ -259,7 +260,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			if s := newSession(&d0.Claims, d0.Payload); s.entitlements().permsValue == "" {
+			if s := session.New(&d0.Claims, d0.Payload); s.Entitlements().PermsValue == "" {
 				b.Fatal("no permissions")
 			}
 		}

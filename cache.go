@@ -11,6 +11,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
 // defaultCacheSize is how many verified tokens a handler keeps. Session
@@ -67,7 +68,7 @@ type cacheEntry struct {
 	expiresMs float64
 	used      atomic.Bool
 	// session is the token's, in the same allocation as the entry.
-	session session
+	session session.Session
 }
 
 // newTokenCache returns a cache of size entries, or nil (no caching) when
@@ -152,7 +153,7 @@ func newCacheEntry(d *decodedJWT, key *keys.Key) *cacheEntry {
 	tok := strings.Clone(jwt.Canonical(d.Raw))
 	d.Raw, d.SigningInput, d.Sig = tok, tok[:len(d.SigningInput)], tok[len(d.SigningInput)+1:]
 	e.key, e.expiresMs = key, math.Inf(1)
-	e.session.init(&d.Claims, d.Payload)
+	e.session.Init(&d.Claims, d.Payload)
 	if t, ok := jsparse.DateMs(d.Claims[jwt.ClaimExp].Num); ok {
 		e.expiresMs = t
 	}

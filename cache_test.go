@@ -326,9 +326,9 @@ func TestSessionRawClaimsAreDecodedOnDemand(t *testing.T) {
 	if verr != nil {
 		t.Fatal(verr)
 	}
-	plan, _ := s.rawClaims()["plan"].(map[string]any)
-	if plan["tier"] != "pro" || s.rawClaims()["sub"] != "user_1" {
-		t.Fatalf("raw claims %v", s.rawClaims())
+	plan, _ := s.RawClaims()["plan"].(map[string]any)
+	if plan["tier"] != "pro" || s.RawClaims()["sub"] != "user_1" {
+		t.Fatalf("raw claims %v", s.RawClaims())
 	}
 }
 

@@ -661,9 +661,9 @@ func (dg *diagnosis) write(w io.Writer) {
 		if d.rule != "" {
 			fmt.Fprintf(w, "rule:      %s\n", d.rule)
 		}
-		fmt.Fprintf(w, "user:      %s (session %s)\n", s.userID, s.sessionID)
-		if s.orgID != "" {
-			fmt.Fprintf(w, "org:       %s role %s\n", s.orgID, s.orgRole)
+		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
+		if s.OrgID != "" {
+			fmt.Fprintf(w, "org:       %s role %s\n", s.OrgID, s.OrgRole)
 		}
 		if d.reason != "" {
 			// A rule refused the session: the token itself is fine.

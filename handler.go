@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -357,16 +358,6 @@ func isIdentityHeaderName(k string) bool {
 	return true
 }
 
-// identityHeaders and identityPlaceholders name the session's values in
-// the order of session.identity.
-var (
-	identityHeaders      = [...]string{wire.HeaderUserID, wire.HeaderSessionID, wire.HeaderOrgID, wire.HeaderOrgRole, wire.HeaderOrgSlug, wire.HeaderActorID}
-	identityPlaceholders = [...]string{
-		"http.auth.user.id", "http.auth.user.session_id", "http.auth.user.org_id",
-		"http.auth.user.org_role", "http.auth.user.org_slug", "http.auth.user.actor_id",
-	}
-)
-
 // upstreamHeaders is which session headers go on to the next handlers
 // (upstream_headers).
 type upstreamHeaders uint8
@@ -394,33 +385,33 @@ func parseUpstreamHeaders(v string) (upstreamHeaders, bool) {
 // to upstream headers: a later handler may edit a header value in place,
 // and the session they come from is shared by every request that carries
 // its token.
-type sessionHeaderValues [len(identityHeaders) + len(entitlementHeaders)]string
+type sessionHeaderValues [len(session.IdentityHeaders) + len(session.EntitlementHeaders)]string
 
 // publishSession sets the identity headers of a signed-in request and, with
 // upstream_headers all, its organization permission, plan and feature
 // headers, in one allocation. The placeholders come from the session
 // (session.placeholder) whatever is published here.
-func publishSession(r *http.Request, s *session, which upstreamHeaders) {
+func publishSession(r *http.Request, s *session.Session, which upstreamHeaders) {
 	if which == upstreamOff {
 		return
 	}
-	vals := s.identity()
+	vals := s.Identity()
 	buf := new(sessionHeaderValues)
 	for i, v := range vals {
 		if v != "" {
 			buf[i] = v
-			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
+			r.Header[session.IdentityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
 	if which != upstreamAll {
 		return
 	}
-	e := s.entitlements()
-	for i, v := range [...]string{e.permsValue, e.plansValue, e.featuresValue} {
-		if v != "" && e.headerValid[i] {
-			n := len(identityHeaders) + i
+	e := s.Entitlements()
+	for i, v := range [...]string{e.PermsValue, e.PlansValue, e.FeaturesValue} {
+		if v != "" && e.HeaderValid[i] {
+			n := len(session.IdentityHeaders) + i
 			buf[n] = v
-			r.Header[entitlementHeaders[i]] = buf[n : n+1 : n+1]
+			r.Header[session.EntitlementHeaders[i]] = buf[n : n+1 : n+1]
 		}
 	}
 }
@@ -438,68 +429,19 @@ func publishSession(r *http.Request, s *session, which upstreamHeaders) {
 // non-empty user id for an anonymous visitor.
 func placeholdersFor(d *decision) caddy.ReplacerFunc {
 	if d.status == wire.StatusSignedIn && d.session != nil {
-		return d.session.placeholders
+		return d.session.Placeholders
 	}
 	status, reason := d.status, d.reason
 	return func(key string) (any, bool) {
 		switch key {
 		case "http.auth.clerk.status":
-			return statusValue(status), true
+			return session.StatusValue(status), true
 		case "http.auth.clerk.reason":
 			return reason, true
 		}
-		return ownPlaceholder(key)
+		return session.OwnPlaceholder(key)
 	}
 }
-
-// ownPlaceholder answers "" for a key in our namespaces that has no value
-// on this request.
-func ownPlaceholder(key string) (any, bool) {
-	if strings.HasPrefix(key, "http.auth.user.") || strings.HasPrefix(key, "http.auth.clerk.") {
-		return anyNoReason, true
-	}
-	return nil, false
-}
-
-// placeholder is placeholdersFor of a signed-in request with this session.
-func (s *session) placeholder(key string) (any, bool) {
-	const prefix = "http.auth."
-	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
-		return nil, false
-	}
-	switch key {
-	case "http.auth.clerk.status":
-		return anySignedIn, true
-	case "http.auth.clerk.reason":
-		return anyNoReason, true
-	}
-	for i, name := range identityPlaceholders {
-		if key == name {
-			return s.boxed().identity[i], true
-		}
-	}
-	for i, name := range entitlementPlaceholders {
-		if key == name {
-			return s.boxed().entitlements[i], true
-		}
-	}
-	return ownPlaceholder(key)
-}
-
-// statusValue boxes the status for the replacer without allocating.
-func statusValue(status string) any {
-	switch status {
-	case wire.StatusSignedIn:
-		return anySignedIn
-	case wire.StatusSignedOut:
-		return anySignedOut
-	case wire.StatusHandshake:
-		return anyHandshake
-	}
-	return status
-}
-
-var anySignedIn, anySignedOut, anyHandshake, anyNoReason any = wire.StatusSignedIn, wire.StatusSignedOut, wire.StatusHandshake, ""
 
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
 // host and scheme count only from a proxy Caddy trusts (decision A.9).

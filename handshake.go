@@ -14,6 +14,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
@@ -316,7 +317,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		return out
 	}
 	tok, err := decodeJWT(sessionToken)
-	var s *session
+	var s *session.Session
 	if err == nil {
 		s, err = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
 		if err != nil && h.isDevelopment() && isTimeReason(err.Reason) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -73,7 +74,7 @@ type rule struct {
 	text      string // the whole rule, "require role admin", for clerk-diagnose
 	reason    string
 	needsUser bool
-	allow     func(s *session, u *userDetails) bool
+	allow     func(s *session.Session, u *userDetails) bool
 	reverify  *reverification
 }
 
@@ -163,15 +164,15 @@ func compileRule(r Rule) (rule, error) {
 	switch r.Kind {
 	case ruleOrg:
 		c.reason = wire.ReasonMissingOrganization
-		c.allow = func(s *session, _ *userDetails) bool { return inOrg(s, values) }
+		c.allow = func(s *session.Session, _ *userDetails) bool { return inOrg(s, values) }
 	case ruleRole:
 		c.reason = wire.ReasonMissingRole
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasRole(s, v) })
 		}
 	case rulePermission:
 		c.reason = wire.ReasonMissingPermission
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasPermission(s, v) })
 		}
 	case ruleFeature, rulePlan:
@@ -181,17 +182,19 @@ func compileRule(r Rule) (rule, error) {
 			}
 		}
 		c.reason = wire.ReasonMissingFeature
-		pick := func(s *session) string { return s.entitlements().features }
+		pick := func(s *session.Session) string { return s.Entitlements().Features }
 		if r.Kind == rulePlan {
 			c.reason = wire.ReasonMissingPlan
-			pick = func(s *session) string { return s.entitlements().plans }
+			pick = func(s *session.Session) string { return s.Entitlements().Plans }
 		}
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *userDetails) bool {
 			return anyOf(values, func(v string) bool { return hasEntitlement(s, pick(s), v) })
 		}
 	case ruleUser:
 		c.reason = wire.ReasonUserNotAllowed
-		c.allow = func(s *session, _ *userDetails) bool { return s.userID != "" && slices.Contains(values, s.userID) }
+		c.allow = func(s *session.Session, _ *userDetails) bool {
+			return s.UserID != "" && slices.Contains(values, s.UserID)
+		}
 	case ruleClaim, ruleMetadata:
 		if r.Path == "" {
 			return fail("needs a path and at least one value")
@@ -199,10 +202,14 @@ func compileRule(r Rule) (rule, error) {
 		path := r.Path
 		if r.Kind == ruleClaim {
 			c.reason = wire.ReasonMissingClaim
-			c.allow = func(s *session, _ *userDetails) bool { return valueMatches(lookupPath(s.rawClaims(), path), values) }
+			c.allow = func(s *session.Session, _ *userDetails) bool {
+				return valueMatches(lookupPath(s.RawClaims(), path), values)
+			}
 		} else {
 			c.reason, c.needsUser = wire.ReasonMissingMetadata, true
-			c.allow = func(_ *session, u *userDetails) bool { return valueMatches(lookupPath(u.publicMetadata, path), values) }
+			c.allow = func(_ *session.Session, u *userDetails) bool {
+				return valueMatches(lookupPath(u.publicMetadata, path), values)
+			}
 		}
 	case ruleVerifiedWithin:
 		rv, err := compileReverification(r)
@@ -210,7 +217,7 @@ func compileRule(r Rule) (rule, error) {
 			return fail("%v", err)
 		}
 		c.reason, c.reverify = wire.ReasonReverificationRequired, rv
-		c.allow = func(s *session, _ *userDetails) bool { return hasReverification(s, rv) }
+		c.allow = func(s *session.Session, _ *userDetails) bool { return hasReverification(s, rv) }
 	case ruleEmailDomain:
 		domains := make([]string, len(values))
 		for i, v := range values {
@@ -220,7 +227,7 @@ func compileRule(r Rule) (rule, error) {
 			}
 		}
 		c.reason, c.needsUser = wire.ReasonEmailDomainNotAllowed, true
-		c.allow = func(_ *session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
+		c.allow = func(_ *session.Session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
 	default:
 		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain or metadata)", r.Kind)
 	}
@@ -262,7 +269,7 @@ func checkEntitlementScope(v string) error {
 
 // evaluate runs the rules in order. user is called at most once, and only
 // when a rule needs it; a lookup failure denies that rule.
-func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial {
+func (p *policy) evaluate(s *session.Session, user func() (*userDetails, error)) *denial {
 	if p == nil {
 		return nil
 	}
@@ -271,7 +278,7 @@ func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial
 	looked := false
 	for i := range p.rules {
 		r := &p.rules[i]
-		if s.entitlements().malformed != "" {
+		if s.Entitlements().Malformed != "" {
 			return &denial{rule: r, reason: r.reason}
 		}
 		if r.needsUser {
@@ -306,23 +313,23 @@ func prefixWithOrg(v string) string {
 	return "org:" + v
 }
 
-func hasRole(s *session, role string) bool {
-	return s.userID != "" && s.orgID != "" && s.orgRole != "" && prefixWithOrg(s.orgRole) == prefixWithOrg(role)
+func hasRole(s *session.Session, role string) bool {
+	return s.UserID != "" && s.OrgID != "" && s.OrgRole != "" && prefixWithOrg(s.OrgRole) == prefixWithOrg(role)
 }
 
-func hasPermission(s *session, permission string) bool {
-	return s.userID != "" && s.orgID != "" && s.entitlements().hasOrgPermissions && slices.Contains(s.entitlements().orgPermissions, prefixWithOrg(permission))
+func hasPermission(s *session.Session, permission string) bool {
+	return s.UserID != "" && s.OrgID != "" && s.Entitlements().HasOrgPermissions && slices.Contains(s.Entitlements().OrgPermissions, prefixWithOrg(permission))
 }
 
 // hasEntitlement is has({feature}) or has({plan}) on the fea or pla claim.
-func hasEntitlement(s *session, claim, asked string) bool {
-	if s.userID == "" || claim == "" {
+func hasEntitlement(s *session.Session, claim, asked string) bool {
+	if s.UserID == "" || claim == "" {
 		return false
 	}
-	if checkScopes(claim) != nil {
+	if session.CheckScopes(claim) != nil {
 		return false
 	}
-	orgValues, userValues := scopedParts(claim, isOrgClaimScope), scopedParts(claim, isUserClaimScope)
+	orgValues, userValues := session.ScopedParts(claim, session.IsOrgClaimScope), session.ScopedParts(claim, session.IsUserClaimScope)
 	// featureOrPlan.split(':') destructured into two: "o:a:b" asks for "a".
 	parts := strings.Split(asked, ":")
 	scope := parts[0]
@@ -333,23 +340,23 @@ func hasEntitlement(s *session, claim, asked string) bool {
 	if len(parts) > 1 {
 		switch {
 		case orgScopes[scope]:
-			return yields(orgValues, id)
+			return session.Yields(orgValues, id)
 		case userScopes[scope]:
-			return yields(userValues, id)
+			return session.Yields(userValues, id)
 		}
 		return false
 	}
-	return yields(orgValues, id) || yields(userValues, id)
+	return session.Yields(orgValues, id) || session.Yields(userValues, id)
 }
 
 // hasReverification is checkReverificationAuthorization: fva is [first
 // factor age, second factor age] in minutes, -1 for a factor group that is
 // not enabled.
-func hasReverification(s *session, rv *reverification) bool {
-	if s.userID == "" {
+func hasReverification(s *session.Session, rv *reverification) bool {
+	if s.UserID == "" {
 		return false
 	}
-	f1, f2, ok := factorAges(s.rawClaims()["fva"])
+	f1, f2, ok := factorAges(s.RawClaims()["fva"])
 	if !ok || (f1 == -1 && f2 == -1) {
 		return false
 	}
@@ -391,20 +398,20 @@ func factorAges(fva any) (f1, f2 float64, ok bool) {
 }
 
 // inOrg: any active organization, or one of the given ids or slugs.
-func inOrg(s *session, idsOrSlugs []string) bool {
-	if s.userID == "" || s.orgID == "" {
+func inOrg(s *session.Session, idsOrSlugs []string) bool {
+	if s.UserID == "" || s.OrgID == "" {
 		return false
 	}
 	if len(idsOrSlugs) == 0 {
 		return true
 	}
-	return slices.Contains(idsOrSlugs, s.orgID) || (s.orgSlug != "" && slices.Contains(idsOrSlugs, s.orgSlug))
+	return slices.Contains(idsOrSlugs, s.OrgID) || (s.OrgSlug != "" && slices.Contains(idsOrSlugs, s.OrgSlug))
 }
 
 // isImpersonated: any act claim at all, whatever its shape.
-func isImpersonated(s *session) bool { return s.entitlements().impersonated }
+func isImpersonated(s *session.Session) bool { return s.Entitlements().Impersonated }
 
-func notImpersonated(s *session, _ *userDetails) bool { return !isImpersonated(s) }
+func notImpersonated(s *session.Session, _ *userDetails) bool { return !isImpersonated(s) }
 
 // lookupPath follows a dot-separated path through JSON objects.
 func lookupPath(m map[string]any, path string) any {

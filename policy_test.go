@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -131,15 +132,15 @@ func decodeCases() []decodeCase {
 func TestSessionDecodesOrganizationClaims(t *testing.T) {
 	for _, tc := range decodeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSession(jsonClaims(t, tc.claims))
-			if s.orgID != tc.orgID || s.orgRole != tc.orgRole || s.orgSlug != tc.orgSlug {
-				t.Errorf("org = %q %q %q, want %q %q %q", s.orgID, s.orgRole, s.orgSlug, tc.orgID, tc.orgRole, tc.orgSlug)
+			s := session.New(jsonClaims(t, tc.claims))
+			if s.OrgID != tc.orgID || s.OrgRole != tc.orgRole || s.OrgSlug != tc.orgSlug {
+				t.Errorf("org = %q %q %q, want %q %q %q", s.OrgID, s.OrgRole, s.OrgSlug, tc.orgID, tc.orgRole, tc.orgSlug)
 			}
-			if s.entitlements().hasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.entitlements().orgPermissions, tc.perms)) {
-				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.entitlements().orgPermissions, s.entitlements().hasOrgPermissions, tc.perms, tc.hasPerms)
+			if s.Entitlements().HasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.Entitlements().OrgPermissions, tc.perms)) {
+				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.Entitlements().OrgPermissions, s.Entitlements().HasOrgPermissions, tc.perms, tc.hasPerms)
 			}
-			if (s.entitlements().malformed != "") != tc.malformed {
-				t.Errorf("malformed = %q, want malformed %v", s.entitlements().malformed, tc.malformed)
+			if (s.Entitlements().Malformed != "") != tc.malformed {
+				t.Errorf("malformed = %q, want malformed %v", s.Entitlements().Malformed, tc.malformed)
 			}
 		})
 	}
@@ -229,8 +230,8 @@ func hasCases() []hasCase {
 // askHas answers one hasCase with our implementation.
 func askHas(t testing.TB, c hasCase) bool {
 	t.Helper()
-	s := newSession(jsonClaims(t, c.claims))
-	if s.entitlements().malformed != "" {
+	s := session.New(jsonClaims(t, c.claims))
+	if s.Entitlements().Malformed != "" {
 		return false
 	}
 	switch c.kind {
@@ -239,9 +240,9 @@ func askHas(t testing.TB, c hasCase) bool {
 	case "permission":
 		return hasPermission(s, c.value)
 	case "feature":
-		return hasEntitlement(s, s.entitlements().features, c.value)
+		return hasEntitlement(s, s.Entitlements().Features, c.value)
 	case "plan":
-		return hasEntitlement(s, s.entitlements().plans, c.value)
+		return hasEntitlement(s, s.Entitlements().Plans, c.value)
 	case "reverification":
 		rv := parseReverificationQuestion(t, c.value)
 		return hasReverification(s, rv)
@@ -557,7 +558,7 @@ func benchRules() []Rule {
 func BenchmarkDecodeV2Session(b *testing.B) {
 	claims, payload := jsonClaims(b, with(v2Claims))
 	for b.Loop() {
-		newSession(claims, payload).entitlements()
+		session.New(claims, payload).Entitlements()
 	}
 }
 
@@ -566,7 +567,7 @@ func BenchmarkPolicyEvaluate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newSession(jsonClaims(b, with(v2Claims)))
+	s := session.New(jsonClaims(b, with(v2Claims)))
 	for b.Loop() {
 		if p.evaluate(s, nil) != nil {
 			b.Fatal("denied")
@@ -617,19 +618,19 @@ func TestWrongClaimTypesDeny(t *testing.T) {
 			} else {
 				c[claim] = v
 			}
-			s := newSession(jsonClaims(t, c))
+			s := session.New(jsonClaims(t, c))
 			dn := p.evaluate(s, nil)
 			if claim == "o.slg" {
 				// The org rule also matches by id: only a wrong id denies.
 				continue
 			}
-			if dn == nil || (dn.reason != reason && s.entitlements().malformed == "") {
+			if dn == nil || (dn.reason != reason && s.Entitlements().Malformed == "") {
 				t.Errorf("%s = %#v: denial %+v, want %s", claim, v, dn, reason)
 			}
 		}
 	}
 	for _, v := range weird {
-		if dn := reverify.evaluate(newSession(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
+		if dn := reverify.evaluate(session.New(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
 			t.Errorf("fva = %#v: allowed", v)
 		}
 	}

@@ -34,9 +34,10 @@ type Value struct {
 	Kind Kind
 }
 
+// Present tells whether the member was there, whatever its value.
 func (v Value) Present() bool { return v.Kind != Absent }
 
-// asString is the value when it is a string, else "".
+// AsString is the value when it is a string, else "".
 func (v Value) AsString() string {
 	if v.Kind == String {
 		return v.Str
@@ -44,7 +45,7 @@ func (v Value) AsString() string {
 	return ""
 }
 
-// truthy is JavaScript's Boolean(v).
+// Truthy is JavaScript's Boolean(v).
 func (v Value) Truthy() bool {
 	switch v.Kind {
 	case Absent, Null, False:
@@ -100,6 +101,7 @@ type Names struct {
 	byFirst [256]uint32 // bit n: names[n] starts with this byte
 }
 
+// NewNames indexes names, at most 32, for ReadMembers.
 func NewNames(names []string) *Names {
 	if len(names) > 32 {
 		panic("Names: more than 32 names")
@@ -492,7 +494,7 @@ func unquote(lit string) string {
 	return out
 }
 
-// skipSpaceAt is the index of the first byte at or after i that is not JSON
+// SkipSpaceAt is the index of the first byte at or after i that is not JSON
 // white space.
 func SkipSpaceAt(s string, i int) int {
 	p := jsonScanner{s: s, i: i}

@@ -95,13 +95,13 @@ type Claims [NumClaims]jsonscan.Value
 type Token struct {
 	Raw          string
 	SigningInput string
-	// sig is the signature segment as sent (base64url, checked by
+	// Sig is the signature segment as sent (base64url, checked by
 	// DecodeInto): it is decoded again onto the stack to be verified, so
 	// that no decoded token holds a buffer for it.
 	Sig    string
 	Header [NumHeaderMembers]jsonscan.Value
 	Claims Claims
-	// payload is the payload's JSON text, for rawClaims.
+	// Payload is the payload's JSON text, for rawClaims.
 	Payload string
 }
 
@@ -220,14 +220,15 @@ var algHash = map[string]crypto.Hash{
 	"RS512": crypto.SHA512,
 }
 
+// IsAllowedAlg tells whether alg is RS256, RS384 or RS512.
 func IsAllowedAlg(alg string) bool { _, ok := algHash[alg]; return ok }
 
 // Options are the claim checks of one handler.
 type Options struct {
 	AuthorizedParties []string
-	// audience, when set, is what an aud claim must name (assertAudienceClaim).
+	// Audience, when set, is what an aud claim must name (assertAudienceClaim).
 	Audience []string
-	// issuer, when set, must equal iss exactly (decision A.3).
+	// Issuer, when set, must equal iss exactly (decision A.3).
 	Issuer string
 	Skew   time.Duration
 }

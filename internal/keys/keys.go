@@ -29,9 +29,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// Key is one RSA public key and the algorithm it is pinned to.
-// The token never chooses the key type: only RS256/384/512 exist here, and a
-// key that names its algorithm verifies only that one.
 // MsgKeysNotLoaded is the X-Clerk-Auth-Message of every failure to load the
 // key set: a client learns the reason code and this, never where the keys
 // are fetched from or why it failed (that goes to the log).
@@ -41,9 +38,12 @@ const MsgKeysNotLoaded = "The instance's key set could not be loaded."
 // have (Clerk's keys use 65537); smaller or even ones are refused at load.
 const MinRSAExponent = 65537
 
+// Key is one RSA public key and the algorithm it is pinned to.
+// The token never chooses the key type: only RS256/384/512 exist here, and a
+// key that names its algorithm verifies only that one.
 type Key struct {
 	Kid string
-	// alg is the one algorithm this key verifies; empty means any of RS256,
+	// Alg is the one algorithm this key verifies; empty means any of RS256,
 	// RS384 and RS512 (a JWK published without "alg").
 	Alg string
 	Pub *rsa.PublicKey
@@ -52,7 +52,7 @@ type Key struct {
 	// operation (docs/performance.md, "Decision: RSA verification with a
 	// prepared modulus"). nil verifies with crypto/rsa.
 	prepared *rsaverify.PublicKey
-	// source says where the key came from, for logs and diagnostics.
+	// Source says where the key came from, for logs and diagnostics.
 	Source string
 }
 
@@ -88,6 +88,7 @@ type Holder interface {
 // pinned to RS256 and ignores the token's kid.
 type Static struct{ Key *Key }
 
+// KeyFor is the one key, whatever the kid.
 func (s Static) KeyFor(context.Context, string) (*Key, *jwt.Error) {
 	return s.Key, nil
 }
@@ -147,7 +148,7 @@ const (
 	// keyRefreshInterval is how often a good key set is fetched again, as
 	// @clerk/backend's 5-minute JWKS cache.
 	RefreshInterval = 5 * time.Minute
-	// unknownKidInterval bounds fetches caused by tokens naming a kid we do not
+	// UnknownKidInterval bounds fetches caused by tokens naming a kid we do not
 	// hold: at most one per interval, whatever the traffic.
 	UnknownKidInterval = 10 * time.Second
 	// keyFetchTimeout bounds one fetch, and so how long a request may wait.
@@ -165,6 +166,7 @@ type Timing struct {
 	FetchTimeout time.Duration // keyFetchTimeout
 }
 
+// DefaultTiming is the tuning of a new Remote.
 var DefaultTiming = Timing{
 	Refresh:      RefreshInterval,
 	UnknownKid:   UnknownKidInterval,
@@ -251,7 +253,7 @@ func (ks *Remote) refreshLoop(ctx context.Context) {
 	}
 }
 
-// fetch runs one fetch, or joins the one under way.
+// Fetch runs one fetch, or joins the one under way.
 func (ks *Remote) Fetch(ctx context.Context) *jwt.Error {
 	ks.mu.Lock()
 	if ch := ks.inflight; ch != nil {
@@ -420,6 +422,7 @@ func keepUnchanged(next, prev *Map) {
 	}
 }
 
+// Lookup is the current key of kid, or nil; it never fetches.
 func (ks *Remote) Lookup(kid string) *Key {
 	if km := ks.Current.Load(); km != nil {
 		return km.Keys[kid]

@@ -41,6 +41,7 @@ func Keys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	return keyA, keyB
 }
 
+// PublicPEM is k's public key as a PKIX PEM block.
 func PublicPEM(t testing.TB, k *rsa.PrivateKey) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)

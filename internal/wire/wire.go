@@ -71,7 +71,7 @@ const (
 	ReasonImpersonationDenied    = "impersonation-denied"
 	ReasonEmailDomainNotAllowed  = "email-domain-not-allowed"
 	ReasonMissingMetadata        = "missing-metadata"
-	// reasonUserLookupFailed: a rule needs the user's details and the
+	// ReasonUserLookupFailed: a rule needs the user's details and the
 	// Backend API did not give them in time.
 	ReasonUserLookupFailed = "user-lookup-failed"
 )
