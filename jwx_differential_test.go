@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
@@ -11,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	jwxjwt "github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // jwxDifferential is a key set in both forms: ours, looked up by kid as
@@ -112,4 +114,50 @@ func TestSignatureMatchesJWXSeeds(t *testing.T) {
 			t.Errorf("seed %d: jwx refuses a token both should accept", i)
 		}
 	}
+}
+
+// BenchmarkParseVerify is the decision record's measurement (docs/
+// architecture.md, "Decision: session tokens are parsed by our own code"):
+// one session token decoded, its signature verified with the key set and
+// its claims checked, by our path and by jwx's.
+func BenchmarkParseVerify(b *testing.B) {
+	a, _ := testkit.Keys(b)
+	token := sessionToken(b)
+	ours := map[string]*keys.Key{"ins_a": keys.NewKey("ins_a", "", &a.PublicKey, "")}
+	set := newJWXDifferential(b).set
+	opts := jwt.Options{AuthorizedParties: []string{testOrigin}, Issuer: testIssuer, Skew: 5 * time.Second}
+	b.Run("ours", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := decodeJWT(token)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := jwt.VerifySignature(&d.Token, ours[d.Kid()]); err != nil {
+				b.Fatal(err)
+			}
+			if err := jwt.VerifyClaims(&d.Claims, &opts, testNow); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jwx-jws.Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := jws.Verify([]byte(token), jws.WithKeySet(set, jws.WithInferAlgorithmFromKey(true))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jwx-jwt.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		clock := jwxjwt.ClockFunc(func() time.Time { return testNow })
+		for b.Loop() {
+			if _, err := jwxjwt.Parse([]byte(token), jwxjwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
+				jwxjwt.WithValidate(true), jwxjwt.WithClock(clock), jwxjwt.WithIssuer(testIssuer),
+				jwxjwt.WithAcceptableSkew(5*time.Second)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
