@@ -80,7 +80,8 @@ type parsedToken struct {
 	err   *jwt.Error
 }
 
-// newAuthRequest gathers the request's token sources (reference C step 1).
+// newAuthRequest gathers the request's token sources (createAuthenticateContext
+// in @clerk/backend tokens/authenticateContext.ts).
 func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	a := new(authRequest)
 	h.initAuthRequest(a, r, now)
@@ -102,8 +103,8 @@ func (h *Handler) initAuthRequest(a *authRequest, r *http.Request, now time.Time
 	}
 }
 
-// loadCookieSources reads the cookie-borne values (reference C steps 1.2 to
-// 1.4). A header token decides alone when it verifies, so its request reads
+// loadCookieSources reads the cookie-borne values (the cookie members of
+// AuthenticateContext, @clerk/backend tokens/authenticateContext.ts). A header token decides alone when it verifies, so its request reads
 // them only on the way to a failure (tokenFailure, maybeHandshake).
 func (h *Handler) loadCookieSources(a *authRequest) {
 	if a.cookiesLoaded {
@@ -205,7 +206,8 @@ func (h *Handler) cookieName(base string, suffixed bool) string {
 }
 
 // usesSuffixedCookies is @clerk/backend's rule for choosing between
-// __session and __session_<suffix> (reference C step 1.2).
+// __session and __session_<suffix> (getSuffixedOrUnSuffixedCookie in
+// @clerk/backend tokens/authenticateContext.ts).
 func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
@@ -309,7 +311,7 @@ func numClaimOrZero(d *decodedJWT, claim int) float64 {
 	return d.Claims[claim].Num
 }
 
-// authenticate is authenticateRequest (reference C step 2): a header token
+// authenticate is authenticateRequest (@clerk/backend tokens/request.ts): a header token
 // decides alone; otherwise the cookies do.
 func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 	if a.tokenInHeader != "" {
@@ -518,7 +520,8 @@ func (h *Handler) keyStillHeld(key *keys.Key) bool {
 	return ok && kh.Holds(key)
 }
 
-// signedInChecks are the deliberate additions of reference A.4 to A.6, run on
+// signedInChecks are the checks we add to Clerk's (docs/architecture.md,
+// "Decision: checks we add"), run on
 // a verified token before it may sign in.
 func (h *Handler) signedInChecks(a *authRequest, s *session.Session, carrier string) *decision {
 	if a.clerkURL.RawQuery != "" {

@@ -107,16 +107,16 @@ func signedInWithoutCheck(clerk confOutcome) bool {
 }
 
 var deliberateDifferences = []deliberateDifference{
-	{"issuer-required", func(c *confCase, clerk, ours confOutcome) bool { // A.3
+	{"issuer-required", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: issuer
 		return c.tags["iss-bad"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonTokenInvalidIssuer && signedInWithoutCheck(clerk)
 	}},
-	{"session-id-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.4
+	{"session-id-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: session parameter
 		return c.tags["session-param"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionIDMismatch && signedInWithoutCheck(clerk)
 	}},
-	{"origin-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.5
+	{"origin-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: cross-site unsafe
 		return c.tags["cross-origin-unsafe"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonOriginMismatch && signedInWithoutCheck(clerk)
 	}},
-	{"session-pending", func(c *confCase, clerk, ours confOutcome) bool { // A.6
+	{"session-pending", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: pending
 		return c.tags["pending"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionPending && signedInWithoutCheck(clerk)
 	}},
 	{"redirect-count-at-least-3", func(c *confCase, clerk, ours confOutcome) bool {
@@ -138,7 +138,7 @@ var deliberateDifferences = []deliberateDifference{
 		// verification; we go on with the normal flow, as production does.
 		return c.tags["handshake-token-bad"] && !c.cfg.production && clerk.status == "error" && ours.status != "error"
 	}},
-	{"forwarded-headers-untrusted", func(c *confCase, clerk, ours confOutcome) bool { // A.9
+	{"forwarded-headers-untrusted", func(c *confCase, clerk, ours confOutcome) bool { // forwarded headers
 		// Clerk builds the request URL from X-Forwarded-Host/-Proto whoever
 		// sent them; we only from a proxy Caddy trusts (none here), so only
 		// the URLs built from it differ.
@@ -1063,7 +1063,7 @@ func (g *confGenerator) handshakeReturnCases() {
 	}
 }
 
-// sessionParamCases: _clerk_session_id (decision A.4).
+// sessionParamCases: _clerk_session_id (docs/architecture.md, "Decision: checks we add").
 func (g *confGenerator) sessionParamCases() {
 	tok, _ := g.token(g.prod, "valid")
 	other, _ := g.token(g.prod, "other-sid")
@@ -1087,7 +1087,7 @@ func (g *confGenerator) deliberateCases() {
 	sfx := "_" + g.prod.suffix()
 	session := []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}
 
-	// A.5: unsafe cookie requests from elsewhere; bearer tokens and safe
+	// Checks we add: unsafe cookie requests from elsewhere; bearer tokens and safe
 	// methods are not affected.
 	for _, m := range []string{"POST", "PUT", "DELETE", "GET"} {
 		for _, site := range []struct{ name, header, value string }{
@@ -1106,7 +1106,7 @@ func (g *confGenerator) deliberateCases() {
 				headers: append(h, [2]string{"authorization", "Bearer " + tok})})
 		}
 	}
-	// A.6: pending sessions.
+	// Checks we add: pending sessions.
 	g.add(&confCase{cfg: g.prod, name: "prod/pending/header", headers: [][2]string{{"authorization", "Bearer " + pending}}, tags: tagSet(pendingTags...)})
 	g.add(&confCase{cfg: g.prod, name: "prod/pending/cookie", headers: shapes[0].headers(),
 		cookies: []string{"__session=" + pending, "__client_uat=" + uatFor(now-100)}, tags: tagSet(pendingTags...)})
@@ -1264,7 +1264,7 @@ func (g *confGenerator) moreConfigCases() {
 		g.add(&confCase{cfg: skew, name: fmt.Sprintf("prod-skew-60s/cookie/exp=%v,nbf=%v,iat=%v", claims["exp"], claims["nbf"], claims["iat"]),
 			headers: shapes[0].headers(), cookies: []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}})
 	}
-	// Forwarded headers (A.9).
+	// Forwarded headers (docs/architecture.md, "Decision: forwarded headers").
 	expired, _ := g.token(g.prod, "expired")
 	for _, fwd := range [][][2]string{
 		{{"x-forwarded-host", "evil.example.net"}},

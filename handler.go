@@ -31,7 +31,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.respond(w, r, next, repl, &a, d)
 }
 
-// respond turns a decision into the response (decision A.8).
+// respond turns a decision into the response (docs/architecture.md,
+// "Decision: responses").
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, repl *caddy.Replacer, a *authRequest, d *decision) error {
 	hdr := w.Header()
 	for _, c := range d.setCookies {
@@ -444,7 +445,8 @@ func placeholdersFor(d *decision) caddy.ReplacerFunc {
 }
 
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
-// host and scheme count only from a proxy Caddy trusts (decision A.9).
+// host and scheme count only from a proxy Caddy trusts (docs/architecture.md,
+// "Decision: forwarded headers").
 func (h *Handler) requestURL(r *http.Request) *url.URL {
 	u := new(url.URL)
 	h.setRequestURL(u, r)

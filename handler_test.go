@@ -289,7 +289,7 @@ func TestSuffixedCookies(t *testing.T) {
 	}
 }
 
-// TestSessionParam is decision A.4: _clerk_session_id asserts the session.
+// TestSessionParam is a check we add (docs/architecture.md, "Decision: checks we add"): _clerk_session_id asserts the session.
 func TestSessionParam(t *testing.T) {
 	h := newTestHandler(t)
 	tok := sessionToken(t)
@@ -319,7 +319,7 @@ func TestSessionParam(t *testing.T) {
 	}
 }
 
-// TestCrossSiteUnsafeMethods is decision A.5: cookie-borne unsafe requests
+// TestCrossSiteUnsafeMethods is a check we add (docs/architecture.md, "Decision: checks we add"): cookie-borne unsafe requests
 // from another origin are refused; bearer tokens are not affected.
 func TestCrossSiteUnsafeMethods(t *testing.T) {
 	h := newTestHandler(t)
@@ -347,7 +347,7 @@ func TestCrossSiteUnsafeMethods(t *testing.T) {
 	}
 }
 
-// TestPendingSessions is decision A.6.
+// TestPendingSessions is a check we add (docs/architecture.md, "Decision: checks we add").
 func TestPendingSessions(t *testing.T) {
 	tok := sessionToken(t, func(c map[string]any) { c["sts"] = "pending" })
 	for allow, want := range map[bool]string{false: wire.ReasonSessionPending, true: ""} {

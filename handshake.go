@@ -20,7 +20,8 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// handshakeURL is buildRedirectToHandshake (reference F.5.1): the Frontend
+// handshakeURL is buildRedirectToHandshake (@clerk/backend
+// tokens/authenticateContext.ts and tokens/request.ts): the Frontend
 // API's handshake endpoint, told where to come back to.
 func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	redirect := a.clerkURL
@@ -31,7 +32,8 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	appendParam(&q, wire.QuerySuffixedCookies, boolString(a.suffixed))
 	appendParam(&q, wire.QueryHandshakeReason, reason)
 	if h.SecretKey != "" {
-		// Decision A.7: with a secret key the payload comes back as a nonce
+		// docs/architecture.md, "Decision: the nonce handshake": with a
+		// secret key the payload comes back as a nonce
 		// we exchange at the Backend API; without one, as a signed token.
 		appendParam(&q, wire.QueryHandshakeFormat, "nonce")
 	}
@@ -153,7 +155,9 @@ func rewriteQuery(raw string, edit func([]queryPair) []queryPair) string {
 	return b.String()
 }
 
-// multiDomainSync is reference C steps 4.2 and 4.3: satellites sync with
+// multiDomainSync is the satellite and primary-domain sync of
+// authenticateRequestWithTokenInCookie (@clerk/backend tokens/request.ts):
+// satellites sync with
 // the primary domain, and on development the primary answers them.
 func (h *Handler) multiDomainSync(a *authRequest) *decision {
 	if h.inst == nil {
@@ -195,7 +199,9 @@ func (h *Handler) multiDomainSync(a *authRequest) *decision {
 	return nil
 }
 
-// needsCrossOriginSync is step 4.11: a signed-in document navigation that
+// needsCrossOriginSync is the cross-origin referrer check of
+// authenticateRequestWithTokenInCookie (isCrossOriginReferrer in
+// @clerk/backend tokens/request.ts): a signed-in document navigation that
 // arrives from another site refreshes through the handshake once.
 func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
 	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.header("Sec-Fetch-Dest") != "document" || a.redirectCount != 0 {
@@ -276,7 +282,8 @@ func webOrigin(u *url.URL) string {
 	return scheme + "://" + host
 }
 
-// resolveHandshake is the return leg (reference C step 4.1, F.5.3): the
+// resolveHandshake is the return leg (resolveHandshake in @clerk/backend
+// tokens/handshake.ts, called from authenticateRequest in tokens/request.ts): the
 // cookie directives come from a nonce exchanged at the Backend API or from a
 // handshake token signed by the instance's key, never from anything else.
 // A nil result means the handshake did not resolve and the normal flow goes

@@ -10,8 +10,10 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// instance holds what Clerk derives from the publishable key (reference
-// B.1.1): the Frontend API host, the instance type and the cookie suffix.
+// instance holds what Clerk derives from the publishable key
+// (parsePublishableKey in @clerk/shared keys.ts, and authenticateContext.ts
+// of @clerk/backend): the Frontend API host, the instance type and the
+// cookie suffix.
 type instance struct {
 	publishableKey string
 	// keyHost is the Frontend API host encoded in the key: the primary's.

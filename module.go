@@ -309,7 +309,8 @@ func (h *Handler) resolveSettings() error {
 	return nil
 }
 
-// provisionKeys picks the key source (decision A.2): jwt_key, else an
+// provisionKeys picks the key source (docs/architecture.md, "Decision: the
+// key source"): jwt_key, else an
 // explicit jwks_url, else the Backend API JWKS with the secret key, else the
 // Frontend API's public JWKS.
 func (h *Handler) provisionKeys() error {

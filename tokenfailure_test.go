@@ -9,8 +9,8 @@ import (
 )
 
 // A session token that fails only on a time claim sends a page load through
-// the handshake at the Frontend API, whichever carrier brought it (reference
-// C step 5). The redirect once pointed at the carrier's name ("cookie").
+// the handshake at the Frontend API, whichever carrier brought it
+// (handleSessionTokenError in @clerk/backend tokens/request.ts). The redirect once pointed at the carrier's name ("cookie").
 func TestTokenTimeFailureHandshakesToFrontendAPI(t *testing.T) {
 	h := newTestHandler(t)
 	now := testNow.Unix()

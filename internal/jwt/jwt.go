@@ -228,7 +228,8 @@ type Options struct {
 	AuthorizedParties []string
 	// Audience, when set, is what an aud claim must name (assertAudienceClaim).
 	Audience []string
-	// Issuer, when set, must equal iss exactly (decision A.3).
+	// Issuer, when set, must equal iss exactly (docs/architecture.md,
+	// "Decision: checks we add").
 	Issuer string
 	Skew   time.Duration
 }
