@@ -351,11 +351,11 @@ func TestAttacksRedirectsNotFollowed(t *testing.T) {
 	// The Backend API's JWKS (with the secret key) redirects to another
 	// port of the same host, which serves the instance's real keys.
 	bapiKeys := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(jwksJSON(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey}))
+		_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey}))
 	})
 	// jwks_url (no secret) redirects to another host's keys: key B.
 	foreignKeys := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(jwksJSON(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}))
+		_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}))
 	})
 	foreignAddr := strings.Replace(foreignKeys.srv.URL, "127.0.0.1", "localhost", 1)
 	// The nonce exchange redirects to a server that hands out a payload.

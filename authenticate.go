@@ -320,7 +320,8 @@ func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 	return h.authenticateCookie(ctx, a)
 }
 
-// authenticateHeader is step 3.
+// authenticateHeader is authenticateRequestWithTokenInHeader (@clerk/backend
+// tokens/request.ts).
 func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
 	d, decodeErr := h.parseToken(a, a.tokenInHeader)
 	if decodeErr == nil && isNonSessionToken(d) {
@@ -336,7 +337,8 @@ func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decis
 	return h.signedInChecks(a, s, "header")
 }
 
-// authenticateCookie is step 4.
+// authenticateCookie is authenticateRequestWithTokenInCookie (@clerk/backend
+// tokens/request.ts).
 func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decision {
 	if a.handshakeNonce != "" || a.handshakeToken != "" {
 		if d := h.resolveHandshake(ctx, a); d != nil {

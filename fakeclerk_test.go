@@ -3,12 +3,10 @@ package clerkauth
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -266,11 +264,7 @@ func (f *fakeClerk) serveHandshakePayload(w http.ResponseWriter, r *http.Request
 
 func (f *fakeClerk) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": f.kid,
-		"n": base64.RawURLEncoding.EncodeToString(f.key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(f.key.E)).Bytes()),
-	}}})
+	_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{f.kid: &f.key.PublicKey}))
 }
 
 // serveSignIn stands in for the Account Portal's sign-in page: it shows

@@ -2,10 +2,7 @@ package clerkauth
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,7 +40,7 @@ func newJWKSServer(t testing.TB, keys map[string]*rsa.PublicKey) *jwksServer {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(jwksDocument(s.keys))
+		_, _ = w.Write(testkit.JWKS(s.keys))
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -53,20 +50,6 @@ func (s *jwksServer) setKeys(keys map[string]*rsa.PublicKey) {
 	s.mu.Lock()
 	s.keys = keys
 	s.mu.Unlock()
-}
-
-// jwksDocument is the wire format of Clerk's /v1/jwks and
-// /.well-known/jwks.json.
-func jwksDocument(keys map[string]*rsa.PublicKey) map[string]any {
-	var list []map[string]any
-	for kid, k := range keys {
-		list = append(list, map[string]any{
-			"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	return map[string]any{"keys": list}
 }
 
 // recordingUpstream stands for the app or API behind reverse_proxy: it

@@ -2,9 +2,6 @@ package clerkauth
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,17 +45,11 @@ func newCountingJWKS(t testing.TB) *countingJWKS {
 
 // serveKeys makes the endpoint answer with these keys, by kid.
 func (j *countingJWKS) serveKeys(keys map[string]*rsa.PrivateKey) {
-	var set struct {
-		Keys []map[string]string `json:"keys"`
-	}
+	pubs := make(map[string]*rsa.PublicKey, len(keys))
 	for kid, k := range keys {
-		set.Keys = append(set.Keys, map[string]string{
-			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-			"n": base64.RawURLEncoding.EncodeToString(k.PublicKey.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.PublicKey.E)).Bytes()),
-		})
+		pubs[kid] = &k.PublicKey
 	}
-	body, _ := json.Marshal(set)
+	body := testkit.JWKS(pubs)
 	j.mu.Lock()
 	j.code, j.body = http.StatusOK, body
 	j.mu.Unlock()

@@ -3,9 +3,7 @@ package clerkauth
 import (
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -91,7 +89,7 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 	ks.fetches.Add(1)
 	ks.mu.Lock()
 	ks.paths = append(ks.paths, r.URL.RequestURI())
-	mode, body, release := ks.mode, jwksJSON(ks.keys), ks.release
+	mode, body, release := ks.mode, testkit.JWKS(ks.keys), ks.release
 	ks.mu.Unlock()
 	switch mode {
 	case keysDown:
@@ -117,37 +115,13 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		ks.mu.Lock()
-		body = jwksJSON(ks.keys)
+		body = testkit.JWKS(ks.keys)
 		ks.mu.Unlock()
 		_, _ = w.Write(body)
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	}
-}
-
-// jwksJSON is a JWK set as Clerk publishes it: RSA, use sig, alg RS256.
-func jwksJSON(keys map[string]*rsa.PublicKey) []byte {
-	type jwkJSON struct {
-		Kty string `json:"kty"`
-		Use string `json:"use"`
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		N   string `json:"n"`
-		E   string `json:"e"`
-	}
-	set := struct {
-		Keys []jwkJSON `json:"keys"`
-	}{Keys: []jwkJSON{}}
-	for kid, k := range keys {
-		set.Keys = append(set.Keys, jwkJSON{
-			Kty: "RSA", Use: "sig", Alg: "RS256", Kid: kid,
-			N: base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	b, _ := json.Marshal(set)
-	return b
 }
 
 // jwksHandler is the test handler with its keys from ks instead of a PEM.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -50,16 +49,6 @@ func caddyConfig(t testing.TB, addr, jwksURL string, gen int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func freeLoopbackAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // liveToken is a valid session token at the real clock (Caddy's handler
@@ -184,7 +173,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = 500 * time.Millisecond })
 	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
-	addr := freeLoopbackAddr(t)
+	addr := testkit.FreeAddr(t)
 	base := "http://" + addr
 	jwksURLs := []string{ks.url(), ks.url() + "?variant=2"}
 	gen := 0
@@ -357,7 +346,7 @@ func settledGoroutinesAtMost(want int, each func()) int {
 func TestCaddyBoundsHeaderSize(t *testing.T) {
 	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
-	addr := freeLoopbackAddr(t)
+	addr := testkit.FreeAddr(t)
 	if err := caddy.Load(caddyConfig(t, addr, ks.url(), 0), true); err != nil {
 		t.Fatal(err)
 	}

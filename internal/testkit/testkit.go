@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -114,4 +115,9 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr is a loopback address (127.0.0.1:port) that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
 }
