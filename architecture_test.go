@@ -30,6 +30,8 @@ var allowedImports = map[string][]string{
 	"internal/clerkapi": {"internal/wire"},
 	"internal/keys":     {"internal/wire", "internal/jwt", "internal/clerkapi", "internal/rsaverify"},
 	"internal/session":  {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/jwt"},
+	// The token cache.
+	"internal/tokencache": {"internal/wire", "internal/jsparse", "internal/jwt", "internal/keys", "internal/session"},
 	// Tests only.
 	"internal/testkit": nil,
 }

@@ -126,7 +126,7 @@ func TestAttackTokenSpellingsShareOneCacheEntry(t *testing.T) {
 			t.Fatal("a token with CR or LF was accepted")
 		}
 	}
-	if n := h.cache.len(); n != 1 {
+	if n := h.cache.Len(); n != 1 {
 		t.Errorf("%d spellings of one credential made %d cache entries, want 1", len(accepted)+len(refused), n)
 	}
 }
@@ -158,7 +158,7 @@ func TestAttackCacheBytesPerEntry(t *testing.T) {
 	}
 	after := heapInUse()
 	runtime.KeepAlive(toks)
-	if got := h.cache.len(); got != n {
+	if got := h.cache.Len(); got != n {
 		t.Fatalf("%d entries, want %d", got, n)
 	}
 	per := float64(after-before) / n

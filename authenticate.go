@@ -12,8 +12,8 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
-	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -76,7 +76,7 @@ type authRequest struct {
 
 type parsedToken struct {
 	token string
-	d     *decodedJWT
+	d     *tokencache.Token
 	err   *jwt.Error
 }
 
@@ -217,7 +217,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	suffixedSession := a.cookie(h.inst.suffixedCookie(wire.CookieSession))
 	session := a.cookie(wire.CookieSession)
 
-	var sessionJWT *decodedJWT
+	var sessionJWT *tokencache.Token
 	if session != "" {
 		sessionJWT, _ = h.parseToken(a, session)
 		iss := claimTruthy(sessionJWT, jwt.ClaimIss)
@@ -231,7 +231,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if suffixedUAT == "" && suffixedSession == "" {
 		return false
 	}
-	var suffixedJWT *decodedJWT
+	var suffixedJWT *tokencache.Token
 	if suffixedSession != "" {
 		suffixedJWT, _ = h.parseToken(a, suffixedSession)
 	}
@@ -257,7 +257,7 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 
 // tokenBelongsToInstance compares the unverified iss, scheme removed, with
 // the Frontend API host of the publishable key (never the proxy).
-func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
+func (h *Handler) tokenBelongsToInstance(d *tokencache.Token) bool {
 	iss := d.Claims[jwt.ClaimIss]
 	if iss.Kind != jsonscan.String {
 		return false
@@ -300,11 +300,11 @@ func schemeAt(s string, i int) int {
 	return 0
 }
 
-func claimTruthy(d *decodedJWT, claim int) bool {
+func claimTruthy(d *tokencache.Token, claim int) bool {
 	return d != nil && d.Claims[claim].Truthy()
 }
 
-func numClaimOrZero(d *decodedJWT, claim int) float64 {
+func numClaimOrZero(d *tokencache.Token, claim int) float64 {
 	if d == nil || d.Claims[claim].Kind != jsonscan.Number {
 		return 0
 	}
@@ -393,7 +393,7 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 // isNonSessionToken is Clerk's token-class check (SEC-340): OAuth access
 // tokens, M2M tokens and JWT templates are signed by the same key but are
 // not sessions.
-func isNonSessionToken(d *decodedJWT) bool {
+func isNonSessionToken(d *tokencache.Token) bool {
 	if typ, _ := d.Typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
@@ -404,122 +404,6 @@ func isNonSessionToken(d *decodedJWT) bool {
 		return cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore
 	}
 	return false
-}
-
-// verifySession is verifyToken: the M2M category, the key, the signature,
-// then the claims. Every error path returns a tokenError. It checks the
-// handler's configured issuer; a request's token goes through
-// verifyRequestSession, which also knows the issuer of a relative proxy URL.
-func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session.Session, *jwt.Error) {
-	return h.verifySessionWithSkew(ctx, d, now, h.verify.Skew, h.verify.Issuer)
-}
-
-// verifyRequestSession is verifySession for the token of request a, with
-// the issuer expected for it.
-func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session.Session, *jwt.Error) {
-	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
-}
-
-// expectedIssuer is the iss a's token must carry: the configured or
-// derived issuer, or, with a relative proxy URL, that path resolved against
-// the request's origin as @clerk/backend resolves the proxy URL
-// (authenticateContext.ts).
-func (h *Handler) expectedIssuer(a *authRequest) string {
-	if h.issuerPerRequest {
-		return h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
-	}
-	return h.verify.Issuer
-}
-
-// errNoRequestIssuer: a relative proxy URL's issuer needs a request.
-var errNoRequestIssuer = &jwt.Error{Reason: wire.ReasonTokenInvalidIssuer, Message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
-
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session.Session, *jwt.Error) {
-	if h.issuerPerRequest && issuer == "" {
-		return nil, errNoRequestIssuer
-	}
-	if d.verified {
-		e := d.entry
-		if h.keyStillHeld(e.key) {
-			// Everything but iss and the time claims was decided by this
-			// handler with this key, and its options (audience, authorized
-			// parties) are fixed for its life, as is its cache: only the
-			// clock can have changed, and, with a relative proxy URL, the
-			// issuer, which depends on the request's origin.
-			if h.issuerPerRequest && d.Claims[jwt.ClaimIss].AsString() != issuer {
-				return nil, jwt.IssuerMismatch(issuer)
-			}
-			if err := jwt.VerifyTimeClaims(&d.Claims, skew, now); err != nil {
-				if err == jwt.ErrExpired {
-					h.cache.remove(e)
-				}
-				return nil, err
-			}
-			return &e.session, nil
-		}
-		h.cache.remove(e)
-		if d, _ = decodeJWT(d.Raw); d == nil {
-			return nil, jwt.ErrDecode
-		}
-	}
-	if cat, _ := d.Cat(); cat == wire.JWTCategoryM2M {
-		return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Invalid session token category."}
-	}
-	if h.keys == nil {
-		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during verification."}
-	}
-	key, kerr := h.keys.KeyFor(ctx, d.Kid())
-	if kerr != nil {
-		return nil, kerr
-	}
-	if err := jwt.VerifySignature(&d.Token, key); err != nil {
-		return nil, err
-	}
-	opts := h.verify
-	opts.Skew, opts.Issuer = skew, issuer
-	if err := jwt.VerifyClaims(&d.Claims, &opts, now); err != nil {
-		return nil, err
-	}
-	if h.cache != nil && h.keyStillHeld(key) {
-		e := newCacheEntry(d, key)
-		h.cache.put(e, now, skew)
-		return &e.session, nil
-	}
-	return session.New(&d.Claims, d.Payload), nil
-}
-
-// parseToken decodes token once per request, and not at all when it has
-// verified before: then the cache has it decoded.
-func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *jwt.Error) {
-	for i := range a.parsed {
-		if p := &a.parsed[i]; p.token == token && (p.d != nil || p.err != nil) {
-			return p.d, p.err
-		}
-	}
-	var p parsedToken
-	p.token = token
-	if e := h.cache.get(token); e != nil {
-		p.d = &e.jwt
-		h.recordCacheHit()
-	} else {
-		if h.cache != nil {
-			h.recordCacheMiss()
-		}
-		p.d, p.err = decodeJWT(token)
-	}
-	if a.parsed[0].token == "" {
-		a.parsed[0] = p
-	} else {
-		a.parsed[1] = p
-	}
-	return p.d, p.err
-}
-
-// keyStillHeld tells whether the key source still has key: what a key that
-// left the set verified is not served from the cache.
-func (h *Handler) keyStillHeld(key *keys.Key) bool {
-	kh, ok := h.keys.(keys.Holder)
-	return ok && kh.Holds(key)
 }
 
 // signedInChecks are the checks we add to Clerk's (docs/architecture.md,

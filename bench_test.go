@@ -17,6 +17,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"go.uber.org/zap"
 )
 
@@ -196,7 +197,7 @@ func countKeyLookupsB(b *testing.B, h *Handler) *countingKeys {
 // signing input and rsa.VerifyPKCS1v15, on the same token.
 func BenchmarkVerify(b *testing.B) {
 	token := sessionToken(b, realisticClaims)
-	d0, err := decodeJWT(token)
+	d0, err := tokencache.Decode(token)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			d, err := decodeJWT(token)
+			d, err := tokencache.Decode(token)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -249,7 +250,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			if _, err := decodeJWT(token); err != nil {
+			if _, err := tokencache.Decode(token); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -278,11 +279,11 @@ func BenchmarkVerify(b *testing.B) {
 		defer reportCPU(b)()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			e := h.cache.get(token)
+			e := h.cache.Get(token)
 			if e == nil {
 				b.Fatal("miss")
 			}
-			if _, err := h.verifySession(ctx, &e.jwt, testNow); err != nil {
+			if _, err := h.verifySession(ctx, &e.JWT, testNow); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -294,7 +295,7 @@ func BenchmarkVerify(b *testing.B) {
 // heap per entry after the fill and after the flood.
 func BenchmarkCacheMemory(b *testing.B) {
 	token := sessionToken(b, realisticClaims)
-	d0, _ := decodeJWT(token)
+	d0, _ := tokencache.Decode(token)
 	head, _, _ := strings.Cut(token, ".")
 	sig := token[strings.LastIndexByte(token, '.'):]
 	// Distinct tokens that decode like the real one; their signatures are
@@ -304,23 +305,23 @@ func BenchmarkCacheMemory(b *testing.B) {
 		return head + "." + testkit.RawURL(payload) + sig
 	}
 	for n := 0; n < b.N; n++ {
-		c := newTokenCache(defaultCacheSize)
+		c := tokencache.New(tokencache.DefaultSize)
 		fill := func(from, to int) {
 			for i := from; i < to; i++ {
-				d, err := decodeJWT(variant(i))
+				d, err := tokencache.Decode(variant(i))
 				if err != nil {
 					b.Fatal(err)
 				}
-				c.put(newCacheEntry(d, nil), testNow, 0)
+				c.Put(tokencache.Complete(d, nil), testNow, 0)
 			}
 		}
 		before := heapInUse()
-		fill(0, defaultCacheSize)
+		fill(0, tokencache.DefaultSize)
 		afterFill := heapInUse()
-		fill(defaultCacheSize, 4*defaultCacheSize)
+		fill(tokencache.DefaultSize, 4*tokencache.DefaultSize)
 		afterFlood := heapInUse()
-		b.ReportMetric(float64(afterFill-before)/float64(c.len()), "B/entry")
-		b.ReportMetric(float64(afterFlood-before)/float64(c.len()), "B/entry-after-flood")
+		b.ReportMetric(float64(afterFill-before)/float64(c.Len()), "B/entry")
+		b.ReportMetric(float64(afterFlood-before)/float64(c.Len()), "B/entry-after-flood")
 		b.ReportMetric(float64(len(token)), "token-bytes")
 		runtime.KeepAlive(c)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -87,7 +88,7 @@ func TestCacheDoesNotStoreFailures(t *testing.T) {
 			t.Fatalf("request %d: status %d reason %q", i, out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
-	if n := h.cache.len(); n != 0 {
+	if n := h.cache.Len(); n != 0 {
 		t.Fatalf("a forged token left %d cache entries", n)
 	}
 }
@@ -121,7 +122,7 @@ func TestCacheRechecksTimeClaimsAtHit(t *testing.T) {
 			} else if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != tc.wantReason {
 				t.Fatalf("status %d reason %q, want 401 %q", out.status(), got, tc.wantReason)
 			}
-			if kept := h.cache.len() == 1; kept != tc.wantKept {
+			if kept := h.cache.Len() == 1; kept != tc.wantKept {
 				t.Fatalf("entry kept: %v, want %v", kept, tc.wantKept)
 			}
 		})
@@ -180,7 +181,7 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 			}
 		})
 	}
-	if n := h.cache.len(); n != 2 {
+	if n := h.cache.Len(); n != 2 {
 		t.Fatalf("%d cache entries, want the 2 tokens that verified", n)
 	}
 }
@@ -207,8 +208,8 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 	if err := ks.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if out := serve(h, bearer(token)); out.status() != http.StatusOK || h.cache.len() != 1 {
-		t.Fatalf("after a refresh with the same keys: status %d, %d entries", out.status(), h.cache.len())
+	if out := serve(h, bearer(token)); out.status() != http.StatusOK || h.cache.Len() != 1 {
+		t.Fatalf("after a refresh with the same keys: status %d, %d entries", out.status(), h.cache.Len())
 	}
 
 	rotated := testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
@@ -220,27 +221,27 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 	if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != wire.ReasonJWKKidMismatch {
 		t.Fatalf("after key removal: status %d reason %q, want 401 %q", out.status(), got, wire.ReasonJWKKidMismatch)
 	}
-	if h.cache.len() != 0 {
+	if h.cache.Len() != 0 {
 		t.Fatalf("the entry of the removed key is still cached")
 	}
 }
 
-func fakeEntry(token string, exp float64) *cacheEntry {
-	e := new(cacheEntry)
-	d := &e.jwt
-	d.entry, d.Raw = e, token
+func fakeEntry(token string, exp float64) *tokencache.Entry {
+	e := new(tokencache.Entry)
+	d := &e.JWT
+	d.Entry, d.Raw = e, token
 	d.Claims[jwt.ClaimExp] = jsonscan.Value{Kind: jsonscan.Number, Num: exp}
-	return newCacheEntry(d, nil)
+	return tokencache.Complete(d, nil)
 }
 
 func TestCacheIsBounded(t *testing.T) {
 	for _, size := range []int{1, 100, 5000} {
-		c := newTokenCache(size)
+		c := tokencache.New(size)
 		for i := 0; i < 10*size; i++ {
-			c.put(fakeEntry(fmt.Sprintf("token-%d", i), 2e9), testNow, 0)
+			c.Put(fakeEntry(fmt.Sprintf("token-%d", i), 2e9), testNow, 0)
 		}
-		if c.len() != size || c.capacity() != size {
-			t.Fatalf("size %d: %d entries after %d insertions, capacity %d", size, c.len(), 10*size, c.capacity())
+		if c.Len() != size || c.Capacity() != size {
+			t.Fatalf("size %d: %d entries after %d insertions, capacity %d", size, c.Len(), 10*size, c.Capacity())
 		}
 	}
 }
@@ -248,33 +249,33 @@ func TestCacheIsBounded(t *testing.T) {
 // A flood of distinct tokens, each seen once, evicts itself, not the
 // tokens in use.
 func TestCacheKeepsHotSetUnderFlood(t *testing.T) {
-	c := newTokenCache(100)
+	c := tokencache.New(100)
 	hot := make([]string, 50)
 	for i := range hot {
 		hot[i] = fmt.Sprintf("hot-%d", i)
-		c.put(fakeEntry(hot[i], 2e9), testNow, 0)
+		c.Put(fakeEntry(hot[i], 2e9), testNow, 0)
 	}
 	for i := 0; i < 5000; i++ {
 		if i%10 == 0 {
 			for _, tok := range hot {
-				if c.get(tok) == nil {
+				if c.Get(tok) == nil {
 					t.Fatalf("hot token %s evicted after %d flood insertions", tok, i)
 				}
 			}
 		}
-		c.put(fakeEntry(fmt.Sprintf("flood-%d", i), 2e9), testNow, 0)
+		c.Put(fakeEntry(fmt.Sprintf("flood-%d", i), 2e9), testNow, 0)
 	}
 }
 
 // Expired entries are evicted before entries in use, whatever their bit.
 func TestCacheEvictsExpiredFirst(t *testing.T) {
-	c := newTokenCache(2)
-	c.put(fakeEntry("expired", float64(testNow.Unix()-60)), testNow, 0)
-	c.put(fakeEntry("live", 2e9), testNow, 0)
-	c.get("expired")
-	c.get("live")
-	c.put(fakeEntry("new", 2e9), testNow, 0)
-	if c.get("expired") != nil || c.get("live") == nil || c.get("new") == nil {
+	c := tokencache.New(2)
+	c.Put(fakeEntry("expired", float64(testNow.Unix()-60)), testNow, 0)
+	c.Put(fakeEntry("live", 2e9), testNow, 0)
+	c.Get("expired")
+	c.Get("live")
+	c.Put(fakeEntry("new", 2e9), testNow, 0)
+	if c.Get("expired") != nil || c.Get("live") == nil || c.Get("new") == nil {
 		t.Fatal("the expired entry was not the one evicted")
 	}
 }
@@ -310,15 +311,15 @@ func TestCacheConcurrentUse(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	if h.cache.len() > size {
-		t.Fatalf("%d entries, bound %d", h.cache.len(), size)
+	if h.cache.Len() > size {
+		t.Fatalf("%d entries, bound %d", h.cache.Len(), size)
 	}
 }
 
 func TestSessionRawClaimsAreDecodedOnDemand(t *testing.T) {
 	h := newTestHandler(t)
 	token := sessionToken(t, func(c map[string]any) { c["plan"] = map[string]any{"tier": "pro"} })
-	d, err := decodeJWT(token)
+	d, err := tokencache.Decode(token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -523,7 +524,7 @@ type diagnosis struct {
 	decision *decision
 	response string
 	// token is the session token the decision was about, if any.
-	token      *decodedJWT
+	token      *tokencache.Token
 	tokenFrom  string
 	verifyErr  *jwt.Error // nil when the token verified
 	keyLine    string
@@ -566,7 +567,7 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	if raw == "" {
 		return dg
 	}
-	tok, derr := decodeJWT(raw)
+	tok, derr := tokencache.Decode(raw)
 	if derr != nil {
 		dg.verifyErr = derr
 		dg.keyLine = "none: the token could not be decoded"
@@ -609,7 +610,7 @@ func authHeaders(rec *httptest.ResponseRecorder) string {
 	return b.String()
 }
 
-func describeKey(rk *recordingKeys, tok *decodedJWT, verifyErr *jwt.Error) string {
+func describeKey(rk *recordingKeys, tok *tokencache.Token, verifyErr *jwt.Error) string {
 	if rk.key == nil {
 		if rk.err != nil {
 			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.Reason, rk.err.LogText())
@@ -704,7 +705,7 @@ func (dg *diagnosis) write(w io.Writer) {
 }
 
 // rawHeader is the token's header as JSON.parse gives it, for display.
-func rawHeader(d *decodedJWT) map[string]any {
+func rawHeader(d *tokencache.Token) map[string]any {
 	seg, _, _ := strings.Cut(d.SigningInput, ".")
 	var m map[string]any
 	if b, err := jwt.RawURLStrict.DecodeString(strings.TrimRight(seg, "=")); err == nil {

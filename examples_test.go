@@ -14,6 +14,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -115,7 +116,7 @@ func TestExamples(t *testing.T) {
 		},
 		"multi-session": func(t *testing.T, s *exampleSite) {
 			token := sessionToken(t, liveTimes)
-			d, _ := decodeJWT(token)
+			d, _ := tokencache.Decode(token)
 			cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.Claims[jwt.ClaimIat].Num)
 			if resp, _ := s.get(t, "app.example.com", "/orders?_clerk_session_id=sess_1", "Cookie", cookie); resp.StatusCode != 200 {
 				t.Errorf("own session: %d", resp.StatusCode)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -71,7 +72,7 @@ func FuzzDecodeJWT(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		d, err := decodeJWT(token)
+		d, err := tokencache.Decode(token)
 		if (d == nil) == (err == nil) {
 			t.Fatalf("decodeJWT returned both or neither: %v, %v", d, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
@@ -323,7 +324,7 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		out.status, out.reason, out.carrier = wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
 		return out
 	}
-	tok, err := decodeJWT(sessionToken)
+	tok, err := tokencache.Decode(sessionToken)
 	var s *session.Session
 	if err == nil {
 		s, err = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
@@ -391,7 +392,7 @@ func isTimeReason(r string) bool {
 // verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
 // typ, alg, category and signature; its time claims are not checked.
 func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *jwt.Error) {
-	d, err := decodeJWT(token)
+	d, err := tokencache.Decode(token)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -52,7 +53,7 @@ func newJWXDifferential(t testing.TB) *jwxDifferential {
 // oursAccepts is our signature path on a token: the compact decoding, the
 // key by kid, then verifySignature (typ, alg pinned by the key, signature).
 func (d *jwxDifferential) oursAccepts(token string) bool {
-	tok, err := decodeJWT(token)
+	tok, err := tokencache.Decode(token)
 	if err != nil {
 		return false
 	}
@@ -129,7 +130,7 @@ func BenchmarkParseVerify(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			d, err := decodeJWT(token)
+			d, err := tokencache.Decode(token)
 			if err != nil {
 				b.Fatal(err)
 			}

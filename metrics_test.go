@@ -11,6 +11,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -165,7 +166,7 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 
 	valid := "Bearer " + sessionToken(t, liveTimes)
 	expired := sessionToken(t, expiredTimes)
-	d, _ := decodeJWT(expired)
+	d, _ := tokencache.Decode(expired)
 	sent := map[outcome]float64{}
 	send := func(o outcome, wantCode int, headers ...string) {
 		t.Helper()

@@ -20,6 +20,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -188,7 +189,7 @@ type Handler struct {
 	nonces           *nonceLimiter
 	logger           *zap.Logger
 	now              func() time.Time
-	cache            *tokenCache
+	cache            *tokencache.Cache
 	policy           *policy
 	users            *userLookup
 	events           *eventSink
@@ -252,11 +253,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionPolicy(); err != nil {
 		return err
 	}
-	cacheSize := defaultCacheSize
+	cacheSize := tokencache.DefaultSize
 	if h.CacheSize != nil {
 		cacheSize = *h.CacheSize
 	}
-	h.cache = newTokenCache(cacheSize)
+	h.cache = tokencache.New(cacheSize)
 	if !h.DisableMetrics {
 		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 			return fmt.Errorf("clerk_auth: metrics: %v", err)

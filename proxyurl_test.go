@@ -53,8 +53,8 @@ func TestRelativeProxyURLPerRequest(t *testing.T) {
 			t.Fatalf("request %d on the token's own origin: %s %s", i, s.rec.Header().Get(wire.HeaderAuthReason), s.rec.Header().Get(wire.HeaderAuthMessage))
 		}
 	}
-	if h.cache.len() != 1 {
-		t.Fatalf("cache holds %d entries, want the token", h.cache.len())
+	if h.cache.Len() != 1 {
+		t.Fatalf("cache holds %d entries, want the token", h.cache.Len())
 	}
 	s := serve(h, newRequest("GET", "https://www.example.com/x", "Authorization", "Bearer "+tok))
 	if s.upstream != nil || s.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidIssuer ||

@@ -1,26 +1,37 @@
 package clerkauth
 
 import (
+	"context"
 	"testing"
 
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// decodeJWT decodes into a cache entry of its own, linked both ways, not
-// yet verified; a token that does not decode gives no entry.
-func TestDecodeJWTAllocatesItsEntry(t *testing.T) {
-	d, err := decodeJWT(sessionToken(t))
+// A token verifies once and is then served from the cache, as the same
+// session; a token of another instance's key is refused with Clerk's reason.
+func TestVerifySessionCaches(t *testing.T) {
+	h := newTestHandler(t)
+	tok := sessionToken(t)
+	d, err := tokencache.Decode(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.entry == nil || &d.entry.jwt != d || d.verified {
-		t.Fatalf("entry %p (jwt %p), verified %v: want the entry around the token, not verified", d.entry, d, d.verified)
+	s, verr := h.verifySession(context.Background(), d, testNow)
+	if verr != nil || s.UserID != "user_1" {
+		t.Fatalf("%v, %v", s, verr)
 	}
-	if d.Claims[0].Str != "user_1" || d.Kid() != "ins_a" {
-		t.Fatalf("sub %q kid %q", d.Claims[0].Str, d.Kid())
+	e := h.cache.Get(tok)
+	if e == nil || &e.Session != s {
+		t.Fatal("the verified token is not cached with its session")
 	}
-	if d, err := decodeJWT(testkit.RawURL("{}") + ".x"); d != nil || err == nil || err.Reason != wire.ReasonTokenInvalid {
-		t.Fatalf("a token of two parts: %v, %v", d, err)
+	if again, verr := h.verifySession(context.Background(), &e.JWT, testNow); verr != nil || again != s {
+		t.Fatalf("cache hit: %v, %v", again, verr)
+	}
+	_, b := testkit.Keys(t)
+	other, _ := tokencache.Decode(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
+	if _, verr := h.verifySession(context.Background(), other, testNow); verr == nil || verr.Reason != wire.ReasonTokenInvalidSignature {
+		t.Fatalf("another key's token: %v", verr)
 	}
 }
