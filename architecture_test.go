@@ -32,6 +32,8 @@ var allowedImports = map[string][]string{
 	"internal/session":  {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/jwt"},
 	// The token cache.
 	"internal/tokencache": {"internal/wire", "internal/jsparse", "internal/jwt", "internal/keys", "internal/session"},
+	// The user lookup.
+	"internal/users": {"internal/clerkapi"},
 	// Tests only.
 	"internal/testkit": nil,
 }

@@ -1,6 +1,7 @@
 package clerkauth
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -120,9 +121,9 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 	if h.inst != nil {
 		a.refreshCookie = a.cookie(h.inst.suffixedCookie(wire.CookieRefresh))
 	}
-	a.devBrowser = firstNonEmpty(a.query.Get(wire.QueryDevBrowser), a.cookie(h.cookieName(wire.CookieDevBrowser, a.suffixed)))
-	a.handshakeToken = firstNonEmpty(a.query.Get(wire.QueryHandshake), a.cookie(wire.CookieHandshake))
-	a.handshakeNonce = firstNonEmpty(a.query.Get(wire.QueryHandshakeNonce), a.cookie(wire.CookieHandshakeNonce))
+	a.devBrowser = cmp.Or(a.query.Get(wire.QueryDevBrowser), a.cookie(h.cookieName(wire.CookieDevBrowser, a.suffixed)))
+	a.handshakeToken = cmp.Or(a.query.Get(wire.QueryHandshake), a.cookie(wire.CookieHandshake))
+	a.handshakeNonce = cmp.Or(a.query.Get(wire.QueryHandshakeNonce), a.cookie(wire.CookieHandshakeNonce))
 	if n, ok := jsparse.Number(a.cookie(wire.CookieRedirectCount)); ok {
 		a.redirectCount = n
 	}
@@ -189,13 +190,6 @@ func parseAuthorizationHeader(v string) string {
 		return token
 	}
 	return ""
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (h *Handler) cookieName(base string, suffixed bool) string {

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 )
 
 // authorize publishes the session's organization and billing fields, then
@@ -19,16 +23,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 	if h.policy.empty() && h.UserDetails == nil {
 		return false, nil
 	}
-	var u *userDetails
+	var u *users.Details
 	var uerr error
 	looked := false
-	lookup := func() (*userDetails, error) {
+	lookup := func() (*users.Details, error) {
 		if !looked {
 			looked = true
 			if h.users == nil || s.UserID == "" {
-				uerr = errUserLookup
+				uerr = users.ErrLookup
 			} else {
-				u, uerr = h.users.get(r.Context(), s.UserID)
+				u, uerr = h.users.Get(r.Context(), s.UserID)
 			}
 		}
 		return u, uerr
@@ -82,5 +86,42 @@ func reverificationHint(rv *reverification) map[string]any {
 			"reason":   wire.ReverificationErrorReason,
 			"metadata": map[string]any{"reverification": rv},
 		},
+	}
+}
+
+// publishUserDetails sets the user-detail placeholders and, unless
+// upstream_headers is off, the upstream headers. A header whose value could
+// not travel in HTTP is left out; its placeholder is still set.
+func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *users.Details, metadataKeys []string, headers bool) {
+	name := strings.TrimSpace(u.FirstName + " " + u.LastName)
+	fields := []struct{ placeholder, header, value string }{
+		{"email", wire.HeaderUserEmail, u.Email},
+		{"email_verified", wire.HeaderUserEmailVerified, strconv.FormatBool(u.EmailVerified)},
+		{"first_name", wire.HeaderUserFirstName, u.FirstName},
+		{"last_name", wire.HeaderUserLastName, u.LastName},
+		{"name", "", name},
+		{"username", wire.HeaderUserUsername, u.Username},
+	}
+	for _, f := range fields {
+		repl.Set("http.auth.user."+f.placeholder, f.value)
+		if headers {
+			setUpstreamHeader(r, f.header, f.value)
+		}
+	}
+	for _, key := range metadataKeys {
+		v, ok := users.MetadataText(u.PublicMetadata[key])
+		if !ok {
+			continue
+		}
+		repl.Set("http.auth.user.metadata."+key, v)
+		if headers {
+			setUpstreamHeader(r, wire.HeaderUserMetadataPrefix+key, v)
+		}
+	}
+}
+
+func setUpstreamHeader(r *http.Request, name, value string) {
+	if name != "" && value != "" && httpguts.ValidHeaderFieldValue(value) {
+		r.Header.Set(name, value)
 	}
 }

@@ -1,12 +1,14 @@
 package clerkauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"hash/maphash"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +32,7 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	var q strings.Builder
 	appendParam(&q, wire.QueryRedirectURL, redirect.String())
 	appendParam(&q, wire.QueryAPIVersion, wire.APIVersion)
-	appendParam(&q, wire.QuerySuffixedCookies, boolString(a.suffixed))
+	appendParam(&q, wire.QuerySuffixedCookies, strconv.FormatBool(a.suffixed))
 	appendParam(&q, wire.QueryHandshakeReason, reason)
 	if h.SecretKey != "" {
 		// docs/architecture.md, "Decision: the nonce handshake": with a
@@ -38,20 +40,13 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 		// we exchange at the Backend API; without one, as a signed token.
 		appendParam(&q, wire.QueryHandshakeFormat, "nonce")
 	}
-	if t := firstNonEmpty(a.sessionCookie, a.tokenInHeader); t != "" {
+	if t := cmp.Or(a.sessionCookie, a.tokenInHeader); t != "" {
 		appendParam(&q, wire.QuerySession, t)
 	}
 	if h.isDevelopment() && a.devBrowser != "" {
 		appendParam(&q, wire.QueryDevBrowser, a.devBrowser)
 	}
 	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
-}
-
-func boolString(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
 
 func appendParam(b *strings.Builder, name, value string) {

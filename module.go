@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
@@ -191,7 +193,7 @@ type Handler struct {
 	now              func() time.Time
 	cache            *tokencache.Cache
 	policy           *policy
-	users            *userLookup
+	users            *users.Lookup
 	events           *eventSink
 	// decisionHook, when set, sees every decision (the diagnose command).
 	decisionHook func(*decision)
@@ -366,7 +368,11 @@ func (h *Handler) provisionPolicy() error {
 	if h.SecretKey == "" {
 		return fmt.Errorf("clerk_auth: user_details and the email_domain and metadata rules need secret_key (they read the user at the Backend API)")
 	}
-	h.users = newUserLookup(h.apiURL, h.SecretKey, h.UserDetails, func() time.Time { return h.now() }, h.logger)
+	var ttl, timeout time.Duration
+	if u := h.UserDetails; u != nil {
+		ttl, timeout = time.Duration(u.CacheTTL), time.Duration(u.Timeout)
+	}
+	h.users = users.New(h.apiURL, h.SecretKey, ttl, timeout, func() time.Time { return h.now() }, h.logger)
 	return nil
 }
 
@@ -534,3 +540,43 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// UserDetails turns on the lookup of the signed-in user at Clerk's Backend
+// API (GET /v1/users/{id}, with the secret key), for what session tokens
+// usually lack: primary email and its verification, name, username, public
+// metadata. They become placeholders and X-Clerk-User-* request headers.
+// Rules that need them (email_domain, metadata) look the user up whether or
+// not this is set.
+type UserDetails struct {
+	// CacheTTL is how long a user's details are reused. Default: 1m.
+	// Details are not revoked with the session, so keep this short when
+	// rules depend on them.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// Timeout bounds how long a request waits for a lookup. A request that
+	// needs the details for a rule is denied when it passes
+	// (user-lookup-failed); any other goes on without them. Default: 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Metadata are the public metadata keys published as
+	// {http.auth.user.metadata.<key>} and X-Clerk-User-Metadata-<key>.
+	Metadata []string `json:"metadata,omitempty"`
+}
+
+var metadataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// checkUserDetails validates the user_details settings.
+func checkUserDetails(cfg *UserDetails) error {
+	if cfg.CacheTTL < 0 {
+		return fmt.Errorf("cache_ttl: must not be negative")
+	}
+	if cfg.Timeout < 0 {
+		return fmt.Errorf("timeout: must not be negative")
+	}
+	for _, k := range cfg.Metadata {
+		if !metadataKeyPattern.MatchString(k) {
+			return fmt.Errorf("metadata: %q: a key is letters, digits, '_' and '-'", k)
+		}
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -74,7 +75,7 @@ type rule struct {
 	text      string // the whole rule, "require role admin", for clerk-diagnose
 	reason    string
 	needsUser bool
-	allow     func(s *session.Session, u *userDetails) bool
+	allow     func(s *session.Session, u *users.Details) bool
 	reverify  *reverification
 }
 
@@ -164,15 +165,15 @@ func compileRule(r Rule) (rule, error) {
 	switch r.Kind {
 	case ruleOrg:
 		c.reason = wire.ReasonMissingOrganization
-		c.allow = func(s *session.Session, _ *userDetails) bool { return inOrg(s, values) }
+		c.allow = func(s *session.Session, _ *users.Details) bool { return inOrg(s, values) }
 	case ruleRole:
 		c.reason = wire.ReasonMissingRole
-		c.allow = func(s *session.Session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasRole(s, v) })
 		}
 	case rulePermission:
 		c.reason = wire.ReasonMissingPermission
-		c.allow = func(s *session.Session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasPermission(s, v) })
 		}
 	case ruleFeature, rulePlan:
@@ -187,12 +188,12 @@ func compileRule(r Rule) (rule, error) {
 			c.reason = wire.ReasonMissingPlan
 			pick = func(s *session.Session) string { return s.Entitlements().Plans }
 		}
-		c.allow = func(s *session.Session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasEntitlement(s, pick(s), v) })
 		}
 	case ruleUser:
 		c.reason = wire.ReasonUserNotAllowed
-		c.allow = func(s *session.Session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return s.UserID != "" && slices.Contains(values, s.UserID)
 		}
 	case ruleClaim, ruleMetadata:
@@ -202,13 +203,13 @@ func compileRule(r Rule) (rule, error) {
 		path := r.Path
 		if r.Kind == ruleClaim {
 			c.reason = wire.ReasonMissingClaim
-			c.allow = func(s *session.Session, _ *userDetails) bool {
+			c.allow = func(s *session.Session, _ *users.Details) bool {
 				return valueMatches(lookupPath(s.RawClaims(), path), values)
 			}
 		} else {
 			c.reason, c.needsUser = wire.ReasonMissingMetadata, true
-			c.allow = func(_ *session.Session, u *userDetails) bool {
-				return valueMatches(lookupPath(u.publicMetadata, path), values)
+			c.allow = func(_ *session.Session, u *users.Details) bool {
+				return valueMatches(lookupPath(u.PublicMetadata, path), values)
 			}
 		}
 	case ruleVerifiedWithin:
@@ -217,7 +218,7 @@ func compileRule(r Rule) (rule, error) {
 			return fail("%v", err)
 		}
 		c.reason, c.reverify = wire.ReasonReverificationRequired, rv
-		c.allow = func(s *session.Session, _ *userDetails) bool { return hasReverification(s, rv) }
+		c.allow = func(s *session.Session, _ *users.Details) bool { return hasReverification(s, rv) }
 	case ruleEmailDomain:
 		domains := make([]string, len(values))
 		for i, v := range values {
@@ -227,7 +228,7 @@ func compileRule(r Rule) (rule, error) {
 			}
 		}
 		c.reason, c.needsUser = wire.ReasonEmailDomainNotAllowed, true
-		c.allow = func(_ *session.Session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
+		c.allow = func(_ *session.Session, u *users.Details) bool { return emailDomainAllowed(u, domains) }
 	default:
 		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain or metadata)", r.Kind)
 	}
@@ -269,11 +270,11 @@ func checkEntitlementScope(v string) error {
 
 // evaluate runs the rules in order. user is called at most once, and only
 // when a rule needs it; a lookup failure denies that rule.
-func (p *policy) evaluate(s *session.Session, user func() (*userDetails, error)) *denial {
+func (p *policy) evaluate(s *session.Session, user func() (*users.Details, error)) *denial {
 	if p == nil {
 		return nil
 	}
-	var u *userDetails
+	var u *users.Details
 	var lookupErr error
 	looked := false
 	for i := range p.rules {
@@ -411,7 +412,7 @@ func inOrg(s *session.Session, idsOrSlugs []string) bool {
 // isImpersonated: any act claim at all, whatever its shape.
 func isImpersonated(s *session.Session) bool { return s.Entitlements().Impersonated }
 
-func notImpersonated(s *session.Session, _ *userDetails) bool { return !isImpersonated(s) }
+func notImpersonated(s *session.Session, _ *users.Details) bool { return !isImpersonated(s) }
 
 // lookupPath follows a dot-separated path through JSON objects.
 func lookupPath(m map[string]any, path string) any {
@@ -455,15 +456,15 @@ func scalarText(v any) (string, bool) {
 
 // emailDomainAllowed: the primary email address, verified, in one of the
 // domains; "*.example.com" stands for its subdomains.
-func emailDomainAllowed(u *userDetails, domains []string) bool {
-	if u.email == "" || !u.emailVerified {
+func emailDomainAllowed(u *users.Details, domains []string) bool {
+	if u.Email == "" || !u.EmailVerified {
 		return false
 	}
-	at := strings.LastIndexByte(u.email, '@')
+	at := strings.LastIndexByte(u.Email, '@')
 	if at < 0 {
 		return false
 	}
-	domain := strings.ToLower(u.email[at+1:])
+	domain := strings.ToLower(u.Email[at+1:])
 	for _, d := range domains {
 		if sub, ok := strings.CutPrefix(d, "*."); ok {
 			if strings.HasSuffix(domain, "."+sub) {

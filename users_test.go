@@ -309,7 +309,7 @@ func TestUserLookupWaitEndsWithTheRequest(t *testing.T) {
 	h := userHandler(t, f, func(h *Handler) { h.UserDetails = &UserDetails{Timeout: caddy.Duration(time.Hour)} })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-f.arrived; cancel() }()
-	if _, err := h.users.get(ctx, "user_1"); err == nil {
+	if _, err := h.users.Get(ctx, "user_1"); err == nil {
 		t.Fatal("a lookup whose request went away succeeded")
 	}
 }

@@ -265,7 +265,7 @@ func buildOrgPermissions(fea, per, fpm string) (perms []string, joined string) {
 		bits, ok := parseBitmask(jsparse.Trim(mask))
 		if ok {
 			j := 0
-			for p := range commaParts(per) {
+			for p := range strings.SplitSeq(per, ",") {
 				if bits.Bit(j) {
 					if len(ends) > 0 {
 						b.WriteByte(',')
@@ -325,23 +325,6 @@ func parseBitmask(d string) (Bitmask, bool) {
 	return Bitmask{big: n}, ok
 }
 
-// commaParts are the elements of s.split(","): "" is one empty element.
-func commaParts(s string) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for {
-			i := strings.IndexByte(s, ',')
-			if i < 0 {
-				yield(s)
-				return
-			}
-			if !yield(s[:i]) {
-				return
-			}
-			s = s[i+1:]
-		}
-	}
-}
-
 // ScopedParts are the values of a fea or pla claim whose scope is picked,
 // in order, each element trimmed (@clerk/shared's splitByScope, one scope at
 // a time). Elements without a scope are skipped: checkScopes tells about
@@ -351,7 +334,7 @@ func ScopedParts(claim string, picked func(scope string) bool) iter.Seq[string] 
 		if claim == "" {
 			return
 		}
-		for part := range commaParts(claim) {
+		for part := range strings.SplitSeq(claim, ",") {
 			scope, value, found := strings.Cut(jsparse.Trim(part), ":")
 			if found && picked(scope) && !yield(value) {
 				return
@@ -383,7 +366,7 @@ func CheckScopes(claim string) error {
 	if claim == "" {
 		return nil
 	}
-	for part := range commaParts(claim) {
+	for part := range strings.SplitSeq(claim, ",") {
 		if !strings.Contains(jsparse.Trim(part), ":") {
 			return errClaimElement
 		}
