@@ -17,7 +17,7 @@ import (
 )
 
 // jwxDifferential is a key set in both forms: ours, looked up by kid as
-// remoteKeySet does, and jwx's, for jws.Verify. Key A is published without
+// keys.Remote does, and jwx's, for jws.Verify. Key A is published without
 // "alg" (any of RS256/384/512), key B pinned to RS512.
 type jwxDifferential struct {
 	ours map[string]*keys.Key

@@ -12,7 +12,7 @@ import (
 )
 
 // verifySession is verifyToken: the M2M category, the key, the signature,
-// then the claims. Every error path returns a tokenError. It checks the
+// then the claims. Every error path returns a jwt.Error. It checks the
 // handler's configured issuer; a request's token goes through
 // verifyRequestSession, which also knows the issuer of a relative proxy URL.
 func (h *Handler) verifySession(ctx context.Context, d *tokencache.Token, now time.Time) (*session.Session, *jwt.Error) {

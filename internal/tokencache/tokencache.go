@@ -61,7 +61,7 @@ type cacheShard struct {
 }
 
 // cacheEntry is a verified token. It is immutable once published, but for
-// the CLOCK bit. decodeJWT allocates it around the token it decodes, so that
+// the CLOCK bit. Decode allocates it around the token it decodes, so that
 // a token that verifies needs no second allocation for its entry.
 type Entry struct {
 	hash uint64
@@ -254,7 +254,7 @@ func (c *Cache) Capacity() int {
 }
 
 // decodedJWT is a decoded token as the module holds it: inside the cache
-// entry it was decoded into (decodeJWT allocates both at once). verified
+// entry it was decoded into (Decode allocates both at once). Verified
 // says the entry is complete (the token verified), set before the entry is
 // published; once it is, the token is shared read-only through the cache.
 type Token struct {
@@ -263,7 +263,7 @@ type Token struct {
 	Verified bool
 }
 
-// decodeJWT is @clerk/backend decodeJwt (jwt.DecodeInto), into a new cache
+// Decode is @clerk/backend decodeJwt (jwt.DecodeInto), into a new cache
 // entry: a token that verifies needs no second allocation for its entry.
 func Decode(token string) (*Token, *jwt.Error) {
 	e := new(Entry)
