@@ -253,7 +253,7 @@ func (c *Cache) Capacity() int {
 	return n
 }
 
-// decodedJWT is a decoded token as the module holds it: inside the cache
+// Token is a decoded token as the module holds it: inside the cache
 // entry it was decoded into (Decode allocates both at once). Verified
 // says the entry is complete (the token verified), set before the entry is
 // published; once it is, the token is shared read-only through the cache.
