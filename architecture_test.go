@@ -25,7 +25,7 @@ var allowedImports = map[string][]string{
 	"internal/jsparse":   nil,
 	"internal/rsaverify": nil,
 	// Tokens.
-	"internal/jwt": {"internal/wire", "internal/jsonscan", "internal/jsparse"},
+	"internal/jwt": {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/rsaverify"},
 	// The Backend API, keys and sessions.
 	"internal/clerkapi": {"internal/wire"},
 	"internal/keys":     {"internal/wire", "internal/jwt", "internal/clerkapi", "internal/rsaverify"},

@@ -624,7 +624,7 @@ func describeKey(rk *recordingKeys, tok *tokencache.Token, verifyErr *jwt.Error)
 	if rk.key.Source == "jwt_key" {
 		key = "the configured jwt_key (PEM)"
 	}
-	if sigErr := jwt.VerifySignature(&tok.Token, rk.key); sigErr != nil {
+	if sigErr := rk.key.Verify(&tok.Token); sigErr != nil {
 		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.Reason)
 	}
 	return fmt.Sprintf("signature verified with %s, %s", key, tok.Alg())

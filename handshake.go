@@ -401,7 +401,7 @@ func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]str
 	if cat, present := d.Cat(); present && cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore {
 		return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Invalid handshake token category."}
 	}
-	if err := jwt.VerifySignature(&d.Token, key); err != nil {
+	if err := key.Verify(&d.Token); err != nil {
 		return nil, err
 	}
 	raw, _ := jwt.RawClaims(d.Payload)["handshake"].([]any)

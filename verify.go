@@ -77,7 +77,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token
 	if kerr != nil {
 		return nil, kerr
 	}
-	if err := jwt.VerifySignature(&d.Token, key); err != nil {
+	if err := key.Verify(&d.Token); err != nil {
 		return nil, err
 	}
 	opts := h.verify

@@ -9,6 +9,7 @@ package jwt
 
 import (
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/rsaverify"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -234,17 +236,13 @@ type Options struct {
 	Skew   time.Duration
 }
 
-// Key is a verification key: the one algorithm it verifies ("" for any of
-// RS256, RS384 and RS512) and the RSA PKCS #1 v1.5 check itself. keys.Key is
-// the one the module uses.
-type Key interface {
-	Algorithm() string
-	VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error
-}
-
 // VerifySignature runs checks 4 to 6 of verifyJwt: typ, alg, then the
-// signature with the algorithm pinned by the key.
-func VerifySignature(d *Token, key Key) *Error {
+// signature with the algorithm pinned by the key. keyAlg is the one
+// algorithm the key verifies ("" for any of RS256, RS384 and RS512); prepared,
+// when not nil, is pub with its modulus prepared (internal/rsaverify). The
+// key is passed as values, not an interface, so that the signature and digest
+// buffers stay on the stack.
+func VerifySignature(d *Token, keyAlg string, pub *rsa.PublicKey, prepared *rsaverify.PublicKey) *Error {
 	// assertHeaderType (jwt/assertions.ts) lets only an absent typ pass
 	// unchecked: JSON null is a typ, and not "JWT".
 	if t := d.Header[hdrTyp]; t.Kind != jsonscan.Absent && (t.Kind != jsonscan.String || t.Str != "JWT") {
@@ -255,7 +253,7 @@ func VerifySignature(d *Token, key Key) *Error {
 	if !ok {
 		return &Error{Reason: wire.ReasonTokenInvalidAlgorithm, Message: "Invalid JWT algorithm. Supported: RS256,RS384,RS512."}
 	}
-	if keyAlg := key.Algorithm(); keyAlg != "" && keyAlg != alg {
+	if keyAlg != "" && keyAlg != alg {
 		// WebCrypto refuses to import a key for another hash than its own;
 		// Clerk reports that as a verification failure.
 		return &Error{Reason: wire.ReasonTokenVerificationFailed, Message: "Error verifying JWT signature. The key is for " + keyAlg + ", the token says " + alg + "."}
@@ -263,7 +261,7 @@ func VerifySignature(d *Token, key Key) *Error {
 	var sigBuf [maxStackSignature]byte
 	var sum [sha512.Size]byte
 	sig, err := decodeSignature(&sigBuf, d.Sig)
-	if err != nil || key.VerifyPKCS1v15(hash, Digest(&sum, hash, d.SigningInput), sig) != nil {
+	if err != nil || verifyPKCS1v15(pub, prepared, hash, Digest(&sum, hash, d.SigningInput), sig) != nil {
 		return &Error{Reason: wire.ReasonTokenInvalidSignature, Message: "JWT signature is invalid."}
 	}
 	return nil
@@ -505,3 +503,12 @@ var (
 	ErrExpNotNumber = &Error{Reason: wire.ReasonTokenVerificationFailed, Message: "Invalid JWT expiry date claim (exp). Expected number."}
 	ErrExpired      = &Error{Reason: wire.ReasonTokenExpired, Message: "JWT is expired."}
 )
+
+// verifyPKCS1v15 is rsa.VerifyPKCS1v15, with the prepared modulus when there
+// is one.
+func verifyPKCS1v15(pub *rsa.PublicKey, prepared *rsaverify.PublicKey, hash crypto.Hash, hashed, sig []byte) error {
+	if prepared == nil {
+		return rsa.VerifyPKCS1v15(pub, hash, hashed, sig)
+	}
+	return prepared.VerifyPKCS1v15(hash, hashed, sig)
+}

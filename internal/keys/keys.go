@@ -7,7 +7,6 @@ package keys
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -61,15 +60,10 @@ func NewKey(kid, alg string, pub *rsa.PublicKey, source string) *Key {
 	return &Key{Kid: kid, Alg: alg, Pub: pub, prepared: rsaverify.Prepare(pub), Source: source}
 }
 
-// Algorithm is the one algorithm the key verifies, "" for any (jwt.Key).
-func (k *Key) Algorithm() string { return k.Alg }
-
-// VerifyPKCS1v15 is rsa.VerifyPKCS1v15 with the key's prepared modulus.
-func (k *Key) VerifyPKCS1v15(hash crypto.Hash, hashed, sig []byte) error {
-	if k.prepared == nil {
-		return rsa.VerifyPKCS1v15(k.Pub, hash, hashed, sig)
-	}
-	return k.prepared.VerifyPKCS1v15(hash, hashed, sig)
+// Verify checks d's typ, its alg against the key's, and its signature
+// (jwt.VerifySignature).
+func (k *Key) Verify(d *jwt.Token) *jwt.Error {
+	return jwt.VerifySignature(d, k.Alg, k.Pub, k.prepared)
 }
 
 // Provider resolves the key for a token's kid.

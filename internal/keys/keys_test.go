@@ -88,7 +88,7 @@ func TestStatic(t *testing.T) {
 	if err != nil || k != s.Key || !s.Holds(k) || s.Holds(NewKey("local", "RS256", &a.PublicKey, "jwt_key")) {
 		t.Fatalf("%v %v", k, err)
 	}
-	if k.Algorithm() != "RS256" {
-		t.Fatalf("alg %q", k.Algorithm())
+	if k.Alg != "RS256" {
+		t.Fatalf("alg %q", k.Alg)
 	}
 }

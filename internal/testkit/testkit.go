@@ -13,9 +13,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math/big"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -120,4 +124,48 @@ func FreePort(t testing.TB) int {
 // FreeAddr is a loopback address (127.0.0.1:port) that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	return "127.0.0.1:" + strconv.Itoa(FreePort(t))
+}
+
+// StringConsts are the string constants of a Go file whose names start with
+// one of prefixes, name → value, in the order declared.
+func StringConsts(t testing.TB, file string, prefixes ...string) (names, values []string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				lit, ok := valueAt(vs, i).(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING || !hasAnyPrefix(name.Name, prefixes) {
+					continue
+				}
+				v, _ := strconv.Unquote(lit.Value)
+				names, values = append(names, name.Name), append(values, v)
+			}
+		}
+	}
+	return names, values
+}
+
+func valueAt(vs *ast.ValueSpec, i int) ast.Expr {
+	if i < len(vs.Values) {
+		return vs.Values[i]
+	}
+	return nil
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

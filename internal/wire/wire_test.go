@@ -1,45 +1,26 @@
 package wire
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"regexp"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 )
 
 // Every reason code is kebab-case, as Clerk's are, and no two reason
 // constants share a code: a code names one cause.
 func TestReasonCodes(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "wire.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	kebab := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	seen := map[string]string{}
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
+	names, codes := testkit.StringConsts(t, "wire.go", "Reason", "Refresh")
+	for i, code := range codes {
+		if !kebab.MatchString(code) {
+			t.Errorf("%s = %q is not kebab-case", names[i], code)
 		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if !strings.HasPrefix(name.Name, "Reason") && !strings.HasPrefix(name.Name, "Refresh") {
-					continue
-				}
-				code, _ := strconv.Unquote(vs.Values[i].(*ast.BasicLit).Value)
-				if !kebab.MatchString(code) {
-					t.Errorf("%s = %q is not kebab-case", name.Name, code)
-				}
-				if other, dup := seen[code]; dup {
-					t.Errorf("%s and %s are both %q", name.Name, other, code)
-				}
-				seen[code] = name.Name
-			}
+		if other, dup := seen[code]; dup {
+			t.Errorf("%s and %s are both %q", names[i], other, code)
 		}
+		seen[code] = names[i]
 	}
 	if len(seen) < 30 {
 		t.Fatalf("found %d reason constants", len(seen))
