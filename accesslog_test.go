@@ -2,6 +2,8 @@ package clerkauth
 
 import (
 	"encoding/json"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,15 +20,15 @@ import (
 // is in it. Without the example's log filter, all of them are (so the test
 // would see them).
 func TestAccessLogHoldsNoToken(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for _, filtered := range []bool{true, false} {
 		t.Run("filtered="+strconv.FormatBool(filtered), func(t *testing.T) {
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testDevPK)
-			t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("XDG_DATA_HOME", filepath.Join(t.TempDir(), ".data"))
 			site := &exampleSite{upstream: newRecordingUpstream(t)}
 			cfg := adaptExample(t, "examples/development-instance/Caddyfile")
-			siteAddr := addr(freePort(t))
+			siteAddr := addr(testkit.FreePort(t))
 			site.base = "http://" + siteAddr
 			runnableExample(t, cfg, siteAddr, site.upstream.hostPort())
 			logFile := filepath.Join(t.TempDir(), "access.log")
@@ -66,20 +68,20 @@ func TestAccessLogHoldsNoToken(t *testing.T) {
 				c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Unix()-10, now.Unix()+60
 			})
 			const devBrowser = "dvb_secretdevbrowservalue"
-			hs := signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": []string{
-				cookieSession + "=" + fresh + "; Path=/", cookieClientUAT + "=" + strconv.FormatInt(now.Unix(), 10) + "; Path=/",
+			hs := testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": []string{
+				wire.CookieSession + "=" + fresh + "; Path=/", wire.CookieClientUAT + "=" + strconv.FormatInt(now.Unix(), 10) + "; Path=/",
 			}})
 
 			// The way there: an expired session on a page load.
 			doc := []string{"Accept", "text/html", "Sec-Fetch-Dest", "document"}
-			cookie := cookieSession + "=" + expired + "; " + cookieClientUAT + "=" + strconv.FormatInt(now.Unix()-300, 10) + "; " + cookieDevBrowser + "=" + devBrowser
-			resp, _ := site.get(t, "localhost", "/docs?tab=1", append(doc, "Cookie", cookie, "Referer", "http://localhost/?"+queryDevBrowser+"="+devBrowser)...)
+			cookie := wire.CookieSession + "=" + expired + "; " + wire.CookieClientUAT + "=" + strconv.FormatInt(now.Unix()-300, 10) + "; " + wire.CookieDevBrowser + "=" + devBrowser
+			resp, _ := site.get(t, "localhost", "/docs?tab=1", append(doc, "Cookie", cookie, "Referer", "http://localhost/?"+wire.QueryDevBrowser+"="+devBrowser)...)
 			loc, _ := url.Parse(resp.Header.Get("Location"))
-			if resp.StatusCode != 307 || loc == nil || loc.Query().Get(querySession) != expired || loc.Query().Get(queryDevBrowser) != devBrowser {
+			if resp.StatusCode != 307 || loc == nil || loc.Query().Get(wire.QuerySession) != expired || loc.Query().Get(wire.QueryDevBrowser) != devBrowser {
 				t.Fatalf("the way there: %d to %v", resp.StatusCode, loc)
 			}
 			// The way back: the handshake token and the dev browser in the URL.
-			resp, _ = site.get(t, "localhost", "/docs?tab=1&"+queryHandshake+"="+hs+"&"+queryDevBrowser+"="+devBrowser, doc...)
+			resp, _ = site.get(t, "localhost", "/docs?tab=1&"+wire.QueryHandshake+"="+hs+"&"+wire.QueryDevBrowser+"="+devBrowser, doc...)
 			if resp.StatusCode != 307 || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), " "), fresh) {
 				t.Fatalf("the way back: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 			}

@@ -18,6 +18,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // The attacks of the outside review on token spellings, the session
@@ -46,7 +50,7 @@ func runAttacks(t *testing.T, cases []attack) {
 			if got := out.status(); got != c.status {
 				t.Errorf("status %d, want %d (err %v)", got, c.status, out.err)
 			}
-			if got := out.rec.Header().Get(headerAuthReason); got != c.reason {
+			if got := out.rec.Header().Get(wire.HeaderAuthReason); got != c.reason {
 				t.Errorf("X-Clerk-Auth-Reason %q, want %q", got, c.reason)
 			}
 			if got, _ := out.repl.GetString("http.auth.clerk.reason"); got != c.reason {
@@ -84,18 +88,18 @@ func TestAttacksTokenSpelling(t *testing.T) {
 	var cases []attack
 	for _, v := range []struct{ name, s string }{{"CRLF", "\r\n"}, {"LF", "\n"}, {"CR", "\r"}, {"ManyCRLF", strings.Repeat("\r\n", 200)}} {
 		cases = append(cases,
-			attack{name: "Token" + v.name + "InSignature", status: 401, reason: reasonTokenInvalid,
+			attack{name: "Token" + v.name + "InSignature", status: 401, reason: wire.ReasonTokenInvalid,
 				request: func(t *testing.T) *http.Request { return bearerReq(insertInSignature(sessionToken(t), v.s)) }},
-			attack{name: "Token" + v.name + "InHeaderPart", status: 401, reason: reasonTokenInvalid,
+			attack{name: "Token" + v.name + "InHeaderPart", status: 401, reason: wire.ReasonTokenInvalid,
 				request: func(t *testing.T) *http.Request { return bearerReq(insertInPart(sessionToken(t), 0, v.s)) }},
-			attack{name: "Token" + v.name + "InPayloadPart", status: 401, reason: reasonTokenInvalid,
+			attack{name: "Token" + v.name + "InPayloadPart", status: 401, reason: wire.ReasonTokenInvalid,
 				request: func(t *testing.T) *http.Request { return bearerReq(insertInPart(sessionToken(t), 1, v.s)) }},
 		)
 	}
 	// In a cookie, CR and LF arrive percent-encoded: the cookie value is
 	// decoded before it is read as a token.
 	for _, enc := range []struct{ name, s string }{{"PercentCRLF", "%0D%0A"}, {"PercentLF", "%0a"}, {"PercentCR", "%0d"}} {
-		cases = append(cases, attack{name: "Token" + enc.name + "InSignatureInCookie", status: 401, reason: reasonTokenInvalid,
+		cases = append(cases, attack{name: "Token" + enc.name + "InSignatureInCookie", status: 401, reason: wire.ReasonTokenInvalid,
 			request: func(t *testing.T) *http.Request { return cookieRaw(insertInSignature(sessionToken(t), enc.s)) }})
 	}
 	runAttacks(t, cases)
@@ -114,7 +118,7 @@ func TestAttackTokenSpellingsShareOneCacheEntry(t *testing.T) {
 	}
 	for _, v := range accepted {
 		if out := serve(h, bearerRequest(v)); out.upstream == nil {
-			t.Fatalf("a spelling Clerk accepts was denied: %s", out.rec.Header().Get(headerAuthReason))
+			t.Fatalf("a spelling Clerk accepts was denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 	for _, v := range refused {
@@ -122,7 +126,7 @@ func TestAttackTokenSpellingsShareOneCacheEntry(t *testing.T) {
 			t.Fatal("a token with CR or LF was accepted")
 		}
 	}
-	if n := h.cache.len(); n != 1 {
+	if n := h.cache.Len(); n != 1 {
 		t.Errorf("%d spellings of one credential made %d cache entries, want 1", len(accepted)+len(refused), n)
 	}
 }
@@ -149,12 +153,12 @@ func TestAttackCacheBytesPerEntry(t *testing.T) {
 	for _, tok := range toks {
 		r := newRequest(http.MethodGet, "https://app.example.com/api", "Cookie", others+"; __session="+tok+"; __client_uat=1")
 		if out := serve(h, r); out.upstream == nil {
-			t.Fatalf("denied: %s", out.rec.Header().Get(headerAuthReason))
+			t.Fatalf("denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 	after := heapInUse()
 	runtime.KeepAlive(toks)
-	if got := h.cache.len(); got != n {
+	if got := h.cache.Len(); got != n {
 		t.Fatalf("%d entries, want %d", got, n)
 	}
 	per := float64(after-before) / n
@@ -192,7 +196,7 @@ func TestAttacksSessionParamSpellings(t *testing.T) {
 		{"CleanPlusArray", "_clerk_session_id=sess_1&_clerk_session_id[]=sess_2"},
 		{"CleanPlusSemicolon", "_clerk_session_id=sess_1&x=1;_clerk_session_id=sess_2"},
 	} {
-		cases = append(cases, attack{name: "SessionParam" + q.name, status: 401, reason: reasonSessionIDMismatch, request: withQuery(q.query)})
+		cases = append(cases, attack{name: "SessionParam" + q.name, status: 401, reason: wire.ReasonSessionIDMismatch, request: withQuery(q.query)})
 	}
 	// A configured name is folded the same way.
 	custom := func(t *testing.T) *Handler {
@@ -201,10 +205,10 @@ func TestAttacksSessionParamSpellings(t *testing.T) {
 	for _, q := range []struct{ name, query string }{
 		{"Dot", "active.sid=sess_2"}, {"Array", "active_sid[]=sess_2"}, {"Semicolon", "a=1;active_sid=sess_2"}, {"Case", "ACTIVE_SID=sess_2"},
 	} {
-		cases = append(cases, attack{name: "ConfiguredSessionParam" + q.name, status: 401, reason: reasonSessionIDMismatch, handler: custom, request: withQuery(q.query)})
+		cases = append(cases, attack{name: "ConfiguredSessionParam" + q.name, status: 401, reason: wire.ReasonSessionIDMismatch, handler: custom, request: withQuery(q.query)})
 	}
 	// In a cookie-authenticated request too.
-	cases = append(cases, attack{name: "SessionParamPHPDotWithCookie", status: 401, reason: reasonSessionIDMismatch,
+	cases = append(cases, attack{name: "SessionParamPHPDotWithCookie", status: 401, reason: wire.ReasonSessionIDMismatch,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?_clerk.session_id=sess_2", "Cookie", "__session="+sessionToken(t)+"; __client_uat=1")
 		}})
@@ -219,7 +223,7 @@ func TestSessionParamCleanOccurrenceStillSignsIn(t *testing.T) {
 	for _, q := range []string{"", "_clerk_session_id=sess_1", "a=1&_clerk_session_id=sess_1&b=2", "_clerk_session_idx=sess_2", "x_clerk_session_id=sess_2", "_clerk_session=sess_2"} {
 		r := newRequest(http.MethodGet, "https://app.example.com/api?"+q, "Authorization", "Bearer "+sessionToken(t))
 		if out := serve(h, r); out.upstream == nil {
-			t.Errorf("query %q denied: %s", q, out.rec.Header().Get(headerAuthReason))
+			t.Errorf("query %q denied: %s", q, out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 }
@@ -240,9 +244,9 @@ func TestAttacksAuthMessageHoldsNoNetworkDetail(t *testing.T) {
 	host := strings.TrimPrefix(closed, "http://")
 	fixedMessage := func(leak ...string) func(*testing.T, served) {
 		return func(t *testing.T, out served) {
-			m := out.rec.Header().Get(headerAuthMessage)
-			if !strings.HasPrefix(m, msgKeysNotLoaded) {
-				t.Errorf("X-Clerk-Auth-Message %q, want the fixed text %q", m, msgKeysNotLoaded)
+			m := out.rec.Header().Get(wire.HeaderAuthMessage)
+			if !strings.HasPrefix(m, keys.MsgKeysNotLoaded) {
+				t.Errorf("X-Clerk-Auth-Message %q, want the fixed text %q", m, keys.MsgKeysNotLoaded)
 			}
 			for _, s := range append(leak, "dial", "lookup", "tcp", "127.0.0.1", "connect", "answered") {
 				if strings.Contains(m, s) {
@@ -254,28 +258,28 @@ func TestAttacksAuthMessageHoldsNoNetworkDetail(t *testing.T) {
 	down := newKeyServer(t, nil)
 	down.set(keys500, nil)
 	cases := []attack{
-		{name: "KeyEndpointRefusedMessage", status: 401, reason: reasonJWKRemoteFailedToLoad,
+		{name: "KeyEndpointRefusedMessage", status: 401, reason: wire.ReasonJWKRemoteFailedToLoad,
 			handler: func(t *testing.T) *Handler {
 				return newTestHandler(t, func(h *Handler) { h.JWTKey, h.JWKSURL = "", closed+"/jwks" })
 			},
 			request: func(t *testing.T) *http.Request { return bearerRequest(sessionToken(t)) },
 			check:   fixedMessage(host)},
-		{name: "KeyEndpointUnresolvableHostMessage", status: 401, reason: reasonJWKRemoteFailedToLoad,
+		{name: "KeyEndpointUnresolvableHostMessage", status: 401, reason: wire.ReasonJWKRemoteFailedToLoad,
 			handler: func(t *testing.T) *Handler {
 				return newTestHandler(t, func(h *Handler) { h.JWTKey, h.JWKSURL = "", "http://clerk-keys.internal.invalid/jwks" })
 			},
 			request: func(t *testing.T) *http.Request { return bearerRequest(sessionToken(t)) },
 			check:   fixedMessage("internal", "invalid", "no such host", ":53")},
-		{name: "KeyEndpoint500Message", status: 401, reason: reasonJWKRemoteFailedToLoad,
+		{name: "KeyEndpoint500Message", status: 401, reason: wire.ReasonJWKRemoteFailedToLoad,
 			handler: func(t *testing.T) *Handler { return jwksHandler(t, down) },
 			request: func(t *testing.T) *http.Request { return bearerRequest(sessionToken(t)) },
 			check:   fixedMessage("500")},
-		{name: "IssuerMismatchMessageNamesNoConfiguration", status: 401, reason: reasonTokenInvalidIssuer,
+		{name: "IssuerMismatchMessageNamesNoConfiguration", status: 401, reason: wire.ReasonTokenInvalidIssuer,
 			request: func(t *testing.T) *http.Request {
 				return bearerRequest(sessionToken(t, func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 			},
 			check: func(t *testing.T, out served) {
-				if m := out.rec.Header().Get(headerAuthMessage); strings.Contains(m, testFAPIHost) {
+				if m := out.rec.Header().Get(wire.HeaderAuthMessage); strings.Contains(m, testFAPIHost) {
 					t.Errorf("X-Clerk-Auth-Message %q names the configured issuer", m)
 				}
 			}},
@@ -333,7 +337,7 @@ func newRedirector(t *testing.T, to string) *httptest.Server {
 }
 
 func TestAttacksRedirectsNotFollowed(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	noSecretForwarded := func(rec *recorder) func(*testing.T, served) {
 		return func(t *testing.T, out served) {
 			if n := rec.authSeen.Load(); n != 0 {
@@ -347,11 +351,11 @@ func TestAttacksRedirectsNotFollowed(t *testing.T) {
 	// The Backend API's JWKS (with the secret key) redirects to another
 	// port of the same host, which serves the instance's real keys.
 	bapiKeys := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(jwksJSON(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey}))
+		_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey}))
 	})
 	// jwks_url (no secret) redirects to another host's keys: key B.
 	foreignKeys := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(jwksJSON(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}))
+		_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}))
 	})
 	foreignAddr := strings.Replace(foreignKeys.srv.URL, "127.0.0.1", "localhost", 1)
 	// The nonce exchange redirects to a server that hands out a payload.
@@ -363,23 +367,23 @@ func TestAttacksRedirectsNotFollowed(t *testing.T) {
 	usersRec := newRecorder(t, users.srv.Config.Handler.ServeHTTP)
 
 	cases := []attack{
-		{name: "BackendAPIJWKSRedirectToOtherPort", status: 401, reason: reasonJWKRemoteFailedToLoad,
+		{name: "BackendAPIJWKSRedirectToOtherPort", status: 401, reason: wire.ReasonJWKRemoteFailedToLoad,
 			handler: func(t *testing.T) *Handler {
 				red := newRedirector(t, bapiKeys.srv.URL)
 				return newTestHandler(t, func(h *Handler) { h.JWTKey, h.APIURL = "", red.URL })
 			},
 			request: func(t *testing.T) *http.Request { return bearerRequest(sessionToken(t)) },
 			check:   noSecretForwarded(bapiKeys)},
-		{name: "JWKSURLRedirectToAnotherHost", status: 401, reason: reasonJWKRemoteFailedToLoad,
+		{name: "JWKSURLRedirectToAnotherHost", status: 401, reason: wire.ReasonJWKRemoteFailedToLoad,
 			handler: func(t *testing.T) *Handler {
 				red := newRedirector(t, foreignAddr)
 				return newTestHandler(t, func(h *Handler) { h.JWTKey, h.JWKSURL = "", red.URL+"/jwks" })
 			},
 			request: func(t *testing.T) *http.Request {
-				return bearerRequest(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
+				return bearerRequest(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
 			},
 			check: noSecretForwarded(foreignKeys)},
-		{name: "NonceExchangeRedirectToOtherPort", status: 401, reason: reasonSessionTokenMissing,
+		{name: "NonceExchangeRedirectToOtherPort", status: 401, reason: wire.ReasonSessionTokenMissing,
 			handler: func(t *testing.T) *Handler {
 				red := newRedirector(t, nonceTarget.srv.URL)
 				return newTestHandler(t, func(h *Handler) { h.APIURL = red.URL })
@@ -388,7 +392,7 @@ func TestAttacksRedirectsNotFollowed(t *testing.T) {
 				return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake_nonce=n1")
 			},
 			check: noSecretForwarded(nonceTarget)},
-		{name: "UserLookupRedirectToOtherPort", status: 403, reason: reasonUserLookupFailed,
+		{name: "UserLookupRedirectToOtherPort", status: 403, reason: wire.ReasonUserLookupFailed,
 			handler: func(t *testing.T) *Handler {
 				red := newRedirector(t, usersRec.srv.URL)
 				return newTestHandler(t, func(h *Handler) {
@@ -556,23 +560,23 @@ func (k *smallExponentKey) sign(t *testing.T, header, claims map[string]any) str
 }
 
 func TestAttacksHeaderTypeAndKeyExponent(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	e3 := newSmallExponentKey(t)
 	jwks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey, "ins_e3": &e3.pub})
 	typNull := func(t *testing.T) string {
-		return signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a", "typ": nil}, sessionClaims())
+		return testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a", "typ": nil}, sessionClaims())
 	}
 	cases := []attack{
-		{name: "TypNull", status: 401, reason: reasonTokenInvalid,
+		{name: "TypNull", status: 401, reason: wire.ReasonTokenInvalid,
 			request: func(t *testing.T) *http.Request { return bearerRequest(typNull(t)) }},
-		{name: "TypNullInCookie", status: 401, reason: reasonTokenInvalid,
+		{name: "TypNullInCookie", status: 401, reason: wire.ReasonTokenInvalid,
 			request: func(t *testing.T) *http.Request {
 				return newRequest(http.MethodGet, "https://app.example.com/api", "Cookie", "__session="+typNull(t)+"; __client_uat=1")
 			}},
-		{name: "TypNullViaJWKS", status: 401, reason: reasonTokenInvalid,
+		{name: "TypNullViaJWKS", status: 401, reason: wire.ReasonTokenInvalid,
 			handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 			request: func(t *testing.T) *http.Request { return bearerRequest(typNull(t)) }},
-		{name: "KeyExponent3InJWKS", status: 401, reason: reasonJWKKidMismatch,
+		{name: "KeyExponent3InJWKS", status: 401, reason: wire.ReasonJWKKidMismatch,
 			handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 			request: func(t *testing.T) *http.Request {
 				return bearerRequest(e3.sign(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_e3"}, sessionClaims()))
@@ -585,12 +589,12 @@ func TestAttacksHeaderTypeAndKeyExponent(t *testing.T) {
 // provision, and says why.
 func TestAttackKeyExponent3AsJWTKeyIsRefused(t *testing.T) {
 	e3 := newSmallExponentKey(t)
-	_, err := checkRSAKey(&e3.pub)
+	_, err := keys.CheckRSA(&e3.pub)
 	if err == nil || !strings.Contains(err.Error(), "exponent") {
 		t.Fatalf("an e=3 key was accepted (%v)", err)
 	}
 	even := rsa.PublicKey{N: e3.pub.N, E: 65538}
-	if _, err := checkRSAKey(&even); err == nil {
+	if _, err := keys.CheckRSA(&even); err == nil {
 		t.Error("an even exponent was accepted")
 	}
 }

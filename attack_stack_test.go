@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Attacks on what clerk_auth hands on, through a real Caddy: clerk_auth in
@@ -61,11 +64,11 @@ func (u *stackUpstream) take() []stackSeen {
 // returns its address. Keys come from the environment, as in the examples.
 func runStack(t *testing.T, pk, directives string) string {
 	t.Helper()
-	a, _ := testKeys(t)
-	t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+	a, _ := testkit.Keys(t)
+	t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 	t.Setenv("CLERK_SECRET_KEY", "")
 	t.Setenv("CLERK_PUBLISHABLE_KEY", pk)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	runCaddy(t, fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\n:%d {\n\tbind 127.0.0.1\n%s\n}\n", port, directives))
 	return addr(port)
 }
@@ -133,7 +136,7 @@ func wantIdentity(want map[string]string) func(*testing.T, *http.Response, strin
 	return func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 		t.Helper()
 		if resp.StatusCode != 200 || len(seen) != 1 {
-			t.Fatalf("status %d (reason %q), upstream reached %d times; want 200 once", resp.StatusCode, resp.Header.Get(headerAuthReason), len(seen))
+			t.Fatalf("status %d (reason %q), upstream reached %d times; want 200 once", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason), len(seen))
 		}
 		got := seen[0]
 		for name, v := range want {
@@ -170,8 +173,8 @@ func wantRefused(status int, reason string) func(*testing.T, *http.Response, str
 		if resp.StatusCode != status {
 			t.Errorf("status %d, want %d", resp.StatusCode, status)
 		}
-		if reason != "" && resp.Header.Get(headerAuthReason) != reason {
-			t.Errorf("X-Clerk-Auth-Reason %q, want %q", resp.Header.Get(headerAuthReason), reason)
+		if reason != "" && resp.Header.Get(wire.HeaderAuthReason) != reason {
+			t.Errorf("X-Clerk-Auth-Reason %q, want %q", resp.Header.Get(wire.HeaderAuthReason), reason)
 		}
 	}
 }
@@ -200,9 +203,9 @@ func TestStackAttacks(t *testing.T) {
 	bearer := "Authorization: Bearer " + tok
 	host := "Host: app.example.com"
 	identity := map[string]string{
-		headerUserID: "user_1", headerSessionID: "sess_1", headerOrgID: "org_1", headerOrgRole: "org:admin",
-		headerOrgSlug: "acme", headerActorID: "user_support",
-		headerOrgPermissions: "org:billing:manage", headerPlan: "team", headerFeatures: "billing",
+		wire.HeaderUserID: "user_1", wire.HeaderSessionID: "sess_1", wire.HeaderOrgID: "org_1", wire.HeaderOrgRole: "org:admin",
+		wire.HeaderOrgSlug: "acme", wire.HeaderActorID: "user_support",
+		wire.HeaderOrgPermissions: "org:billing:manage", wire.HeaderPlan: "team", wire.HeaderFeatures: "billing",
 	}
 	var cases []stackAttack
 	add := func(c ...stackAttack) { cases = append(cases, c...) }
@@ -268,11 +271,11 @@ func TestStackAttacks(t *testing.T) {
 		{"WebSocketOriginHTTPOfOwnHost", ws + "\r\nOrigin: http://evil.example:80"},
 		{"UpgradeH2CForeignOrigin", "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nOrigin: https://evil.example"},
 	} {
-		add(stackAttack{name: v.name, check: wantRefused(401, reasonOriginMismatch),
+		add(stackAttack{name: v.name, check: wantRefused(401, wire.ReasonOriginMismatch),
 			raw: rawGet("/socket", host, cookie, v.lines)})
 	}
 	for _, m := range []string{http.MethodHead, http.MethodOptions} {
-		add(stackAttack{name: "WebSocket" + m + "ForeignOrigin", check: wantRefused(401, reasonOriginMismatch),
+		add(stackAttack{name: "WebSocket" + m + "ForeignOrigin", check: wantRefused(401, wire.ReasonOriginMismatch),
 			raw: m + " /socket HTTP/1.1\r\n" + host + "\r\n" + cookie + "\r\n" + ws + "\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n"})
 	}
 
@@ -289,26 +292,26 @@ func TestStackAttacks(t *testing.T) {
 		{"ControlCharDELInOrgRole", func(c map[string]any) { c["o"] = map[string]any{"id": "org_1", "rol": "ad\x7fmin"} }},
 		{"ControlCharV1OrgID", func(c map[string]any) { c["v"] = 1; c["org_id"] = "org_1\r\nX: y" }},
 	} {
-		add(stackAttack{name: v.name, check: wantRefused(401, reasonTokenInvalid),
+		add(stackAttack{name: v.name, check: wantRefused(401, wire.ReasonTokenInvalid),
 			raw: rawGet("/api", host, "Authorization: Bearer "+sessionToken(t, liveTimes, v.edit))})
 	}
 
 	// The handshake's parameters (a live session token in __clerk_handshake)
 	// never reach the upstream; the rest of the query arrives byte for byte.
-	a, _ := testKeys(t)
-	handshake := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
+	a, _ := testkit.Keys(t)
+	handshake := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
 		"__session=" + sessionToken(t, liveTimes) + "; Path=/", "__client_uat=1; Path=/",
 	}})
 	wantURI := func(uri string) func(*testing.T, *http.Response, string, []stackSeen) {
 		return func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 			if resp.StatusCode != 200 || len(seen) != 1 {
-				t.Fatalf("status %d (reason %q), upstream reached %d times", resp.StatusCode, resp.Header.Get(headerAuthReason), len(seen))
+				t.Fatalf("status %d (reason %q), upstream reached %d times", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason), len(seen))
 			}
 			if seen[0].uri != uri {
 				t.Errorf("upstream request URI %q, want %q", seen[0].uri, uri)
 			}
-			if seen[0].header.Get(headerUserID) != "user_1" {
-				t.Errorf("upstream user %q", seen[0].header.Get(headerUserID))
+			if seen[0].header.Get(wire.HeaderUserID) != "user_1" {
+				t.Errorf("upstream user %q", seen[0].header.Get(wire.HeaderUserID))
 			}
 		}
 	}
@@ -335,12 +338,12 @@ func TestStackAttacks(t *testing.T) {
 func TestStackAttackHostlessRedirect(t *testing.T) {
 	up := newStackUpstream(t)
 	address := runStack(t, testDevPK, "\tclerk_auth {\n\t\tauthorized_parties https://localhost\n\t}\n\treverse_proxy "+up.URL)
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	dev := sessionToken(t, liveTimes, func(c map[string]any) {
 		c["iss"] = "https://foo-bar-13.clerk.accounts.dev"
 		c["azp"] = "https://localhost"
 	})
-	handshake := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{"__session=" + dev, "__client_uat=1"}})
+	handshake := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{"__session=" + dev, "__client_uat=1"}})
 	noHostLocation := func(t *testing.T, resp *http.Response, _ string, seen []stackSeen) {
 		loc := resp.Header.Get("Location")
 		if strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, `/\`) || strings.Contains(loc, ":///") || strings.Contains(loc, `:/\`) {
@@ -383,7 +386,7 @@ var adminPaths = []string{
 // with file_server + try_files in place of reverse_proxy, and asks for the
 // admin area every way an upstream or the file server would serve it.
 func TestStackAttackAdminSubtree(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	src, err := os.ReadFile("examples/admin-org-role/Caddyfile")
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +404,7 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 	for _, backend := range []string{"reverse_proxy", "file_server"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-			t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("CLERK_SECRET_KEY", "sk_test_example")
 			text := string(src)
 			if backend == "file_server" {
@@ -411,7 +414,7 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 			_ = os.WriteFile(path, []byte(text), 0o644)
 			up := newStackUpstream(t)
 			cfg := adaptExample(t, path)
-			siteAddr := addr(freePort(t))
+			siteAddr := addr(testkit.FreePort(t))
 			runnableExample(t, cfg, siteAddr, strings.TrimPrefix(up.URL, "http://"))
 			replaceStrings(cfg, "/srv/admin-site", dir)
 			loadCaddy(t, cfg)
@@ -449,9 +452,9 @@ func TestStackAttackAdminSubtree(t *testing.T) {
 // clerk_auth under "/x/*" when nothing guarded matches "/x", in both
 // Caddyfile forms, and is quiet for the shipped example.
 func TestStackAttackSubtreeMatcherWarning(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-	t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+	t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 	shipped, err := os.ReadFile("examples/admin-org-role/Caddyfile")
 	if err != nil {
 		t.Fatal(err)
@@ -490,7 +493,7 @@ func TestAttackListHeadersNamingOursAreScrubbed(t *testing.T) {
 		"Proxy-Connection", "keep-alive, X-Clerk-User-Id", "Trailer", "x_clerk_actor_id", "Connection", "X-Clerk-Session-Id")
 	out := serve(h, r)
 	if out.upstream == nil {
-		t.Fatalf("denied: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	if got := out.upstream.Header.Values("Proxy-Connection"); len(got) != 1 || got[0] != "keep-alive" {
 		t.Errorf("Proxy-Connection %q, want [keep-alive]", got)
@@ -500,7 +503,7 @@ func TestAttackListHeadersNamingOursAreScrubbed(t *testing.T) {
 			t.Errorf("%s %q left with no element, want it removed", name, got)
 		}
 	}
-	if out.upstream.Header.Get(headerSessionID) != "sess_1" {
-		t.Errorf("session header %q", out.upstream.Header.Get(headerSessionID))
+	if out.upstream.Header.Get(wire.HeaderSessionID) != "sess_1" {
+		t.Errorf("session header %q", out.upstream.Header.Get(wire.HeaderSessionID))
 	}
 }

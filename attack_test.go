@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -42,7 +44,7 @@ type attack struct {
 }
 
 func TestAttacks(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	valid := func(t *testing.T) string { return sessionToken(t) }
 	bearer := func(tok string) *http.Request {
 		return newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+tok)
@@ -59,11 +61,11 @@ func TestAttacks(t *testing.T) {
 	add := func(c ...attack) { cases = append(cases, c...) }
 
 	// Algorithm confusion.
-	add(attack{name: "AlgNoneWithoutSignature", status: 401, reason: reasonTokenInvalidAlgorithm,
+	add(attack{name: "AlgNoneWithoutSignature", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 		request: func(t *testing.T) *http.Request {
 			return bearer(unsignedToken(map[string]any{"alg": "none", "typ": "JWT"}, sessionClaims()))
 		}})
-	add(attack{name: "AlgNoneWithSignature", status: 401, reason: reasonTokenInvalidAlgorithm,
+	add(attack{name: "AlgNoneWithSignature", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 		request: func(t *testing.T) *http.Request {
 			_, _, sig := splitToken(valid(t))
 			return bearer(unsignedToken(map[string]any{"alg": "none", "kid": "ins_a"}, sessionClaims()) + sig)
@@ -72,15 +74,15 @@ func TestAttacks(t *testing.T) {
 		for _, form := range []struct {
 			name   string
 			secret []byte
-		}{{"PEM", []byte(publicPEM(t, a))}, {"DER", pubDER}} {
-			add(attack{name: alg + "SignedWithPublicKey" + form.name, status: 401, reason: reasonTokenInvalidAlgorithm,
+		}{{"PEM", []byte(testkit.PublicPEM(t, a))}, {"DER", pubDER}} {
+			add(attack{name: alg + "SignedWithPublicKey" + form.name, status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 				request: func(t *testing.T) *http.Request { return bearer(hmacToken(alg, form.secret, sessionClaims())) }})
 		}
 	}
 	for _, alg := range []string{"ES256", "ES384", "PS256", "PS512", "EdDSA", "rs256"} {
-		add(attack{name: "AlgLabel" + alg + "OnRSAKey", status: 401, reason: reasonTokenInvalidAlgorithm,
+		add(attack{name: "AlgLabel" + alg + "OnRSAKey", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, a, map[string]any{"alg": alg, "kid": "ins_a"}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, a, map[string]any{"alg": alg, "kid": "ins_a"}, sessionClaims()))
 			}})
 	}
 
@@ -98,9 +100,9 @@ func TestAttacks(t *testing.T) {
 		{"X5C", "x5c", []string{base64.StdEncoding.EncodeToString(bDER)}},
 		{"EmbeddedJWK", "jwk", map[string]any{"kty": "RSA", "kid": "ins_a", "n": base64.RawURLEncoding.EncodeToString(b.N.Bytes()), "e": "AQAB"}},
 	} {
-		add(attack{name: "Header" + hdr.name + "Ignored", status: 401, reason: reasonTokenInvalidSignature,
+		add(attack{name: "Header" + hdr.name + "Ignored", status: 401, reason: wire.ReasonTokenInvalidSignature,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a", hdr.key: hdr.value}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a", hdr.key: hdr.value}, sessionClaims()))
 			},
 			check: func(t *testing.T, out served) {
 				if n := jku.fetches.Load(); n != 0 {
@@ -118,10 +120,10 @@ func TestAttacks(t *testing.T) {
 		{"SQL", "' OR '1'='1'; --"},
 		{"VeryLong", strings.Repeat("k", 8<<10)},
 	} {
-		add(attack{name: "Kid" + kid.name, status: 401, reason: reasonJWKKidMismatch,
+		add(attack{name: "Kid" + kid.name, status: 401, reason: wire.ReasonJWKKidMismatch,
 			handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
 			},
 			check: func(t *testing.T, out served) {
 				for _, p := range jwks.seenPaths() {
@@ -130,38 +132,38 @@ func TestAttacks(t *testing.T) {
 					}
 				}
 			}})
-		add(attack{name: "Kid" + kid.name + "WithPEMKey", status: 401, reason: reasonTokenInvalidSignature,
+		add(attack{name: "Kid" + kid.name + "WithPEMKey", status: 401, reason: wire.ReasonTokenInvalidSignature,
 			request: func(t *testing.T) *http.Request {
-				return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
+				return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": kid.kid}, sessionClaims()))
 			}})
 	}
 
 	// Other instances, tampering, stripping.
-	add(attack{name: "SignedByAnotherInstancesKey", status: 401, reason: reasonTokenInvalidSignature,
+	add(attack{name: "SignedByAnotherInstancesKey", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
-			return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
+			return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
 		}})
-	add(attack{name: "SignedByAnotherInstancesKeyViaJWKS", status: 401, reason: reasonJWKKidMismatch,
+	add(attack{name: "SignedByAnotherInstancesKeyViaJWKS", status: 401, reason: wire.ReasonJWKKidMismatch,
 		handler: func(t *testing.T) *Handler { return jwksHandler(t, jwks) },
 		request: func(t *testing.T) *http.Request {
-			return bearer(signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
+			return bearer(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()))
 		}})
-	add(attack{name: "RightKeyAnotherInstancesIssuer", status: 401, reason: reasonTokenInvalidIssuer,
+	add(attack{name: "RightKeyAnotherInstancesIssuer", status: 401, reason: wire.ReasonTokenInvalidIssuer,
 		request: func(t *testing.T) *http.Request {
 			return bearer(sessionToken(t, func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 		}})
-	add(attack{name: "PayloadTampering", status: 401, reason: reasonTokenInvalidSignature,
+	add(attack{name: "PayloadTampering", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
 			h, _, s := splitToken(valid(t))
 			p, _ := json.Marshal(sessionClaims(func(c map[string]any) { c["sub"] = "user_admin" }))
 			return bearer(h + "." + base64.RawURLEncoding.EncodeToString(p) + "." + s)
 		}})
-	add(attack{name: "SignatureStrippedKeepingTheDot", status: 401, reason: reasonTokenInvalidSignature,
+	add(attack{name: "SignatureStrippedKeepingTheDot", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
 			h, p, _ := splitToken(valid(t))
 			return bearer(h + "." + p + ".")
 		}})
-	add(attack{name: "SignatureStripped", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "SignatureStripped", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
 			h, p, _ := splitToken(valid(t))
 			return bearer(h + "." + p)
@@ -170,27 +172,27 @@ func TestAttacks(t *testing.T) {
 	// Duplicated and case-variant JSON members: read as JavaScript reads
 	// them (exact names, the last duplicate wins), even in a token the
 	// instance's own key signed.
-	add(attack{name: "DuplicateHeaderAlgLastIsNone", status: 401, reason: reasonTokenInvalidAlgorithm,
+	add(attack{name: "DuplicateHeaderAlgLastIsNone", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 		request: func(t *testing.T) *http.Request {
 			return bearer(signRaw(t, a, `{"alg":"RS256","kid":"ins_a","alg":"none"}`, mustJSON(sessionClaims())))
 		}})
-	add(attack{name: "CaseVariantHeaderAlg", status: 401, reason: reasonTokenInvalidAlgorithm,
+	add(attack{name: "CaseVariantHeaderAlg", status: 401, reason: wire.ReasonTokenInvalidAlgorithm,
 		request: func(t *testing.T) *http.Request {
 			return bearer(signRaw(t, a, `{"alg":"none","ALG":"RS256","Kid":"ins_a"}`, mustJSON(sessionClaims())))
 		}})
-	add(attack{name: "DuplicatePayloadAzpLastIsForeign", status: 401, reason: reasonTokenInvalidAuthorizedParties,
+	add(attack{name: "DuplicatePayloadAzpLastIsForeign", status: 401, reason: wire.ReasonTokenInvalidAuthorizedParties,
 		request: func(t *testing.T) *http.Request {
 			p := strings.TrimSuffix(mustJSON(sessionClaims()), "}") + `,"azp":"https://evil.example"}`
 			return bearer(signRaw(t, a, `{"alg":"RS256","kid":"ins_a"}`, p))
 		}})
-	add(attack{name: "DuplicatePayloadIssLastIsForeign", status: 401, reason: reasonTokenInvalidIssuer,
+	add(attack{name: "DuplicatePayloadIssLastIsForeign", status: 401, reason: wire.ReasonTokenInvalidIssuer,
 		request: func(t *testing.T) *http.Request {
 			p := strings.TrimSuffix(mustJSON(sessionClaims()), "}") + `,"iss":"https://clerk.other.com"}`
 			return bearer(signRaw(t, a, `{"alg":"RS256","kid":"ins_a"}`, p))
 		}})
 
 	// Non-canonical base64.
-	add(attack{name: "Base64StandardAlphabetSignature", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "Base64StandardAlphabetSignature", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
 			h, p, s := splitToken(valid(t))
 			sig, _ := base64.RawURLEncoding.DecodeString(s)
@@ -200,7 +202,7 @@ func TestAttacks(t *testing.T) {
 			}
 			return bearer(h + "." + p + "." + std)
 		}})
-	add(attack{name: "Base64PaddingInSignedPart", status: 401, reason: reasonTokenInvalidSignature,
+	add(attack{name: "Base64PaddingInSignedPart", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
 			tok := sessionToken(t, func(c map[string]any) { c["pad"] = "x" })
 			h, p, s := splitToken(tok)
@@ -209,7 +211,7 @@ func TestAttacks(t *testing.T) {
 			}
 			return bearer(h + "." + p + strings.Repeat("=", 4-len(p)%4) + "." + s)
 		}})
-	add(attack{name: "Base64NonZeroTrailingBits", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "Base64NonZeroTrailingBits", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
 			h, p, s := splitToken(valid(t))
 			last := s[len(s)-1]
@@ -221,36 +223,36 @@ func TestAttacks(t *testing.T) {
 		}})
 
 	// Size.
-	add(attack{name: "HugeTokenInHeader", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "HugeTokenInHeader", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request { return bearer(hugeToken(t, 1<<20)) },
 		check:   wantMessage("larger than 16 KiB")})
-	add(attack{name: "HugeTokenInCookie", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "HugeTokenInCookie", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request { return cookieReq(http.MethodGet, hugeToken(t, 1<<20)) },
 		check:   wantMessage("larger than 16 KiB")})
-	add(attack{name: "HugeCookieHeader", status: 401, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "HugeCookieHeader", status: 401, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api", "Cookie", strings.Repeat("a=b; ;=;", 1<<17))
 		}})
-	add(attack{name: "ManyCookieHeaders", status: 401, reason: reasonTokenInvalidSignature,
+	add(attack{name: "ManyCookieHeaders", status: 401, reason: wire.ReasonTokenInvalidSignature,
 		request: func(t *testing.T) *http.Request {
-			forged := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
+			forged := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
 			r := cookieReq(http.MethodGet, forged)
 			for i := 0; i < 1000; i++ {
 				r.Header.Add("Cookie", "__session="+valid(t)+"; __client_uat=1")
 			}
 			return r
 		}})
-	add(attack{name: "ManyAuthorizationHeadersForgedFirst", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "ManyAuthorizationHeadersForgedFirst", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
-			r := bearer(signJWT(t, b, nil, sessionClaims()))
+			r := bearer(testkit.SignJWT(t, b, nil, sessionClaims()))
 			r.Header.Add("Authorization", "Bearer "+valid(t))
 			return r
 		}})
-	add(attack{name: "ManyAuthorizationHeadersValidFirst", status: 401, reason: reasonTokenInvalid,
+	add(attack{name: "ManyAuthorizationHeadersValidFirst", status: 401, reason: wire.ReasonTokenInvalid,
 		request: func(t *testing.T) *http.Request {
 			r := bearer(valid(t))
 			for i := 0; i < 1000; i++ {
-				r.Header.Add("Authorization", "Bearer "+signJWT(t, b, nil, sessionClaims()))
+				r.Header.Add("Authorization", "Bearer "+testkit.SignJWT(t, b, nil, sessionClaims()))
 			}
 			return r
 		}})
@@ -262,7 +264,7 @@ func TestAttacks(t *testing.T) {
 		edit   func(map[string]any)
 	}{
 		{"JWTTemplateAsSession", map[string]any{"cat": "cl_B7d4PD222AAA"}, nil},
-		{"M2MTokenAsSession", map[string]any{"cat": jwtCategoryM2M}, nil},
+		{"M2MTokenAsSession", map[string]any{"cat": wire.JWTCategoryM2M}, nil},
 		{"MachineSubjectAsSession", nil, func(c map[string]any) { c["sub"] = "mch_2abc" }},
 		{"OAuthAccessTokenAsSession", map[string]any{"typ": "at+jwt"}, nil},
 	} {
@@ -275,11 +277,11 @@ func TestAttacks(t *testing.T) {
 			if tc.edit != nil {
 				edits = append(edits, tc.edit)
 			}
-			return signJWT(t, a, h, sessionClaims(edits...))
+			return testkit.SignJWT(t, a, h, sessionClaims(edits...))
 		}
-		add(attack{name: tc.name, status: 401, reason: reasonTokenTypeMismatch,
+		add(attack{name: tc.name, status: 401, reason: wire.ReasonTokenTypeMismatch,
 			request: func(t *testing.T) *http.Request { return bearer(mint(t)) }})
-		add(attack{name: tc.name + "InCookie", status: 401, reason: reasonTokenTypeMismatch,
+		add(attack{name: tc.name + "InCookie", status: 401, reason: wire.ReasonTokenTypeMismatch,
 			request: func(t *testing.T) *http.Request { return cookieReq(http.MethodGet, mint(t)) }})
 	}
 
@@ -290,37 +292,37 @@ func TestAttacks(t *testing.T) {
 	}
 	tokenHandler := func(t *testing.T) *Handler { return newTestHandler(t, func(h *Handler) { h.SecretKey = "" }) }
 	handshakeToken := func(t *testing.T, key *rsa.PrivateKey, directives ...string) string {
-		return signJWT(t, key, map[string]any{"alg": "RS256", "kid": "ins_a"}, map[string]any{"handshake": directives})
+		return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "kid": "ins_a"}, map[string]any{"handshake": directives})
 	}
 	noSessionCookie := func(t *testing.T, out served) {
 		for _, c := range out.rec.Header().Values("Set-Cookie") {
-			if strings.HasPrefix(c, cookieSession) || strings.HasPrefix(c, cookieClientUAT) {
+			if strings.HasPrefix(c, wire.CookieSession) || strings.HasPrefix(c, wire.CookieClientUAT) {
 				t.Errorf("a cookie of the forged handshake reached the browser: %.60s", c)
 			}
 		}
 	}
-	add(attack{name: "HandshakeTokenForgedUnsigned", status: 401, reason: reasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeTokenForgedUnsigned", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
 			tok := unsignedToken(map[string]any{"alg": "none"}, map[string]any{"handshake": []string{"__session=" + valid(t), "__client_uat=1"}})
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+tok)
 		}})
-	add(attack{name: "HandshakeTokenFromAnotherInstance", status: 401, reason: reasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeTokenFromAnotherInstance", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			other := signJWT(t, b, map[string]any{"alg": "RS256"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
+			other := testkit.SignJWT(t, b, map[string]any{"alg": "RS256"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 			return newRequest(http.MethodGet, "https://app.example.com/api", "Cookie",
 				"__clerk_handshake="+handshakeToken(t, b, "__session="+other, "__client_uat=1"))
 		}})
-	add(attack{name: "HandshakeTokenCarryingAnotherInstancesSession", status: 401, reason: reasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeTokenCarryingAnotherInstancesSession", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			other := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
+			other := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["iss"] = "https://clerk.other.com" }))
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+handshakeToken(t, a, "__session="+other, "__client_uat=1"))
 		}})
-	add(attack{name: "HandshakeTokenAsSessionTemplate", status: 401, reason: reasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeTokenAsSessionTemplate", status: 401, reason: wire.ReasonSessionTokenAndUATMissing, handler: tokenHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
-			tok := signJWT(t, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": []string{"__session=" + valid(t), "__client_uat=1"}})
+			tok := testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": []string{"__session=" + valid(t), "__client_uat=1"}})
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+tok)
 		}})
-	add(attack{name: "HandshakeDirectivesForAnotherDomain", status: 401, reason: reasonSessionTokenMissing, handler: tokenHandler,
+	add(attack{name: "HandshakeDirectivesForAnotherDomain", status: 401, reason: wire.ReasonSessionTokenMissing, handler: tokenHandler,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+handshakeToken(t, a,
 				"__session="+valid(t)+"; Path=/; Domain=evil.example", "__client_uat=1; Domain=.xample.com", "__client_uat=1; Domain=example.com.evil.example"))
@@ -330,7 +332,7 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("directives for other domains were emitted: %d Set-Cookie", len(c))
 			}
 		}})
-	add(attack{name: "HandshakeDirectiveHeaderInjection", status: 401, reason: reasonSessionTokenMissing, handler: tokenHandler,
+	add(attack{name: "HandshakeDirectiveHeaderInjection", status: 401, reason: wire.ReasonSessionTokenMissing, handler: tokenHandler,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+handshakeToken(t, a,
 				"__client_uat=1\r\nSet-Cookie: __session="+valid(t)))
@@ -340,21 +342,21 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("a directive with CR LF was emitted: %q", c)
 			}
 		}})
-	add(attack{name: "HandshakeNonceForged", status: 401, reason: reasonSessionTokenMissing, handler: nonceHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeNonceForged", status: 401, reason: wire.ReasonSessionTokenMissing, handler: nonceHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake_nonce=forged")
 		}})
-	add(attack{name: "HandshakeNonceFromAnotherInstance", status: 401, reason: reasonSessionTokenMissing, handler: nonceHandler, check: noSessionCookie,
+	add(attack{name: "HandshakeNonceFromAnotherInstance", status: 401, reason: wire.ReasonSessionTokenMissing, handler: nonceHandler, check: noSessionCookie,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api", "Cookie", "__clerk_handshake_nonce="+fakeBAPIOtherNonce)
 		}})
 
 	// Identity headers: a client's are removed before anything else.
-	add(attack{name: "IdentityHeaderSpoofing", status: 401, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "IdentityHeaderSpoofing", status: 401, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api",
-				headerUserID, "user_admin", "X_Clerk_User_Id", "user_admin", "x-clerk-org-role", "org:admin",
-				"X-Clerk-Auth-Status", statusSignedIn)
+				wire.HeaderUserID, "user_admin", "X_Clerk_User_Id", "user_admin", "x-clerk-org-role", "org:admin",
+				"X-Clerk-Auth-Status", wire.StatusSignedIn)
 		}})
 
 	// _clerk_session_id.
@@ -364,12 +366,12 @@ func TestAttacks(t *testing.T) {
 		{"Empty", "_clerk_session_id="},
 		{"OtherSession", "_clerk_session_id=sess_2"},
 	} {
-		add(attack{name: "SessionIDParam" + q.name, status: 401, reason: reasonSessionIDMismatch,
+		add(attack{name: "SessionIDParam" + q.name, status: 401, reason: wire.ReasonSessionIDMismatch,
 			request: func(t *testing.T) *http.Request {
 				return newRequest(http.MethodGet, "https://app.example.com/api?"+q.query, "Authorization", "Bearer "+valid(t))
 			}})
 	}
-	add(attack{name: "SessionIDParamInBodyIsNoCredential", status: 401, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "SessionIDParamInBodyIsNoCredential", status: 401, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "https://app.example.com/api", strings.NewReader("_clerk_session_id=sess_1&__session="+valid(t)))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -378,12 +380,12 @@ func TestAttacks(t *testing.T) {
 
 	// Open redirects: every Location is the instance's sign-in page or a
 	// path on this site, whatever the request says.
-	add(attack{name: "OpenRedirectViaRedirectURLParam", status: 307, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "OpenRedirectViaRedirectURLParam", status: 307, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			return page("https://app.example.com/page?redirect_url=https%3A%2F%2Fevil.example%2F")
 		},
 		check: wantRedirect("https://accounts.example.com/sign-in", "https://app.example.com/page?redirect_url=https%3A%2F%2Fevil.example%2F")})
-	add(attack{name: "OpenRedirectViaHostHeader", status: 307, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "OpenRedirectViaHostHeader", status: 307, reason: wire.ReasonSessionTokenAndUATMissing,
 		handler: func(t *testing.T) *Handler { return newTestHandler(t, func(h *Handler) { h.SignInURL = "/sign-in" }) },
 		request: func(t *testing.T) *http.Request {
 			r := page("https://app.example.com/page")
@@ -395,18 +397,18 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("Location %q is not a path on this site", loc)
 			}
 		}})
-	add(attack{name: "OpenRedirectViaXForwardedHostFromUntrustedPeer", status: 307, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "OpenRedirectViaXForwardedHostFromUntrustedPeer", status: 307, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			return page("https://app.example.com/page", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http")
 		},
 		check: wantRedirect("https://accounts.example.com/sign-in", "https://app.example.com/page")})
-	add(attack{name: "OpenRedirectViaXForwardedHostInHandshake", status: 307, reason: reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie,
+	add(attack{name: "OpenRedirectViaXForwardedHostInHandshake", status: 307, reason: wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie,
 		request: func(t *testing.T) *http.Request {
 			expired := sessionToken(t, func(c map[string]any) { c["exp"] = testNow.Unix() - 60 })
 			return page("https://app.example.com/page", "X-Forwarded-Host", "evil.example", "Cookie", "__session="+expired+"; __client_uat=1")
 		},
 		check: wantRedirect("https://clerk.example.com/v1/client/handshake", "https://app.example.com/page")})
-	add(attack{name: "OpenRedirectViaSignInURLBackslash", status: 307, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "OpenRedirectViaSignInURLBackslash", status: 307, reason: wire.ReasonSessionTokenAndUATMissing,
 		handler: func(t *testing.T) *Handler {
 			return newTestHandler(t, func(h *Handler) { h.SignInURL = `/\evil.example` })
 		},
@@ -417,7 +419,7 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("Location %q leaves the site in a browser", loc)
 			}
 		}})
-	add(attack{name: "OpenRedirectViaClerkRedirectURLOnProduction", status: 307, reason: reasonSessionTokenAndUATMissing,
+	add(attack{name: "OpenRedirectViaClerkRedirectURLOnProduction", status: 307, reason: wire.ReasonSessionTokenAndUATMissing,
 		request: func(t *testing.T) *http.Request {
 			return page("https://app.example.com/page?__clerk_redirect_url=https%3A%2F%2Fevil.example%2F")
 		},
@@ -431,7 +433,7 @@ func TestAttacks(t *testing.T) {
 		{"SecFetchSiteCrossSite", "Sec-Fetch-Site", "cross-site"},
 	} {
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-			add(attack{name: "CSRFCookieToken" + method + h.name, status: 401, reason: reasonOriginMismatch,
+			add(attack{name: "CSRFCookieToken" + method + h.name, status: 401, reason: wire.ReasonOriginMismatch,
 				request: func(t *testing.T) *http.Request { return cookieReq(method, valid(t), h.header, h.value) }})
 		}
 	}
@@ -453,7 +455,7 @@ func TestAttacks(t *testing.T) {
 			if got := out.status(); got != c.status {
 				t.Errorf("status %d, want %d (err %v)", got, c.status, out.err)
 			}
-			if got := out.rec.Header().Get(headerAuthReason); got != c.reason {
+			if got := out.rec.Header().Get(wire.HeaderAuthReason); got != c.reason {
 				t.Errorf("X-Clerk-Auth-Reason %q, want %q", got, c.reason)
 			}
 			if got, _ := out.repl.GetString("http.auth.clerk.reason"); got != c.reason {
@@ -472,18 +474,18 @@ func TestAttacks(t *testing.T) {
 func TestAttackIdentityHeaderSpoofingWithValidToken(t *testing.T) {
 	h := newTestHandler(t)
 	r := newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+sessionToken(t),
-		headerUserID, "user_admin", "X_Clerk_User_Id", "user_admin", "X-CLERK-ORG-ROLE", "org:admin", "x-clerk_actor_id", "user_admin")
+		wire.HeaderUserID, "user_admin", "X_Clerk_User_Id", "user_admin", "X-CLERK-ORG-ROLE", "org:admin", "x-clerk_actor_id", "user_admin")
 	out := serve(h, r)
 	if out.upstream == nil {
-		t.Fatalf("valid request denied: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("valid request denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	for k, v := range out.upstream.Header {
 		folded := strings.ReplaceAll(strings.ToLower(k), "_", "-")
-		if strings.HasPrefix(folded, "x-clerk-") && k != headerUserID && k != headerSessionID {
+		if strings.HasPrefix(folded, "x-clerk-") && k != wire.HeaderUserID && k != wire.HeaderSessionID {
 			t.Errorf("upstream got %s: %q", k, v)
 		}
 	}
-	if got := out.upstream.Header.Values(headerUserID); len(got) != 1 || got[0] != "user_1" {
+	if got := out.upstream.Header.Values(wire.HeaderUserID); len(got) != 1 || got[0] != "user_1" {
 		t.Errorf("upstream user id %q, want [user_1]", got)
 	}
 }
@@ -498,9 +500,9 @@ func TestAttackSessionIDParamInBodyIsIgnored(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	out := serve(h, r)
 	if out.upstream == nil {
-		t.Fatalf("denied: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
-	if got := out.upstream.Header.Get(headerSessionID); got != "sess_1" {
+	if got := out.upstream.Header.Get(wire.HeaderSessionID); got != "sess_1" {
 		t.Errorf("session id %q, want the token's sess_1", got)
 	}
 	if err := out.upstream.ParseForm(); err != nil || out.upstream.PostForm.Get("_clerk_session_id") != "sess_2" {
@@ -511,15 +513,15 @@ func TestAttackSessionIDParamInBodyIsIgnored(t *testing.T) {
 // TestAttackHandshakeForeignDirectiveDroppedOthersKept: a genuine handshake
 // keeps its own cookies while one for another domain is dropped.
 func TestAttackHandshakeForeignDirectiveDroppedOthersKept(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	h := newTestHandler(t, func(h *Handler) { h.SecretKey = "" })
 	logs := observeLogs(h)
-	hs := signJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
+	hs := testkit.SignJWT(t, a, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []string{
 		"__session=" + sessionToken(t) + "; Path=/", "__client_uat=1; Path=/; Domain=example.com", "__client_uat=1; Domain=evil.example",
 	}})
 	out := serve(h, newRequest(http.MethodGet, "https://app.example.com/api?__clerk_handshake="+hs))
 	if out.upstream == nil {
-		t.Fatalf("genuine handshake denied: %s", out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("genuine handshake denied: %s", out.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	got := out.rec.Header().Values("Set-Cookie")
 	if len(got) != 2 || strings.Contains(strings.Join(got, "|"), "evil") {
@@ -556,7 +558,7 @@ func TestAttackHugeTokenBoundedWork(t *testing.T) {
 
 func wantMessage(part string) func(*testing.T, served) {
 	return func(t *testing.T, out served) {
-		if m := out.rec.Header().Get(headerAuthMessage); !strings.Contains(m, part) {
+		if m := out.rec.Header().Get(wire.HeaderAuthMessage); !strings.Contains(m, part) {
 			t.Errorf("X-Clerk-Auth-Message %q, want it to say %q", m, part)
 		}
 	}
@@ -571,10 +573,10 @@ func wantRedirect(prefix, redirectURL string) func(*testing.T, served) {
 		if err != nil || !strings.HasPrefix(loc, prefix+"?") {
 			t.Fatalf("Location %q, want %s?...", loc, prefix)
 		}
-		if redirectURL != "" && u.Query().Get(queryRedirectURL) != redirectURL {
-			t.Errorf("redirect_url %q, want %q", u.Query().Get(queryRedirectURL), redirectURL)
+		if redirectURL != "" && u.Query().Get(wire.QueryRedirectURL) != redirectURL {
+			t.Errorf("redirect_url %q, want %q", u.Query().Get(wire.QueryRedirectURL), redirectURL)
 		}
-		if strings.Contains(loc, "evil") && !strings.Contains(u.Query().Get(queryRedirectURL), "?") {
+		if strings.Contains(loc, "evil") && !strings.Contains(u.Query().Get(wire.QueryRedirectURL), "?") {
 			t.Errorf("Location %q leads to evil.example", loc)
 		}
 	}
@@ -586,7 +588,7 @@ func observeLogs(h *Handler) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logger = zap.New(core)
 	if ks, ok := h.keys.(*remoteKeySet); ok {
-		ks.logger.Store(h.logger)
+		ks.Logger.Store(h.logger)
 	}
 	return logs
 }

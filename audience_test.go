@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // TestAudience: with audience set, a token's aud (a string, or a list of
@@ -40,10 +41,10 @@ func TestAudience(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				s := serve(h, newRequest("GET", testOrigin+"/x", "Authorization", "Bearer "+tok))
 				if passed := s.upstream != nil; passed != tc.pass {
-					t.Fatalf("request %d: passed %v, want %v (reason %q)", i, passed, tc.pass, s.rec.Header().Get(headerAuthReason))
+					t.Fatalf("request %d: passed %v, want %v (reason %q)", i, passed, tc.pass, s.rec.Header().Get(wire.HeaderAuthReason))
 				}
-				if !tc.pass && s.rec.Header().Get(headerAuthReason) != reasonTokenVerificationFailed {
-					t.Errorf("request %d: reason %q, want %s", i, s.rec.Header().Get(headerAuthReason), reasonTokenVerificationFailed)
+				if !tc.pass && s.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenVerificationFailed {
+					t.Errorf("request %d: reason %q, want %s", i, s.rec.Header().Get(wire.HeaderAuthReason), wire.ReasonTokenVerificationFailed)
 				}
 			}
 		})
@@ -51,7 +52,7 @@ func TestAudience(t *testing.T) {
 	// Without audience, aud is not checked.
 	open := newTestHandler(t)
 	if s := serve(open, newRequest("GET", testOrigin+"/x", "Authorization", "Bearer "+sessionToken(t, func(c map[string]any) { c["aud"] = "anything" }))); s.upstream == nil {
-		t.Errorf("no audience configured: a token with aud was refused (%s)", s.rec.Header().Get(headerAuthReason))
+		t.Errorf("no audience configured: a token with aud was refused (%s)", s.rec.Header().Get(wire.HeaderAuthReason))
 	}
 	// A token verified by a handler without audience is in that handler's
 	// cache only: another handler with audience verifies it itself.

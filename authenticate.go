@@ -1,14 +1,22 @@
 package clerkauth
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // decision is the outcome of authenticating one request, as Clerk's
@@ -22,7 +30,7 @@ type decision struct {
 	detail string
 	// carrier is where the token came from: "header", "cookie" or "".
 	carrier string
-	session *session
+	session *session.Session
 	// location is the handshake (or sync) redirect.
 	location string
 	// setCookies are Set-Cookie values for the response: the loop guard, and
@@ -75,11 +83,12 @@ type authRequest struct {
 
 type parsedToken struct {
 	token string
-	d     *decodedJWT
-	err   *tokenError
+	d     *tokencache.Token
+	err   *jwt.Error
 }
 
-// newAuthRequest gathers the request's token sources (reference C step 1).
+// newAuthRequest gathers the request's token sources (createAuthenticateContext
+// in @clerk/backend tokens/authenticateContext.ts).
 func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
 	a := new(authRequest)
 	h.initAuthRequest(a, r, now)
@@ -101,8 +110,8 @@ func (h *Handler) initAuthRequest(a *authRequest, r *http.Request, now time.Time
 	}
 }
 
-// loadCookieSources reads the cookie-borne values (reference C steps 1.2 to
-// 1.4). A header token decides alone when it verifies, so its request reads
+// loadCookieSources reads the cookie-borne values (the cookie members of
+// AuthenticateContext, @clerk/backend tokens/authenticateContext.ts). A header token decides alone when it verifies, so its request reads
 // them only on the way to a failure (tokenFailure, maybeHandshake).
 func (h *Handler) loadCookieSources(a *authRequest) {
 	if a.cookiesLoaded {
@@ -111,17 +120,17 @@ func (h *Handler) loadCookieSources(a *authRequest) {
 	a.cookiesLoaded = true
 	parseCookies(&a.cookies, a.r.Header)
 	a.suffixed = h.usesSuffixedCookies(a)
-	a.sessionCookie = a.cookie(h.cookieName(cookieSession, a.suffixed))
-	if uat, ok := jsParseInt(a.cookie(h.cookieName(cookieClientUAT, a.suffixed))); ok {
+	a.sessionCookie = a.cookie(h.cookieName(wire.CookieSession, a.suffixed))
+	if uat, ok := jsparse.ParseInt(a.cookie(h.cookieName(wire.CookieClientUAT, a.suffixed))); ok {
 		a.clientUAT = uat
 	}
 	if h.inst != nil {
-		a.refreshCookie = a.cookie(h.inst.suffixedCookie(cookieRefresh))
+		a.refreshCookie = a.cookie(h.inst.suffixedCookie(wire.CookieRefresh))
 	}
-	a.devBrowser = firstNonEmpty(a.query.Get(queryDevBrowser), a.cookie(h.cookieName(cookieDevBrowser, a.suffixed)))
-	a.handshakeToken = firstNonEmpty(a.query.Get(queryHandshake), a.cookie(cookieHandshake))
-	a.handshakeNonce = firstNonEmpty(a.query.Get(queryHandshakeNonce), a.cookie(cookieHandshakeNonce))
-	if n, ok := jsNumber(a.cookie(cookieRedirectCount)); ok {
+	a.devBrowser = cmp.Or(a.query.Get(wire.QueryDevBrowser), a.cookie(h.cookieName(wire.CookieDevBrowser, a.suffixed)))
+	a.handshakeToken = cmp.Or(a.query.Get(wire.QueryHandshake), a.cookie(wire.CookieHandshake))
+	a.handshakeNonce = cmp.Or(a.query.Get(wire.QueryHandshakeNonce), a.cookie(wire.CookieHandshakeNonce))
+	if n, ok := jsparse.Number(a.cookie(wire.CookieRedirectCount)); ok {
 		a.redirectCount = n
 	}
 }
@@ -164,20 +173,7 @@ func headerValue(h http.Header, name string) string {
 }
 
 func trimHTTPWhitespace(s string) string {
-	return trimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' })
-}
-
-// trimBytes removes the leading and trailing bytes cut says to: by hand,
-// because strings.Trim builds its character set on every call, and these
-// run on every request.
-func trimBytes(s string, cut func(byte) bool) string {
-	for s != "" && cut(s[0]) {
-		s = s[1:]
-	}
-	for s != "" && cut(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return jsparse.TrimBytes(s, func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' })
 }
 
 // parseAuthorizationHeader is Clerk's: "Bearer <token>" (scheme case
@@ -202,13 +198,6 @@ func parseAuthorizationHeader(v string) string {
 	return ""
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func (h *Handler) cookieName(base string, suffixed bool) string {
 	if suffixed && h.inst != nil {
 		return h.inst.suffixedCookie(base)
@@ -217,20 +206,21 @@ func (h *Handler) cookieName(base string, suffixed bool) string {
 }
 
 // usesSuffixedCookies is @clerk/backend's rule for choosing between
-// __session and __session_<suffix> (reference C step 1.2).
+// __session and __session_<suffix> (getSuffixedOrUnSuffixedCookie in
+// @clerk/backend tokens/authenticateContext.ts).
 func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if h.inst == nil {
 		return false
 	}
-	suffixedUAT, hasSuffixedUAT := a.cookies.get(h.inst.suffixedCookie(cookieClientUAT))
-	uat, hasUAT := a.cookies.get(cookieClientUAT)
-	suffixedSession := a.cookie(h.inst.suffixedCookie(cookieSession))
-	session := a.cookie(cookieSession)
+	suffixedUAT, hasSuffixedUAT := a.cookies.get(h.inst.suffixedCookie(wire.CookieClientUAT))
+	uat, hasUAT := a.cookies.get(wire.CookieClientUAT)
+	suffixedSession := a.cookie(h.inst.suffixedCookie(wire.CookieSession))
+	session := a.cookie(wire.CookieSession)
 
-	var sessionJWT *decodedJWT
+	var sessionJWT *tokencache.Token
 	if session != "" {
 		sessionJWT, _ = h.parseToken(a, session)
-		iss := claimTruthy(sessionJWT, clIss)
+		iss := claimTruthy(sessionJWT, jwt.ClaimIss)
 		if !iss {
 			return false
 		}
@@ -241,21 +231,21 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 	if suffixedUAT == "" && suffixedSession == "" {
 		return false
 	}
-	var suffixedJWT *decodedJWT
+	var suffixedJWT *tokencache.Token
 	if suffixedSession != "" {
 		suffixedJWT, _ = h.parseToken(a, suffixedSession)
 	}
 	// An absent cookie is not "0".
 	suffixedUATZero := hasSuffixedUAT && suffixedUAT == "0"
 	uatZero := hasUAT && uat == "0"
-	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, clIat) > numClaimOrZero(suffixedJWT, clIat) {
+	if !suffixedUATZero && !uatZero && numClaimOrZero(sessionJWT, jwt.ClaimIat) > numClaimOrZero(suffixedJWT, jwt.ClaimIat) {
 		return false
 	}
 	if suffixedUATZero && !uatZero {
 		return false
 	}
 	if !h.inst.production && suffixedJWT != nil {
-		if exp := suffixedJWT.claims[clExp]; exp.kind == jsonNumber && exp.num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
+		if exp := suffixedJWT.Claims[jwt.ClaimExp]; exp.Kind == jsonscan.Number && exp.Num <= float64(a.now.Unix()) && !suffixedUATZero && uatZero {
 			return false
 		}
 	}
@@ -267,12 +257,12 @@ func (h *Handler) usesSuffixedCookies(a *authRequest) bool {
 
 // tokenBelongsToInstance compares the unverified iss, scheme removed, with
 // the Frontend API host of the publishable key (never the proxy).
-func (h *Handler) tokenBelongsToInstance(d *decodedJWT) bool {
-	iss := d.claims[clIss]
-	if iss.kind != jsonString {
+func (h *Handler) tokenBelongsToInstance(d *tokencache.Token) bool {
+	iss := d.Claims[jwt.ClaimIss]
+	if iss.Kind != jsonscan.String {
 		return false
 	}
-	return stripHTTPSchemes(iss.str) == h.inst.fapiHost
+	return stripHTTPSchemes(iss.Str) == h.inst.fapiHost
 }
 
 // stripHTTPSchemes is iss.replace(/https?:\/\//gi, ""): every http:// and
@@ -310,18 +300,18 @@ func schemeAt(s string, i int) int {
 	return 0
 }
 
-func claimTruthy(d *decodedJWT, claim int) bool {
-	return d != nil && d.claims[claim].truthy()
+func claimTruthy(d *tokencache.Token, claim int) bool {
+	return d != nil && d.Claims[claim].Truthy()
 }
 
-func numClaimOrZero(d *decodedJWT, claim int) float64 {
-	if d == nil || d.claims[claim].kind != jsonNumber {
+func numClaimOrZero(d *tokencache.Token, claim int) float64 {
+	if d == nil || d.Claims[claim].Kind != jsonscan.Number {
 		return 0
 	}
-	return d.claims[claim].num
+	return d.Claims[claim].Num
 }
 
-// authenticate is authenticateRequest (reference C step 2): a header token
+// authenticate is authenticateRequest (@clerk/backend tokens/request.ts): a header token
 // decides alone; otherwise the cookies do.
 func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 	if a.tokenInHeader != "" {
@@ -330,23 +320,25 @@ func (h *Handler) authenticate(ctx context.Context, a *authRequest) *decision {
 	return h.authenticateCookie(ctx, a)
 }
 
-// authenticateHeader is step 3.
+// authenticateHeader is authenticateRequestWithTokenInHeader (@clerk/backend
+// tokens/request.ts).
 func (h *Handler) authenticateHeader(ctx context.Context, a *authRequest) *decision {
 	d, decodeErr := h.parseToken(a, a.tokenInHeader)
 	if decodeErr == nil && isNonSessionToken(d) {
-		return signedOut(reasonTokenTypeMismatch, "", "header", true)
+		return signedOut(wire.ReasonTokenTypeMismatch, "", "header", true)
 	}
 	if decodeErr != nil {
 		return h.tokenFailure(a, decodeErr, "header")
 	}
-	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.Skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "header")
 	}
 	return h.signedInChecks(a, s, "header")
 }
 
-// authenticateCookie is step 4.
+// authenticateCookie is authenticateRequestWithTokenInCookie (@clerk/backend
+// tokens/request.ts).
 func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decision {
 	if a.handshakeNonce != "" || a.handshakeToken != "" {
 		if d := h.resolveHandshake(ctx, a); d != nil {
@@ -357,43 +349,43 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 		return d
 	}
 	if h.isDevelopment() {
-		if a.query.Has(queryDevBrowser) {
-			return h.maybeHandshake(a, reasonDevBrowserSync, "", "")
+		if a.query.Has(wire.QueryDevBrowser) {
+			return h.maybeHandshake(a, wire.ReasonDevBrowserSync, "", "")
 		}
 		if a.devBrowser == "" {
-			return h.maybeHandshake(a, reasonDevBrowserMissing, "", "")
+			return h.maybeHandshake(a, wire.ReasonDevBrowserMissing, "", "")
 		}
 	}
 	hasClient := a.clientUAT != 0
 	hasSession := a.sessionCookie != ""
 	switch {
 	case !hasClient && !hasSession:
-		return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+		return signedOut(wire.ReasonSessionTokenAndUATMissing, "", "", false)
 	case !hasClient && hasSession:
-		return h.maybeHandshake(a, reasonSessionTokenButNoClientUAT, "", "")
+		return h.maybeHandshake(a, wire.ReasonSessionTokenButNoClientUAT, "", "")
 	case hasClient && !hasSession:
-		return h.maybeHandshake(a, reasonClientUATButNoSessionToken, "", "")
+		return h.maybeHandshake(a, wire.ReasonClientUATButNoSessionToken, "", "")
 	}
 	d, err := h.parseToken(a, a.sessionCookie)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	if isNonSessionToken(d) {
-		return signedOut(reasonTokenTypeMismatch, "", "cookie", true)
+		return signedOut(wire.ReasonTokenTypeMismatch, "", "cookie", true)
 	}
-	if iat := d.claims[clIat]; iat.kind == jsonNumber && iat.num < a.clientUAT {
-		return h.maybeHandshake(a, reasonSessionTokenIATBeforeUAT, "", "")
+	if iat := d.Claims[jwt.ClaimIat]; iat.Kind == jsonscan.Number && iat.Num < a.clientUAT {
+		return h.maybeHandshake(a, wire.ReasonSessionTokenIATBeforeUAT, "", "")
 	}
-	s, err := h.verifyRequestSession(ctx, a, d, h.verify.skew)
+	s, err := h.verifyRequestSession(ctx, a, d, h.verify.Skew)
 	if err != nil {
 		return h.tokenFailure(a, err, "cookie")
 	}
 	out := h.signedInChecks(a, s, "cookie")
-	if out.status != statusSignedIn {
+	if out.status != wire.StatusSignedIn {
 		return out
 	}
 	if h.needsCrossOriginSync(a) {
-		return h.maybeHandshake(a, reasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
+		return h.maybeHandshake(a, wire.ReasonPrimaryDomainCrossOriginSync, "Cross-origin request from satellite domain requires handshake", "")
 	}
 	// Organization sync comes last, on the cookie path only: a bearer
 	// token never syncs (authenticateRequest, src/tokens/request.ts).
@@ -408,138 +400,23 @@ func (h *Handler) authenticateCookie(ctx context.Context, a *authRequest) *decis
 // isNonSessionToken is Clerk's token-class check (SEC-340): OAuth access
 // tokens, M2M tokens and JWT templates are signed by the same key but are
 // not sessions.
-func isNonSessionToken(d *decodedJWT) bool {
-	if typ, _ := d.typ(); typ == "at+jwt" || typ == "application/at+jwt" {
+func isNonSessionToken(d *tokencache.Token) bool {
+	if typ, _ := d.Typ(); typ == "at+jwt" || typ == "application/at+jwt" {
 		return true
 	}
-	if strings.HasPrefix(d.claims[clSub].asString(), "mch_") {
+	if strings.HasPrefix(d.Claims[jwt.ClaimSub].AsString(), "mch_") {
 		return true
 	}
-	if cat, present := d.cat(); present {
-		return cat != jwtCategorySession && cat != jwtCategoryIgnore
+	if cat, present := d.Cat(); present {
+		return cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore
 	}
 	return false
 }
 
-// verifySession is verifyToken: the M2M category, the key, the signature,
-// then the claims. Every error path returns a tokenError. It checks the
-// handler's configured issuer; a request's token goes through
-// verifyRequestSession, which also knows the issuer of a relative proxy URL.
-func (h *Handler) verifySession(ctx context.Context, d *decodedJWT, now time.Time) (*session, *tokenError) {
-	return h.verifySessionWithSkew(ctx, d, now, h.verify.skew, h.verify.issuer)
-}
-
-// verifyRequestSession is verifySession for the token of request a, with
-// the issuer expected for it.
-func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *decodedJWT, skew time.Duration) (*session, *tokenError) {
-	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
-}
-
-// expectedIssuer is the iss a's token must carry: the configured or
-// derived issuer, or, with a relative proxy URL, that path resolved against
-// the request's origin as @clerk/backend resolves the proxy URL
-// (authenticateContext.ts).
-func (h *Handler) expectedIssuer(a *authRequest) string {
-	if h.issuerPerRequest {
-		return h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
-	}
-	return h.verify.issuer
-}
-
-// errNoRequestIssuer: a relative proxy URL's issuer needs a request.
-var errNoRequestIssuer = &tokenError{reason: reasonTokenInvalidIssuer, message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
-
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *decodedJWT, now time.Time, skew time.Duration, issuer string) (*session, *tokenError) {
-	if h.issuerPerRequest && issuer == "" {
-		return nil, errNoRequestIssuer
-	}
-	if d.verified {
-		e := d.entry
-		if h.keyStillHeld(e.key) {
-			// Everything but iss and the time claims was decided by this
-			// handler with this key, and its options (audience, authorized
-			// parties) are fixed for its life, as is its cache: only the
-			// clock can have changed, and, with a relative proxy URL, the
-			// issuer, which depends on the request's origin.
-			if h.issuerPerRequest && d.claims[clIss].asString() != issuer {
-				return nil, issuerMismatch(issuer)
-			}
-			if err := verifyTimeClaims(&d.claims, skew, now); err != nil {
-				if err == errExpired {
-					h.cache.remove(e)
-				}
-				return nil, err
-			}
-			return &e.session, nil
-		}
-		h.cache.remove(e)
-		if d, _ = decodeJWT(d.token); d == nil {
-			return nil, errTokenDecode
-		}
-	}
-	if cat, _ := d.cat(); cat == jwtCategoryM2M {
-		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid session token category."}
-	}
-	if h.keys == nil {
-		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during verification."}
-	}
-	key, kerr := h.keys.keyFor(ctx, d.kid())
-	if kerr != nil {
-		return nil, kerr
-	}
-	if err := verifySignature(d, key); err != nil {
-		return nil, err
-	}
-	opts := h.verify
-	opts.skew, opts.issuer = skew, issuer
-	if err := verifyClaims(&d.claims, &opts, now); err != nil {
-		return nil, err
-	}
-	if h.cache != nil && h.keyStillHeld(key) {
-		e := newCacheEntry(d, key)
-		h.cache.put(e, now, skew)
-		return &e.session, nil
-	}
-	return newSession(&d.claims, d.payload), nil
-}
-
-// parseToken decodes token once per request, and not at all when it has
-// verified before: then the cache has it decoded.
-func (h *Handler) parseToken(a *authRequest, token string) (*decodedJWT, *tokenError) {
-	for i := range a.parsed {
-		if p := &a.parsed[i]; p.token == token && (p.d != nil || p.err != nil) {
-			return p.d, p.err
-		}
-	}
-	var p parsedToken
-	p.token = token
-	if e := h.cache.get(token); e != nil {
-		p.d = &e.jwt
-		h.recordCacheHit()
-	} else {
-		if h.cache != nil {
-			h.recordCacheMiss()
-		}
-		p.d, p.err = decodeJWT(token)
-	}
-	if a.parsed[0].token == "" {
-		a.parsed[0] = p
-	} else {
-		a.parsed[1] = p
-	}
-	return p.d, p.err
-}
-
-// keyStillHeld tells whether the key source still has key: what a key that
-// left the set verified is not served from the cache.
-func (h *Handler) keyStillHeld(key *verificationKey) bool {
-	kh, ok := h.keys.(keyHolder)
-	return ok && kh.holds(key)
-}
-
-// signedInChecks are the deliberate additions of reference A.4 to A.6, run on
+// signedInChecks are the checks we add to Clerk's (docs/architecture.md,
+// "Decision: checks we add"), run on
 // a verified token before it may sign in.
-func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *decision {
+func (h *Handler) signedInChecks(a *authRequest, s *session.Session, carrier string) *decision {
 	if a.clerkURL.RawQuery != "" {
 		vals, present := a.query[h.sessionParam]
 		n, clean := sessionParamSpellings(a.clerkURL.RawQuery, h.sessionParam)
@@ -547,8 +424,8 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 			// One clean occurrence, which Go's parser read too (a pair with
 			// a ';' it skips), naming the token's session: anything else is
 			// a spelling some other parser reads as the parameter.
-			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.sessionID {
-				return signedOut(reasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
+			if n != 1 || !clean || len(vals) != 1 || vals[0] == "" || vals[0] != s.SessionID {
+				return signedOut(wire.ReasonSessionIDMismatch, "The "+h.sessionParam+" parameter does not name the session of the token.", carrier, true)
 			}
 		}
 	}
@@ -557,18 +434,18 @@ func (h *Handler) signedInChecks(a *authRequest, s *session, carrier string) *de
 		if isUpgradeRequest(a.r.Header) {
 			what += " upgrade (WebSocket)"
 		}
-		return signedOut(reasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
+		return signedOut(wire.ReasonOriginMismatch, "A cookie-authenticated "+what+" came from another origin.", carrier, true)
 	}
-	if !s.publishable {
+	if !s.Publishable {
 		// Clerk's ids never hold control characters; a header value with
 		// one cannot be sent, and leaving the header out could hide an
 		// impersonator. Such a token signs nobody in.
-		return signedOut(reasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
+		return signedOut(wire.ReasonTokenInvalid, "An identity claim (sub, sid, org, act.sub) holds a control character.", carrier, true)
 	}
-	if s.status == "pending" && !h.AllowPending {
-		return signedOut(reasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
+	if s.Status == "pending" && !h.AllowPending {
+		return signedOut(wire.ReasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
-	a.signedIn = decision{status: statusSignedIn, carrier: carrier, session: s}
+	a.signedIn = decision{status: wire.StatusSignedIn, carrier: carrier, session: s}
 	return &a.signedIn
 }
 
@@ -677,7 +554,7 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 		return false
 	}
 	own := a.clerkURL.Scheme + "://" + a.clerkURL.Host
-	return origin != own && !contains(authorizedParties, origin)
+	return origin != own && !slices.Contains(authorizedParties, origin)
 }
 
 // isUpgradeRequest tells whether the request asks to switch protocols: an
@@ -685,12 +562,12 @@ func isCrossSiteUnsafe(a *authRequest, authorizedParties []string) bool {
 // needs both; either is enough here). WebSocket over HTTP/2 and HTTP/3 is
 // an extended CONNECT, which is not a safe method anyway.
 func isUpgradeRequest(h http.Header) bool {
-	for _, v := range h[headerUpgrade] {
+	for _, v := range h[wire.HeaderUpgrade] {
 		if trimHTTPWhitespace(v) != "" {
 			return true
 		}
 	}
-	for _, v := range h[headerConnection] {
+	for _, v := range h[wire.HeaderConnection] {
 		for len(v) != 0 {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
@@ -706,19 +583,19 @@ func isUpgradeRequest(h http.Header) bool {
 // handshake, everything else is signed-out with the verification reason.
 // maybeHandshake works the carrier out itself; its last argument is only
 // ever a sync redirect's location.
-func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) *decision {
+func (h *Handler) tokenFailure(a *authRequest, err *jwt.Error, carrier string) *decision {
 	h.loadCookieSources(a)
-	message := err.message + " (reason=" + err.reason + ", token-carrier=" + carrier + ")"
-	switch err.reason {
-	case reasonTokenExpired:
-		return h.maybeHandshake(a, reasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
-	case reasonTokenNotActiveYet:
-		return h.maybeHandshake(a, reasonSessionTokenNBF, message, "")
-	case reasonTokenIatInTheFuture:
-		return h.maybeHandshake(a, reasonSessionTokenIatInTheFuture, message, "")
+	message := err.Message + " (reason=" + err.Reason + ", token-carrier=" + carrier + ")"
+	switch err.Reason {
+	case wire.ReasonTokenExpired:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenExpired+"-refresh-"+h.refreshError(a), message, "")
+	case wire.ReasonTokenNotActiveYet:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenNBF, message, "")
+	case wire.ReasonTokenIatInTheFuture:
+		return h.maybeHandshake(a, wire.ReasonSessionTokenIatInTheFuture, message, "")
 	}
-	out := signedOut(err.reason, message, carrier, true)
-	out.detail = err.detail
+	out := signedOut(err.Reason, message, carrier, true)
+	out.detail = err.Detail
 	return out
 }
 
@@ -727,16 +604,16 @@ func (h *Handler) tokenFailure(a *authRequest, err *tokenError, carrier string) 
 func (h *Handler) refreshError(a *authRequest) string {
 	switch {
 	case a.r.Method != http.MethodGet:
-		return refreshNonEligibleNonGet
+		return wire.RefreshNonEligibleNonGet
 	case a.refreshCookie == "":
-		return refreshNonEligibleNoCookie
+		return wire.RefreshNonEligibleNoCookie
 	default:
-		return refreshMissingAPIClient
+		return wire.RefreshMissingAPIClient
 	}
 }
 
 func signedOut(reason, message, carrier string, tokenPresented bool) *decision {
-	return &decision{status: statusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
+	return &decision{status: wire.StatusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
 }
 
 // isDocumentRequest is isRequestEligibleForHandshake: a GET that is probably
@@ -774,12 +651,12 @@ func (h *Handler) maybeHandshake(a *authRequest, reason, message, location strin
 		return out
 	}
 	return &decision{
-		status:     statusHandshake,
+		status:     wire.StatusHandshake,
 		reason:     reason,
 		message:    message,
 		carrier:    carrier,
 		location:   location,
-		setCookies: []string{cookieRedirectCount + "=" + formatCount(a.redirectCount+1) + "; SameSite=Lax; HttpOnly; Max-Age=2"},
+		setCookies: []string{wire.CookieRedirectCount + "=" + formatCount(a.redirectCount+1) + "; SameSite=Lax; HttpOnly; Max-Age=2"},
 	}
 }
 

@@ -14,15 +14,17 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // TestRulesUnderMatchersInCaddy runs a real Caddy server from a Caddyfile:
 // /admin/* needs the org role admin, everything else only a session, and
 // handle_errors shows the reason placeholder.
 func TestRulesUnderMatchersInCaddy(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	pemPath := filepath.Join(t.TempDir(), "clerk.pem")
-	if err := os.WriteFile(pemPath, []byte(publicPEM(t, a)), 0o600); err != nil {
+	if err := os.WriteFile(pemPath, []byte(testkit.PublicPEM(t, a)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,10 +80,10 @@ http://127.0.0.1:` + port + ` {
 		body, reason      string
 	}{
 		{"admin with the role", "/admin/users", admin, 200, "admin user_1 org:admin", ""},
-		{"admin without the role", "/admin/users", member, 403, "403 missing-role", reasonMissingRole},
-		{"admin signed out", "/admin/users", "", 401, "401 session-token-and-uat-missing", reasonSessionTokenAndUATMissing},
+		{"admin without the role", "/admin/users", member, 403, "403 missing-role", wire.ReasonMissingRole},
+		{"admin signed out", "/admin/users", "", 401, "401 session-token-and-uat-missing", wire.ReasonSessionTokenAndUATMissing},
 		{"app for a member", "/dashboard", member, 200, "app user_1 org:dashboard:read,org:dashboard:manage,org:billing:manage", ""},
-		{"app signed out", "/dashboard", "", 401, "401 session-token-and-uat-missing", reasonSessionTokenAndUATMissing},
+		{"app signed out", "/dashboard", "", 401, "401 session-token-and-uat-missing", wire.ReasonSessionTokenAndUATMissing},
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, tc := range tests {
@@ -99,7 +101,7 @@ http://127.0.0.1:` + port + ` {
 			if resp.StatusCode != tc.status || strings.TrimSpace(string(body)) != tc.body {
 				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
 			}
-			if got := resp.Header.Get(headerAuthReason); got != tc.reason {
+			if got := resp.Header.Get(wire.HeaderAuthReason); got != tc.reason {
 				t.Errorf("X-Clerk-Auth-Reason %q, want %q", got, tc.reason)
 			}
 		})

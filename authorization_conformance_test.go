@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
 type nodeAuthResult struct {
@@ -78,7 +79,7 @@ func ruleDecision(t *testing.T, c hasCase) bool {
 	if err != nil {
 		return false
 	}
-	return p.evaluate(newSession(jsonClaims(t, c.claims)), nil) == nil
+	return p.evaluate(session.New(jsonClaims(t, c.claims)), nil) == nil
 }
 
 // TestAuthorizationMatchesClerk asks @clerk/backend 3.25's has() every
@@ -140,7 +141,7 @@ func TestAuthorizationMatchesClerk(t *testing.T) {
 			perms = append(perms, text(p))
 		}
 		var ours []string
-		ours = append(ours, newSession(jsonClaims(t, c.claims)).entitlements().orgPermissions...)
+		ours = append(ours, session.New(jsonClaims(t, c.claims)).Entitlements().OrgPermissions...)
 		same := text(res.Auth.OrgID) == c.orgID && text(res.Auth.OrgRole) == c.orgRole && text(res.Auth.OrgSlug) == c.orgSlug &&
 			isArray == c.hasPerms && samePermissions(perms, ours)
 		if c.deviation != "" {

@@ -4,31 +4,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/users"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 )
 
 // authorize publishes the session's organization and billing fields, then
 // applies the rules to it. It reports whether it answered the request (a
 // 403); if not, the request goes on.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session) (bool, error) {
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session.Session) (bool, error) {
 	if h.policy.empty() && h.UserDetails == nil {
 		return false, nil
 	}
-	var u *userDetails
+	var u *users.Details
 	var uerr error
 	looked := false
-	lookup := func() (*userDetails, error) {
+	lookup := func() (*users.Details, error) {
 		if !looked {
 			looked = true
-			if h.users == nil || s.userID == "" {
-				uerr = errUserLookup
+			if h.users == nil || s.UserID == "" {
+				uerr = users.ErrLookup
 			} else {
-				u, uerr = h.users.get(r.Context(), s.userID)
+				u, uerr = h.users.Get(r.Context(), s.UserID)
 			}
 		}
 		return u, uerr
@@ -56,15 +61,15 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.
 // prompt for the factor. That body is written here, not returned as a
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
-func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session, dn *denial) error {
-	h.recordDecision(&decision{status: statusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
+func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session.Session, dn *denial) error {
+	h.recordDecision(&decision{status: wire.StatusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
 	hdr := w.Header()
-	hdr.Set(headerAuthStatus, statusSignedIn)
-	hdr.Set(headerAuthReason, dn.reason)
+	hdr.Set(wire.HeaderAuthStatus, wire.StatusSignedIn)
+	hdr.Set(wire.HeaderAuthReason, dn.reason)
 	repl.Set("http.auth.clerk.reason", dn.reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.userID))
-	if dn.rule.reverify != nil && dn.reason == reasonReverificationRequired && !a.isDocument() {
+		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.UserID))
+	if dn.rule.reverify != nil && dn.reason == wire.ReasonReverificationRequired && !a.isDocument() {
 		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -83,35 +88,45 @@ func reverificationHint(rv *reverification) map[string]any {
 	return map[string]any{
 		"clerk_error": map[string]any{
 			"type":     "forbidden",
-			"reason":   reverificationErrorReason,
+			"reason":   wire.ReverificationErrorReason,
 			"metadata": map[string]any{"reverification": rv},
 		},
 	}
 }
 
-var (
-	entitlementPlaceholders = [3]string{"http.auth.user.org_permissions", "http.auth.user.plan", "http.auth.user.features"}
-	entitlementHeaders      = [3]string{headerOrgPermissions, headerPlan, headerFeatures}
-)
-
-// scopedValues turns "u:pro, o:team" into "pro,team": the slugs of a fea or
-// pla claim, user-scoped first, scope removed, each once. Nothing when the
-// claim is malformed. A single slug is returned as a substring of the claim.
-func scopedValues(claim string) string {
-	if claim == "" || checkScopes(claim) != nil {
-		return ""
+// publishUserDetails sets the user-detail placeholders and, unless
+// upstream_headers is off, the upstream headers. A header whose value could
+// not travel in HTTP is left out; its placeholder is still set.
+func publishUserDetails(r *http.Request, repl *caddy.Replacer, u *users.Details, metadataKeys []string, headers bool) {
+	name := strings.TrimSpace(u.FirstName + " " + u.LastName)
+	fields := []struct{ placeholder, header, value string }{
+		{"email", wire.HeaderUserEmail, u.Email},
+		{"email_verified", wire.HeaderUserEmailVerified, strconv.FormatBool(u.EmailVerified)},
+		{"first_name", wire.HeaderUserFirstName, u.FirstName},
+		{"last_name", wire.HeaderUserLastName, u.LastName},
+		{"name", "", name},
+		{"username", wire.HeaderUserUsername, u.Username},
 	}
-	var outBuf [32]string
-	out := outBuf[:0]
-	for _, picked := range [...]func(string) bool{isUserClaimScope, isOrgClaimScope} {
-		for v := range scopedParts(claim, picked) {
-			if !contains(out, v) {
-				out = append(out, v)
-			}
+	for _, f := range fields {
+		repl.Set("http.auth.user."+f.placeholder, f.value)
+		if headers {
+			setUpstreamHeader(r, f.header, f.value)
 		}
 	}
-	if len(out) == 1 {
-		return out[0]
+	for _, key := range metadataKeys {
+		v, ok := users.MetadataText(u.PublicMetadata[key])
+		if !ok {
+			continue
+		}
+		repl.Set("http.auth.user.metadata."+key, v)
+		if headers {
+			setUpstreamHeader(r, wire.HeaderUserMetadataPrefix+key, v)
+		}
 	}
-	return strings.Join(out, ",")
+}
+
+func setUpstreamHeader(r *http.Request, name, value string) {
+	if name != "" && value != "" && httpguts.ValidHeaderFieldValue(value) {
+		r.Header.Set(name, value)
+	}
 }

@@ -1,6 +1,10 @@
 package clerkauth
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/session"
+)
 
 // scopedValues makes the plan and features header values from pla and fea:
 // user-scoped slugs first, each once, nothing for a malformed claim.
@@ -23,7 +27,7 @@ func TestScopedValues(t *testing.T) {
 		"u:a:b":                    "a:b",
 		"u:f1,u:f2,u:f3,o:f4,o:f1": "f1,f2,f3,f4",
 	} {
-		if got := scopedValues(claim); got != want {
+		if got := session.ScopedValues(claim); got != want {
 			t.Errorf("scopedValues(%q) = %q, want %q", claim, got, want)
 		}
 	}
@@ -41,7 +45,7 @@ func TestScopedValuesMany(t *testing.T) {
 		claim += "u:" + slug
 		want += slug
 	}
-	if got := scopedValues(claim); got != want {
+	if got := session.ScopedValues(claim); got != want {
 		t.Fatalf("scopedValues of 40 slugs = %q, want %q", got, want)
 	}
 }

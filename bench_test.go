@@ -14,6 +14,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/rsaverify"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"go.uber.org/zap"
 )
 
@@ -183,7 +188,7 @@ func benchHandler(b *testing.B, edit ...func(*Handler)) *Handler {
 }
 
 func countKeyLookupsB(b *testing.B, h *Handler) *countingKeys {
-	c := &countingKeys{staticKey: h.keys.(staticKey)}
+	c := &countingKeys{Static: h.keys.(keys.Static)}
 	h.keys = c
 	return c
 }
@@ -193,13 +198,13 @@ func countKeyLookupsB(b *testing.B, h *Handler) *countingKeys {
 // signing input and rsa.VerifyPKCS1v15, on the same token.
 func BenchmarkVerify(b *testing.B) {
 	token := sessionToken(b, realisticClaims)
-	d0, err := decodeJWT(token)
+	d0, err := tokencache.Decode(token)
 	if err != nil {
 		b.Fatal(err)
 	}
 	// The key as the handler holds it: parsed from the PEM jwt_key.
-	pub := benchHandler(b).keys.(staticKey).key.pub
-	sig, serr := base64.RawURLEncoding.DecodeString(d0.sig)
+	pub := benchHandler(b).keys.(keys.Static).Key.Pub
+	sig, serr := base64.RawURLEncoding.DecodeString(d0.Sig)
 	if serr != nil {
 		b.Fatal(serr)
 	}
@@ -207,7 +212,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			sum := sha256.Sum256([]byte(d0.signingInput))
+			sum := sha256.Sum256([]byte(d0.SigningInput))
 			if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
@@ -216,12 +221,12 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("raw-prepared", func(b *testing.B) {
 		// The same with the key's prepared modulus, as the handler
 		// verifies (internal/rsaverify).
-		prepared := benchHandler(b).keys.(staticKey).key
+		prepared := rsaverify.Prepare(benchHandler(b).keys.(keys.Static).Key.Pub)
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			sum := sha256.Sum256([]byte(d0.signingInput))
-			if prepared.verifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
+			sum := sha256.Sum256([]byte(d0.SigningInput))
+			if prepared.VerifyPKCS1v15(crypto.SHA256, sum[:], sig) != nil {
 				b.Fatal("bad signature")
 			}
 		}
@@ -233,7 +238,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			d, err := decodeJWT(token)
+			d, err := tokencache.Decode(token)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -246,7 +251,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			if _, err := decodeJWT(token); err != nil {
+			if _, err := tokencache.Decode(token); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -257,7 +262,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for i := 0; i < b.N; i++ {
-			if s := newSession(&d0.claims, d0.payload); s.entitlements().permsValue == "" {
+			if s := session.New(&d0.Claims, d0.Payload); s.Entitlements().PermsValue == "" {
 				b.Fatal("no permissions")
 			}
 		}
@@ -275,11 +280,11 @@ func BenchmarkVerify(b *testing.B) {
 		defer reportCPU(b)()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			e := h.cache.get(token)
+			e := h.cache.Get(token)
 			if e == nil {
 				b.Fatal("miss")
 			}
-			if _, err := h.verifySession(ctx, &e.jwt, testNow); err != nil {
+			if _, err := h.verifySession(ctx, &e.JWT, testNow); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -291,33 +296,33 @@ func BenchmarkVerify(b *testing.B) {
 // heap per entry after the fill and after the flood.
 func BenchmarkCacheMemory(b *testing.B) {
 	token := sessionToken(b, realisticClaims)
-	d0, _ := decodeJWT(token)
+	d0, _ := tokencache.Decode(token)
 	head, _, _ := strings.Cut(token, ".")
 	sig := token[strings.LastIndexByte(token, '.'):]
 	// Distinct tokens that decode like the real one; their signatures are
 	// not checked here.
 	variant := func(i int) string {
-		payload := strings.Replace(d0.payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
-		return head + "." + rawURL(payload) + sig
+		payload := strings.Replace(d0.Payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
+		return head + "." + testkit.RawURL(payload) + sig
 	}
 	for n := 0; n < b.N; n++ {
-		c := newTokenCache(defaultCacheSize)
+		c := tokencache.New(tokencache.DefaultSize)
 		fill := func(from, to int) {
 			for i := from; i < to; i++ {
-				d, err := decodeJWT(variant(i))
+				d, err := tokencache.Decode(variant(i))
 				if err != nil {
 					b.Fatal(err)
 				}
-				c.put(newCacheEntry(d, nil), testNow, 0)
+				c.Put(tokencache.Complete(d, nil), testNow, 0)
 			}
 		}
 		before := heapInUse()
-		fill(0, defaultCacheSize)
+		fill(0, tokencache.DefaultSize)
 		afterFill := heapInUse()
-		fill(defaultCacheSize, 4*defaultCacheSize)
+		fill(tokencache.DefaultSize, 4*tokencache.DefaultSize)
 		afterFlood := heapInUse()
-		b.ReportMetric(float64(afterFill-before)/float64(c.len()), "B/entry")
-		b.ReportMetric(float64(afterFlood-before)/float64(c.len()), "B/entry-after-flood")
+		b.ReportMetric(float64(afterFill-before)/float64(c.Len()), "B/entry")
+		b.ReportMetric(float64(afterFlood-before)/float64(c.Len()), "B/entry-after-flood")
 		b.ReportMetric(float64(len(token)), "token-bytes")
 		runtime.KeepAlive(c)
 	}
@@ -329,5 +334,3 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
-
-func rawURL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

@@ -2,6 +2,8 @@ package clerkauth
 
 import (
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func TestBrowserOrgSyncSwitchesOrganization(t *testing.T) {
 	clerk := newFakeClerk(t, testPK, "sk_test_orgsync")
 	clerk.orgs = map[string]string{"acme": "org_acme", "beta": "org_beta"}
 	clerk.activeOrg = "org_acme"
-	site := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), clerk: clerk}
+	site := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t)), clerk: clerk}
 	block := fmt.Sprintf(`%s {
 	clerk_auth {
 		publishable_key %s
@@ -87,7 +89,7 @@ func TestBrowserOrgSyncSwitchesOrganization(t *testing.T) {
 	if len(hs) != 1 {
 		t.Fatalf("handshakes: got %d, want 1", len(hs))
 	}
-	wantHandshakeQuery(t, hs[0].query, want, reasonActiveOrganizationMismatch, "nonce")
+	wantHandshakeQuery(t, hs[0].query, want, wire.ReasonActiveOrganizationMismatch, "nonce")
 	if got := hs[0].query.Get(queryOrganizationID); got != "beta" {
 		t.Errorf("handshake organization_id %q, want beta", got)
 	}
@@ -97,8 +99,8 @@ func TestBrowserOrgSyncSwitchesOrganization(t *testing.T) {
 	// active; the resolved handshake signs the request in as it is (Clerk's
 	// resolveHandshake does not sync again), and the rule refuses the page.
 	other := visit(t, tab, site.url("/orgs/gamma"))
-	if other.status != 403 || !strings.Contains(other.text, reasonOrganizationNotFromURL) {
-		t.Errorf("the page of a foreign organization: %d %q, want 403 %s", other.status, other.text, reasonOrganizationNotFromURL)
+	if other.status != 403 || !strings.Contains(other.text, wire.ReasonOrganizationNotFromURL) {
+		t.Errorf("the page of a foreign organization: %d %q, want 403 %s", other.status, other.text, wire.ReasonOrganizationNotFromURL)
 	}
 	if hs := clerk.handshakeRequests(); len(hs) != 2 || hs[1].query.Get(queryOrganizationID) != "gamma" {
 		t.Errorf("handshakes for the foreign organization: %d, want 1 with organization_id=gamma", len(hs)-1)

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // TestBrowserRelativeProxyURL drives Chromium through a site configured as
@@ -19,7 +22,7 @@ func TestBrowserRelativeProxyURL(t *testing.T) {
 	writeSiteFiles(t, root)
 
 	clerk := newFakeClerk(t, testPK, "sk_test_proxy")
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	site := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", port), clerk: clerk}
 	clerk.proxiedIssuer = site.origin + "/__clerk"
 	block := fmt.Sprintf(`%s {
@@ -60,11 +63,11 @@ func TestBrowserRelativeProxyURL(t *testing.T) {
 		t.Errorf("the handshake reached the Frontend API with X-Forwarded-Host %q, want %q: not through the site's /__clerk", hs[0].forwardedHost, want)
 	}
 	wantHandshakeQuery(t, hs[0].query, page, "session-token-expired-refresh-non-eligible-no-refresh-cookie", "nonce")
-	if got := hs[0].query.Get(querySuffixedCookies); got != "true" {
-		t.Errorf("handshake %s=%q, want true (a proxied instance's iss is not its Frontend API host)", querySuffixedCookies, got)
+	if got := hs[0].query.Get(wire.QuerySuffixedCookies); got != "true" {
+		t.Errorf("handshake %s=%q, want true (a proxied instance's iss is not its Frontend API host)", wire.QuerySuffixedCookies, got)
 	}
 	end.wantFreshSession(t, clerk)
-	end.wantNoCookie(t, cookieHandshakeNonce)
+	end.wantNoCookie(t, wire.CookieHandshakeNonce)
 
 	// The fresh session signs the next visit in without a handshake.
 	again := visit(t, tab, site.url(protectedPath))

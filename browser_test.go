@@ -16,6 +16,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // The browser tests drive a real headless Chromium through real Caddy with
@@ -72,7 +75,7 @@ func TestBrowserFlow(t *testing.T) {
 		{noSignIn, pk, []string{"sign_in_url off"}},
 		{satellite, pk, []string{"sign_in_url " + satellite.clerk.signInURL(), "is_satellite"}},
 	} {
-		s.site.origin = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		s.site.origin = fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
 		settings := append([]string{
 			"publishable_key " + s.pk,
 			"proxy_url " + s.site.clerk.issuer(),
@@ -95,7 +98,7 @@ func TestBrowserFlow(t *testing.T) {
 		if n := len(prod.clerk.handshakeRequests()) - before; n != 0 {
 			t.Errorf("a signed-in visit went through %d handshakes", n)
 		}
-		if got := end.cookie(cookieSession); got != token {
+		if got := end.cookie(wire.CookieSession); got != token {
 			t.Errorf("the __session cookie changed on a signed-in visit")
 		}
 	})
@@ -119,7 +122,7 @@ func TestBrowserFlow(t *testing.T) {
 		}
 		wantHandshakeQuery(t, hs[0].query, back, "session-token-expired-refresh-non-eligible-no-refresh-cookie", "")
 		end.wantFreshSession(t, prod.clerk)
-		end.wantNoCookie(t, cookieHandshake)
+		end.wantNoCookie(t, wire.CookieHandshake)
 	})
 
 	t.Run("expired session goes through the handshake (nonce and Backend API)", func(t *testing.T) {
@@ -141,15 +144,15 @@ func TestBrowserFlow(t *testing.T) {
 			t.Errorf("nonce exchanges at the Backend API: got %d, want 1", n)
 		}
 		end.wantFreshSession(t, nonce.clerk)
-		end.wantNoCookie(t, cookieHandshakeNonce)
+		end.wantNoCookie(t, wire.CookieHandshakeNonce)
 	})
 
 	t.Run("development: expired session, handshake in the URL, clean URL after", func(t *testing.T) {
 		tab := newTab(t, browser)
 		old := time.Now().Add(-5 * time.Minute)
 		setSessionCookies(t, tab, dev, dev.clerk.sessionToken(dev.origin, old, time.Minute), old)
-		setCookie(t, tab, dev, cookieDevBrowser, fakeDevBrowser)
-		setCookie(t, tab, dev, cookieDevBrowser+"_"+dev.clerk.suffix, fakeDevBrowser)
+		setCookie(t, tab, dev, wire.CookieDevBrowser, fakeDevBrowser)
+		setCookie(t, tab, dev, wire.CookieDevBrowser+"_"+dev.clerk.suffix, fakeDevBrowser)
 		dev.clerk.setClient(clientSignedIn)
 		before := len(dev.clerk.handshakeRequests())
 
@@ -161,10 +164,10 @@ func TestBrowserFlow(t *testing.T) {
 			t.Fatalf("handshakes: got %d, want 1", len(hs))
 		}
 		wantHandshakeQuery(t, hs[0].query, page, "session-token-expired-refresh-non-eligible-no-refresh-cookie", "")
-		if got := hs[0].query.Get(queryDevBrowser); got != fakeDevBrowser {
-			t.Errorf("handshake %s: got %q, want the dev browser %q", queryDevBrowser, got, fakeDevBrowser)
+		if got := hs[0].query.Get(wire.QueryDevBrowser); got != fakeDevBrowser {
+			t.Errorf("handshake %s: got %q, want the dev browser %q", wire.QueryDevBrowser, got, fakeDevBrowser)
 		}
-		if !strings.Contains(hs[0].returnURL, queryHandshake+"=") {
+		if !strings.Contains(hs[0].returnURL, wire.QueryHandshake+"=") {
 			t.Errorf("the Frontend API's return URL %q carries no handshake token", hs[0].returnURL)
 		}
 		end.wantFreshSession(t, dev.clerk)
@@ -182,23 +185,23 @@ func TestBrowserFlow(t *testing.T) {
 		if len(hs) != 1 {
 			t.Fatalf("handshakes: got %d, want 1", len(hs))
 		}
-		wantHandshakeQuery(t, hs[0].query, page, reasonDevBrowserMissing, "")
-		if got := end.cookie(cookieDevBrowser); got != fakeDevBrowser {
-			t.Errorf("%s: got %q, want the dev browser the Frontend API created", cookieDevBrowser, got)
+		wantHandshakeQuery(t, hs[0].query, page, wire.ReasonDevBrowserMissing, "")
+		if got := end.cookie(wire.CookieDevBrowser); got != fakeDevBrowser {
+			t.Errorf("%s: got %q, want the dev browser the Frontend API created", wire.CookieDevBrowser, got)
 		}
 		end.wantFreshSession(t, dev.clerk)
 	})
 
 	t.Run("development: signed-out visit takes the dev browser to sign-in", func(t *testing.T) {
 		tab := newTab(t, browser)
-		setCookie(t, tab, dev, cookieDevBrowser, fakeDevBrowser)
+		setCookie(t, tab, dev, wire.CookieDevBrowser, fakeDevBrowser)
 		dev.clerk.setClient(clientSignedOut)
 
 		page := dev.url(protectedPath + "?tab=5")
 		end := visit(t, tab, page)
 		end.wantSignIn(t, dev.clerk, page)
-		if got := end.query(queryDevBrowser); got != fakeDevBrowser {
-			t.Errorf("sign-in URL %s: got %q, want the dev browser %q", queryDevBrowser, got, fakeDevBrowser)
+		if got := end.query(wire.QueryDevBrowser); got != fakeDevBrowser {
+			t.Errorf("sign-in URL %s: got %q, want the dev browser %q", wire.QueryDevBrowser, got, fakeDevBrowser)
 		}
 	})
 
@@ -211,7 +214,7 @@ func TestBrowserFlow(t *testing.T) {
 		// satellite_auto_sync): it goes to the primary's sign-in, with a
 		// way back that asks for the sync.
 		page := satellite.url(protectedPath + "?tab=6")
-		back := page + "&" + querySynced + "=false"
+		back := page + "&" + wire.QuerySynced + "=false"
 		end := visit(t, tab, page)
 		end.wantSignIn(t, satellite.clerk, back)
 		if n := len(satellite.clerk.handshakeRequests()) - before; n != 0 {
@@ -225,7 +228,7 @@ func TestBrowserFlow(t *testing.T) {
 		if len(hs) != 1 {
 			t.Fatalf("handshakes: got %d, want 1", len(hs))
 		}
-		wantHandshakeQuery(t, hs[0].query, back, reasonSatelliteNeedsSyncing, "")
+		wantHandshakeQuery(t, hs[0].query, back, wire.ReasonSatelliteNeedsSyncing, "")
 		end.wantFreshSession(t, satellite.clerk)
 	})
 
@@ -245,7 +248,7 @@ func TestBrowserFlow(t *testing.T) {
 	t.Run("signed out elsewhere: the handshake clears the cookies, then sign-in", func(t *testing.T) {
 		tab := newTab(t, browser)
 		uat := time.Now().Add(-time.Hour).Unix()
-		for _, name := range []string{cookieClientUAT, cookieClientUAT + "_" + prod.clerk.suffix} {
+		for _, name := range []string{wire.CookieClientUAT, wire.CookieClientUAT + "_" + prod.clerk.suffix} {
 			setCookie(t, tab, prod, name, fmt.Sprint(uat))
 		}
 		prod.clerk.setClient(clientSignedOut)
@@ -258,27 +261,27 @@ func TestBrowserFlow(t *testing.T) {
 		if len(hs) != 1 {
 			t.Fatalf("handshakes: got %d, want 1", len(hs))
 		}
-		wantHandshakeQuery(t, hs[0].query, page, reasonClientUATButNoSessionToken, "")
-		if got := end.cookie(cookieClientUAT); got != "0" {
+		wantHandshakeQuery(t, hs[0].query, page, wire.ReasonClientUATButNoSessionToken, "")
+		if got := end.cookie(wire.CookieClientUAT); got != "0" {
 			t.Errorf("__client_uat after the signed-out handshake: got %q, want 0", got)
 		}
-		end.wantNoCookie(t, cookieSession)
+		end.wantNoCookie(t, wire.CookieSession)
 	})
 
 	t.Run("forged handshake cookie applies nothing", func(t *testing.T) {
 		tab := newTab(t, browser)
-		_, other := testKeys(t)
+		_, other := testkit.Keys(t)
 		valid := prod.clerk.sessionToken(prod.origin, time.Now(), time.Minute)
-		forged := signJWT(t, other, map[string]any{"alg": "RS256", "typ": "JWT", "kid": prod.clerk.kid}, map[string]any{
-			"handshake": []string{"planted=1; Path=/", cookieSession + "=" + valid + "; Path=/", cookieClientUAT + "=1; Path=/"},
+		forged := testkit.SignJWT(t, other, map[string]any{"alg": "RS256", "typ": "JWT", "kid": prod.clerk.kid}, map[string]any{
+			"handshake": []string{"planted=1; Path=/", wire.CookieSession + "=" + valid + "; Path=/", wire.CookieClientUAT + "=1; Path=/"},
 		})
-		setCookie(t, tab, prod, cookieHandshake, forged)
+		setCookie(t, tab, prod, wire.CookieHandshake, forged)
 		prod.clerk.setClient(clientSignedOut)
 
 		page := prod.url(protectedPath)
 		end := visit(t, tab, page)
 		end.wantSignIn(t, prod.clerk, page)
-		for _, name := range []string{"planted", cookieSession, cookieClientUAT} {
+		for _, name := range []string{"planted", wire.CookieSession, wire.CookieClientUAT} {
 			end.wantNoCookie(t, name)
 		}
 	})
@@ -300,8 +303,8 @@ func TestBrowserFlow(t *testing.T) {
 			if !strings.Contains(end.text, "401 signed out: session-token-expired") || strings.Contains(end.text, protectedText) {
 				t.Errorf("the page shows %q, want the 401 error page", end.text)
 			}
-			if got := end.headers[headerAuthReason]; got != "session-token-expired-refresh-non-eligible-no-refresh-cookie" {
-				t.Errorf("%s: got %q", headerAuthReason, got)
+			if got := end.headers[wire.HeaderAuthReason]; got != "session-token-expired-refresh-non-eligible-no-refresh-cookie" {
+				t.Errorf("%s: got %q", wire.HeaderAuthReason, got)
 			}
 		}},
 	} {
@@ -329,8 +332,8 @@ func TestBrowserFlow(t *testing.T) {
 		end.wantPage(t, prod.url(publicPath), publicText)
 
 		got := fetchFromPage(t, tab, apiPath)
-		if got.Status != 401 || got.Redirected || got.Reason != reasonSessionTokenAndUATMissing {
-			t.Errorf("fetch without a session: got %+v, want 401 %s, not redirected", got, reasonSessionTokenAndUATMissing)
+		if got.Status != 401 || got.Redirected || got.Reason != wire.ReasonSessionTokenAndUATMissing {
+			t.Errorf("fetch without a session: got %+v, want 401 %s, not redirected", got, wire.ReasonSessionTokenAndUATMissing)
 		}
 
 		old := time.Now().Add(-5 * time.Minute)
@@ -497,8 +500,8 @@ func setCookie(t *testing.T, tab context.Context, s *browserSite, name, value st
 func setSessionCookies(t *testing.T, tab context.Context, s *browserSite, token string, uat time.Time) {
 	t.Helper()
 	for _, sfx := range []string{"", "_" + s.clerk.suffix} {
-		setCookie(t, tab, s, cookieSession+sfx, token)
-		setCookie(t, tab, s, cookieClientUAT+sfx, fmt.Sprint(uat.Unix()))
+		setCookie(t, tab, s, wire.CookieSession+sfx, token)
+		setCookie(t, tab, s, wire.CookieClientUAT+sfx, fmt.Sprint(uat.Unix()))
 	}
 }
 
@@ -577,7 +580,7 @@ func (e *browserEnd) wantSignIn(t *testing.T, clerk *fakeClerk, page string) {
 	if e.status != 200 || u.Scheme+"://"+u.Host+u.Path != clerk.signInURL() {
 		t.Errorf("ended on %d %s; want the sign-in page %s", e.status, e.url, clerk.signInURL())
 	}
-	if got := u.Query().Get(queryRedirectURL); got != page {
+	if got := u.Query().Get(wire.QueryRedirectURL); got != page {
 		t.Errorf("redirect_url: got %q, want %q", got, page)
 	}
 	if !strings.Contains(e.text, "Sign in") || !strings.Contains(e.text, page) {
@@ -594,12 +597,12 @@ func (e *browserEnd) wantFreshSession(t *testing.T, clerk *fakeClerk) {
 	t.Helper()
 	fresh := clerk.latestSession()
 	for _, sfx := range []string{"", "_" + clerk.suffix} {
-		if got := e.cookie(cookieSession + sfx); fresh == "" || got != fresh {
-			t.Errorf("%s%s is not the fresh session token from the handshake", cookieSession, sfx)
+		if got := e.cookie(wire.CookieSession + sfx); fresh == "" || got != fresh {
+			t.Errorf("%s%s is not the fresh session token from the handshake", wire.CookieSession, sfx)
 		}
-		uat, ok := jsParseInt(e.cookie(cookieClientUAT + sfx))
+		uat, ok := jsparse.ParseInt(e.cookie(wire.CookieClientUAT + sfx))
 		if !ok || time.Since(time.Unix(int64(uat), 0)) > time.Minute {
-			t.Errorf("%s%s: got %q, want the time of the handshake", cookieClientUAT, sfx, e.cookie(cookieClientUAT+sfx))
+			t.Errorf("%s%s: got %q, want the time of the handshake", wire.CookieClientUAT, sfx, e.cookie(wire.CookieClientUAT+sfx))
 		}
 	}
 }
@@ -615,13 +618,13 @@ func (e *browserEnd) wantNoCookie(t *testing.T, name string) {
 // back to, why, and in which format to answer.
 func wantHandshakeQuery(t *testing.T, q url.Values, page, reason, format string) {
 	t.Helper()
-	if got := q.Get(queryRedirectURL); got != page {
+	if got := q.Get(wire.QueryRedirectURL); got != page {
 		t.Errorf("handshake redirect_url: got %q, want %q", got, page)
 	}
-	if got := q.Get(queryHandshakeReason); got != reason {
-		t.Errorf("handshake %s: got %q, want %q", queryHandshakeReason, got, reason)
+	if got := q.Get(wire.QueryHandshakeReason); got != reason {
+		t.Errorf("handshake %s: got %q, want %q", wire.QueryHandshakeReason, got, reason)
 	}
-	if got := q.Get(queryHandshakeFormat); got != format {
+	if got := q.Get(wire.QueryHandshakeFormat); got != format {
 		t.Errorf("handshake format: got %q, want %q", got, format)
 	}
 }
@@ -639,7 +642,7 @@ func fetchFromPage(t *testing.T, tab context.Context, path string) fetchResult {
 	js := fmt.Sprintf(`(async () => {
 		const r = await fetch(%q, {headers: {Accept: "application/json"}});
 		return {status: r.status, redirected: r.redirected, reason: r.headers.get(%q) || "", body: await r.text()};
-	})()`, path, headerAuthReason)
+	})()`, path, wire.HeaderAuthReason)
 	res, err := chromedp.Run(tab, chromedp.Evaluate[fetchResult](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("fetch(%s) from the page: %v", path, err)

@@ -3,10 +3,7 @@ package clerkauth
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,27 +13,33 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // countingKeys is the handler's jwt_key, counting how often a key is looked
 // up: once per verification that is not served from the cache.
 type countingKeys struct {
-	staticKey
+	keys.Static
 	lookups atomic.Int64
 }
 
-func (c *countingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
+func (c *countingKeys) KeyFor(ctx context.Context, kid string) (*keys.Key, *jwt.Error) {
 	c.lookups.Add(1)
-	return c.staticKey.keyFor(ctx, kid)
+	return c.Static.KeyFor(ctx, kid)
 }
 
 func countKeyLookups(t *testing.T, h *Handler) *countingKeys {
 	t.Helper()
-	sk, ok := h.keys.(staticKey)
+	sk, ok := h.keys.(keys.Static)
 	if !ok {
-		t.Fatalf("keys are %T, want staticKey", h.keys)
+		t.Fatalf("keys are %T, want keys.Static", h.keys)
 	}
-	c := &countingKeys{staticKey: sk}
+	c := &countingKeys{Static: sk}
 	h.keys = c
 	return c
 }
@@ -51,8 +54,8 @@ func TestCacheServesRepeatedTokenWithoutVerifying(t *testing.T) {
 	token := sessionToken(t)
 	for i := 0; i < 3; i++ {
 		out := serve(h, bearer(token))
-		if out.status() != http.StatusOK || out.upstream.Header.Get(headerUserID) != "user_1" {
-			t.Fatalf("request %d: status %d, user %q", i, out.status(), out.upstream.Header.Get(headerUserID))
+		if out.status() != http.StatusOK || out.upstream.Header.Get(wire.HeaderUserID) != "user_1" {
+			t.Fatalf("request %d: status %d, user %q", i, out.status(), out.upstream.Header.Get(wire.HeaderUserID))
 		}
 	}
 	if n := keys.lookups.Load(); n != 1 {
@@ -76,16 +79,16 @@ func TestCacheSizeZeroTurnsItOff(t *testing.T) {
 }
 
 func TestCacheDoesNotStoreFailures(t *testing.T) {
-	_, b := testKeys(t)
+	_, b := testkit.Keys(t)
 	h := newTestHandler(t)
-	forged := signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
+	forged := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims())
 	for i := 0; i < 2; i++ {
 		out := serve(h, bearer(forged))
-		if out.status() != http.StatusUnauthorized || out.rec.Header().Get(headerAuthReason) != reasonTokenInvalidSignature {
-			t.Fatalf("request %d: status %d reason %q", i, out.status(), out.rec.Header().Get(headerAuthReason))
+		if out.status() != http.StatusUnauthorized || out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidSignature {
+			t.Fatalf("request %d: status %d reason %q", i, out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
-	if n := h.cache.len(); n != 0 {
+	if n := h.cache.Len(); n != 0 {
 		t.Fatalf("a forged token left %d cache entries", n)
 	}
 }
@@ -101,8 +104,8 @@ func TestCacheRechecksTimeClaimsAtHit(t *testing.T) {
 		wantKept   bool
 	}{
 		{"within exp and the skew", 54 * time.Second, "", true},
-		{"past exp and the skew", 55 * time.Second, reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, false},
-		{"clock back before nbf", -26 * time.Second, reasonSessionTokenNBF, true},
+		{"past exp and the skew", 55 * time.Second, wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie, false},
+		{"clock back before nbf", -26 * time.Second, wire.ReasonSessionTokenNBF, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newTestHandler(t)
@@ -116,10 +119,10 @@ func TestCacheRechecksTimeClaimsAtHit(t *testing.T) {
 				if out.status() != http.StatusOK {
 					t.Fatalf("status %d, want 200", out.status())
 				}
-			} else if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != tc.wantReason {
+			} else if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != tc.wantReason {
 				t.Fatalf("status %d reason %q, want 401 %q", out.status(), got, tc.wantReason)
 			}
-			if kept := h.cache.len() == 1; kept != tc.wantKept {
+			if kept := h.cache.Len() == 1; kept != tc.wantKept {
 				t.Fatalf("entry kept: %v, want %v", kept, tc.wantKept)
 			}
 		})
@@ -140,8 +143,8 @@ func TestCachedTokenIsCheckedAgainstEachHandlersAuthorizedParties(t *testing.T) 
 		if out.status() != step.wantStatus {
 			t.Fatalf("step %d: status %d, want %d", i, out.status(), step.wantStatus)
 		}
-		if step.wantStatus == 401 && out.rec.Header().Get(headerAuthReason) != reasonTokenInvalidAuthorizedParties {
-			t.Fatalf("step %d: reason %q", i, out.rec.Header().Get(headerAuthReason))
+		if step.wantStatus == 401 && out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidAuthorizedParties {
+			t.Fatalf("step %d: reason %q", i, out.rec.Header().Get(wire.HeaderAuthReason))
 		}
 	}
 }
@@ -159,11 +162,11 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 	}{
 		{"session param names another session", func() *http.Request {
 			return newRequest(http.MethodGet, "https://app.example.com/api?_clerk_session_id=sess_2", "Authorization", "Bearer "+token)
-		}, reasonSessionIDMismatch},
+		}, wire.ReasonSessionIDMismatch},
 		{"cross-site POST with the cookie", func() *http.Request {
 			return newRequest(http.MethodPost, "https://app.example.com/api", "Cookie", cookies, "Origin", "https://evil.example")
-		}, reasonOriginMismatch},
-		{"pending session", func() *http.Request { return bearer(pending) }, reasonSessionPending},
+		}, wire.ReasonOriginMismatch},
+		{"pending session", func() *http.Request { return bearer(pending) }, wire.ReasonSessionPending},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Warm the cache with a request that passes, except for the
@@ -172,39 +175,23 @@ func TestCachedTokenStillGetsPerRequestChecks(t *testing.T) {
 			serve(h, bearer(pending))
 			for i := 0; i < 2; i++ {
 				out := serve(h, tc.req())
-				if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != tc.want {
+				if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != tc.want {
 					t.Fatalf("request %d: status %d reason %q, want 401 %q", i, out.status(), got, tc.want)
 				}
 			}
 		})
 	}
-	if n := h.cache.len(); n != 2 {
+	if n := h.cache.Len(); n != 2 {
 		t.Fatalf("%d cache entries, want the 2 tokens that verified", n)
 	}
-}
-
-// jwksOf is the JWK set of the given keys, as Clerk serves it.
-func jwksOf(keys map[string]*rsa.PublicKey) []byte {
-	var set struct {
-		Keys []map[string]string `json:"keys"`
-	}
-	for kid, k := range keys {
-		set.Keys = append(set.Keys, map[string]string{
-			"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	b, _ := json.Marshal(set)
-	return b
 }
 
 // A token verified by a key that then leaves the key set is verified
 // again, and denied; a refresh that brings the same keys back keeps it.
 func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	var jwks atomic.Pointer[[]byte]
-	set := jwksOf(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
+	set := testkit.JWKS(map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	jwks.Store(&set)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -216,45 +203,45 @@ func TestCacheDropsTokensOfRemovedKey(t *testing.T) {
 	token := sessionToken(t)
 
 	if out := serve(h, bearer(token)); out.status() != http.StatusOK {
-		t.Fatalf("first request: status %d reason %q", out.status(), out.rec.Header().Get(headerAuthReason))
+		t.Fatalf("first request: status %d reason %q", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 	}
-	if err := ks.fetch(context.Background()); err != nil {
+	if err := ks.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if out := serve(h, bearer(token)); out.status() != http.StatusOK || h.cache.len() != 1 {
-		t.Fatalf("after a refresh with the same keys: status %d, %d entries", out.status(), h.cache.len())
+	if out := serve(h, bearer(token)); out.status() != http.StatusOK || h.cache.Len() != 1 {
+		t.Fatalf("after a refresh with the same keys: status %d, %d entries", out.status(), h.cache.Len())
 	}
 
-	rotated := jwksOf(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
+	rotated := testkit.JWKS(map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
 	jwks.Store(&rotated)
-	if err := ks.fetch(context.Background()); err != nil {
+	if err := ks.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	out := serve(h, bearer(token))
-	if got := out.rec.Header().Get(headerAuthReason); out.status() != http.StatusUnauthorized || got != reasonJWKKidMismatch {
-		t.Fatalf("after key removal: status %d reason %q, want 401 %q", out.status(), got, reasonJWKKidMismatch)
+	if got := out.rec.Header().Get(wire.HeaderAuthReason); out.status() != http.StatusUnauthorized || got != wire.ReasonJWKKidMismatch {
+		t.Fatalf("after key removal: status %d reason %q, want 401 %q", out.status(), got, wire.ReasonJWKKidMismatch)
 	}
-	if h.cache.len() != 0 {
+	if h.cache.Len() != 0 {
 		t.Fatalf("the entry of the removed key is still cached")
 	}
 }
 
-func fakeEntry(token string, exp float64) *cacheEntry {
-	e := new(cacheEntry)
-	d := &e.jwt
-	d.entry, d.token = e, token
-	d.claims[clExp] = jsonValue{kind: jsonNumber, num: exp}
-	return newCacheEntry(d, nil)
+func fakeEntry(token string, exp float64) *tokencache.Entry {
+	e := new(tokencache.Entry)
+	d := &e.JWT
+	d.Entry, d.Raw = e, token
+	d.Claims[jwt.ClaimExp] = jsonscan.Value{Kind: jsonscan.Number, Num: exp}
+	return tokencache.Complete(d, nil)
 }
 
 func TestCacheIsBounded(t *testing.T) {
 	for _, size := range []int{1, 100, 5000} {
-		c := newTokenCache(size)
+		c := tokencache.New(size)
 		for i := 0; i < 10*size; i++ {
-			c.put(fakeEntry(fmt.Sprintf("token-%d", i), 2e9), testNow, 0)
+			c.Put(fakeEntry(fmt.Sprintf("token-%d", i), 2e9), testNow, 0)
 		}
-		if c.len() != size || c.capacity() != size {
-			t.Fatalf("size %d: %d entries after %d insertions, capacity %d", size, c.len(), 10*size, c.capacity())
+		if c.Len() != size || c.Capacity() != size {
+			t.Fatalf("size %d: %d entries after %d insertions, capacity %d", size, c.Len(), 10*size, c.Capacity())
 		}
 	}
 }
@@ -262,33 +249,33 @@ func TestCacheIsBounded(t *testing.T) {
 // A flood of distinct tokens, each seen once, evicts itself, not the
 // tokens in use.
 func TestCacheKeepsHotSetUnderFlood(t *testing.T) {
-	c := newTokenCache(100)
+	c := tokencache.New(100)
 	hot := make([]string, 50)
 	for i := range hot {
 		hot[i] = fmt.Sprintf("hot-%d", i)
-		c.put(fakeEntry(hot[i], 2e9), testNow, 0)
+		c.Put(fakeEntry(hot[i], 2e9), testNow, 0)
 	}
 	for i := 0; i < 5000; i++ {
 		if i%10 == 0 {
 			for _, tok := range hot {
-				if c.get(tok) == nil {
+				if c.Get(tok) == nil {
 					t.Fatalf("hot token %s evicted after %d flood insertions", tok, i)
 				}
 			}
 		}
-		c.put(fakeEntry(fmt.Sprintf("flood-%d", i), 2e9), testNow, 0)
+		c.Put(fakeEntry(fmt.Sprintf("flood-%d", i), 2e9), testNow, 0)
 	}
 }
 
 // Expired entries are evicted before entries in use, whatever their bit.
 func TestCacheEvictsExpiredFirst(t *testing.T) {
-	c := newTokenCache(2)
-	c.put(fakeEntry("expired", float64(testNow.Unix()-60)), testNow, 0)
-	c.put(fakeEntry("live", 2e9), testNow, 0)
-	c.get("expired")
-	c.get("live")
-	c.put(fakeEntry("new", 2e9), testNow, 0)
-	if c.get("expired") != nil || c.get("live") == nil || c.get("new") == nil {
+	c := tokencache.New(2)
+	c.Put(fakeEntry("expired", float64(testNow.Unix()-60)), testNow, 0)
+	c.Put(fakeEntry("live", 2e9), testNow, 0)
+	c.Get("expired")
+	c.Get("live")
+	c.Put(fakeEntry("new", 2e9), testNow, 0)
+	if c.Get("expired") != nil || c.Get("live") == nil || c.Get("new") == nil {
 		t.Fatal("the expired entry was not the one evicted")
 	}
 }
@@ -312,8 +299,8 @@ func TestCacheConcurrentUse(t *testing.T) {
 					n %= 4 // a hot set
 				}
 				out := serve(h, bearer(tokens[n]))
-				if want := fmt.Sprintf("user_%d", n); out.status() != http.StatusOK || out.upstream.Header.Get(headerUserID) != want {
-					errs <- fmt.Sprintf("token %d: status %d user %q", n, out.status(), out.upstream.Header.Get(headerUserID))
+				if want := fmt.Sprintf("user_%d", n); out.status() != http.StatusOK || out.upstream.Header.Get(wire.HeaderUserID) != want {
+					errs <- fmt.Sprintf("token %d: status %d user %q", n, out.status(), out.upstream.Header.Get(wire.HeaderUserID))
 					return
 				}
 			}
@@ -324,15 +311,15 @@ func TestCacheConcurrentUse(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	if h.cache.len() > size {
-		t.Fatalf("%d entries, bound %d", h.cache.len(), size)
+	if h.cache.Len() > size {
+		t.Fatalf("%d entries, bound %d", h.cache.Len(), size)
 	}
 }
 
 func TestSessionRawClaimsAreDecodedOnDemand(t *testing.T) {
 	h := newTestHandler(t)
 	token := sessionToken(t, func(c map[string]any) { c["plan"] = map[string]any{"tier": "pro"} })
-	d, err := decodeJWT(token)
+	d, err := tokencache.Decode(token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,9 +327,9 @@ func TestSessionRawClaimsAreDecodedOnDemand(t *testing.T) {
 	if verr != nil {
 		t.Fatal(verr)
 	}
-	plan, _ := s.rawClaims()["plan"].(map[string]any)
-	if plan["tier"] != "pro" || s.rawClaims()["sub"] != "user_1" {
-		t.Fatalf("raw claims %v", s.rawClaims())
+	plan, _ := s.RawClaims()["plan"].(map[string]any)
+	if plan["tier"] != "pro" || s.RawClaims()["sub"] != "user_1" {
+		t.Fatalf("raw claims %v", s.RawClaims())
 	}
 }
 

@@ -306,3 +306,42 @@ func noArgs(d *caddyfile.Dispenser) error {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// parseUserDetails reads the user_details block of the Caddyfile.
+func parseUserDetails(d *caddyfile.Dispenser) (*UserDetails, error) {
+	u := &UserDetails{}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "cache_ttl", "timeout":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return nil, d.Errf("user_details: %s: %q is not a positive duration", sub, v)
+			}
+			if sub == "cache_ttl" {
+				u.CacheTTL = caddy.Duration(dur)
+			} else {
+				u.Timeout = caddy.Duration(dur)
+			}
+		case "metadata":
+			keys := d.RemainingArgs()
+			if len(keys) == 0 {
+				return nil, d.Errf("user_details: metadata: needs at least one key")
+			}
+			u.Metadata = append(u.Metadata, keys...)
+		default:
+			return nil, d.Errf("user_details: unknown setting %q", sub)
+		}
+	}
+	if err := checkUserDetails(u); err != nil {
+		return nil, d.Errf("user_details: %v", err)
+	}
+	return u, nil
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,17 +15,6 @@ import (
 // Helpers to run a real Caddy in this process, on loopback ports of its own,
 // with no config persisted. Caddy holds one config per process, so tests
 // using them must not run in parallel.
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // loadCaddy runs cfg (a Caddy JSON config) and stops it when the test ends.
 func loadCaddy(t testing.TB, cfg any) {

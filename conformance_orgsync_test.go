@@ -2,6 +2,8 @@ package clerkauth
 
 import (
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,7 +77,7 @@ func (g *confGenerator) orgSyncToken(c *confConfig, o orgClaims, variant string)
 			m["sts"] = "pending"
 		}
 	})
-	return signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}, claims)
+	return testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}, claims)
 }
 
 var orgSyncPatterns = &OrganizationSync{
@@ -143,7 +145,7 @@ func (g *confGenerator) orgSyncCases() {
 						cookies = append(cookies, "__session="+tok, "__client_uat="+uatFor(now-100))
 					}
 					if c.counter != "" {
-						cookies = append(cookies, cookieRedirectCount+"="+c.counter)
+						cookies = append(cookies, wire.CookieRedirectCount+"="+c.counter)
 					}
 					method := c.shape.method
 					if method == http.MethodPost {
@@ -223,8 +225,8 @@ func TestConformanceOrgSyncInvalidPatterns(t *testing.T) {
 		if clerk[i].status != "error" || !strings.Contains(clerk[i].reason, "Invalid pattern") {
 			t.Errorf("%s: Clerk %s, want it to throw on the pattern", c.name, clerk[i])
 		}
-		a, _ := testKeys(t)
-		h := &Handler{PublishableKey: testPK, JWTKey: publicPEM(t, a), OrganizationSync: c.cfg.orgSync}
+		a, _ := testkit.Keys(t)
+		h := &Handler{PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), OrganizationSync: c.cfg.orgSync}
 		err := provisionErr(h)
 		if err == nil || !strings.Contains(err.Error(), "organization_sync: ") || !strings.Contains(err.Error(), "invalid pattern") {
 			t.Errorf("%s: our configuration gave %v, want it refused naming organization_sync and the pattern", c.name, err)

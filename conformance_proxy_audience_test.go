@@ -3,6 +3,9 @@ package clerkauth
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Conformance cases for the audience option and for a relative proxy URL
@@ -21,7 +24,7 @@ func (g *confGenerator) audienceToken(c *confConfig, aud any, expired bool) stri
 			m["exp"], m["iat"], m["nbf"] = now-60, now-120, now-130
 		}
 	})
-	return signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}, claims)
+	return testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}, claims)
 }
 
 type audAbsentType struct{}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -104,48 +106,48 @@ type deliberateDifference struct {
 // own: signed in, or the cross-origin sync handshake that follows a verified
 // cookie token.
 func signedInWithoutCheck(clerk confOutcome) bool {
-	return clerk.status == statusSignedIn ||
-		(clerk.status == statusHandshake && clerk.reason == reasonPrimaryDomainCrossOriginSync)
+	return clerk.status == wire.StatusSignedIn ||
+		(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryDomainCrossOriginSync)
 }
 
 var deliberateDifferences = []deliberateDifference{
-	{"issuer-required", func(c *confCase, clerk, ours confOutcome) bool { // A.3
-		return c.tags["iss-bad"] && ours.status == statusSignedOut && ours.reason == reasonTokenInvalidIssuer && signedInWithoutCheck(clerk)
+	{"issuer-required", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: issuer
+		return c.tags["iss-bad"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonTokenInvalidIssuer && signedInWithoutCheck(clerk)
 	}},
-	{"session-id-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.4
-		return c.tags["session-param"] && ours.status == statusSignedOut && ours.reason == reasonSessionIDMismatch && signedInWithoutCheck(clerk)
+	{"session-id-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: session parameter
+		return c.tags["session-param"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionIDMismatch && signedInWithoutCheck(clerk)
 	}},
-	{"origin-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // A.5
-		return c.tags["cross-origin-unsafe"] && ours.status == statusSignedOut && ours.reason == reasonOriginMismatch && signedInWithoutCheck(clerk)
+	{"origin-mismatch", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: cross-site unsafe
+		return c.tags["cross-origin-unsafe"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonOriginMismatch && signedInWithoutCheck(clerk)
 	}},
-	{"session-pending", func(c *confCase, clerk, ours confOutcome) bool { // A.6
-		return c.tags["pending"] && ours.status == statusSignedOut && ours.reason == reasonSessionPending && signedInWithoutCheck(clerk)
+	{"session-pending", func(c *confCase, clerk, ours confOutcome) bool { // checks we add: pending
+		return c.tags["pending"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonSessionPending && signedInWithoutCheck(clerk)
 	}},
 	{"redirect-count-at-least-3", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk stops the loop at exactly 3 only; we stop at 3 or more.
-		return c.tags["redirect-count-above-3"] && clerk.status == statusHandshake &&
-			ours.status == statusSignedOut && ours.reason == clerk.reason && ours.location == ""
+		return c.tags["redirect-count-above-3"] && clerk.status == wire.StatusHandshake &&
+			ours.status == wire.StatusSignedOut && ours.reason == clerk.reason && ours.location == ""
 	}},
 	{"refresh-not-attempted", func(c *confCase, clerk, ours confOutcome) bool {
 		// We never call the Backend API refresh (authenticate.go refreshError):
 		// Clerk's attempt fails offline, ours is not made.
-		const prefix = reasonSessionTokenExpired + "-refresh-"
+		const prefix = wire.ReasonSessionTokenExpired + "-refresh-"
 		return c.tags["refresh-cookie"] && clerk.status == ours.status &&
-			strings.HasPrefix(clerk.reason, prefix) && clerk.reason != prefix+refreshMissingAPIClient &&
-			ours.reason == prefix+refreshMissingAPIClient &&
-			sameLocation(clerk.location, ours.location, queryHandshakeReason) == ""
+			strings.HasPrefix(clerk.reason, prefix) && clerk.reason != prefix+wire.RefreshMissingAPIClient &&
+			ours.reason == prefix+wire.RefreshMissingAPIClient &&
+			sameLocation(clerk.location, ours.location, wire.QueryHandshakeReason) == ""
 	}},
 	{"dev-handshake-verification-error", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk throws on a development handshake token that fails
 		// verification; we go on with the normal flow, as production does.
 		return c.tags["handshake-token-bad"] && !c.cfg.production && clerk.status == "error" && ours.status != "error"
 	}},
-	{"forwarded-headers-untrusted", func(c *confCase, clerk, ours confOutcome) bool { // A.9
+	{"forwarded-headers-untrusted", func(c *confCase, clerk, ours confOutcome) bool { // forwarded headers
 		// Clerk builds the request URL from X-Forwarded-Host/-Proto whoever
 		// sent them; we only from a proxy Caddy trusts (none here), so only
 		// the URLs built from it differ.
 		return c.tags["forwarded"] && clerk.status == ours.status && clerk.reason == ours.reason &&
-			sameLocation(clerk.location, ours.location, queryRedirectURL) == "" && clerk.location != ours.location
+			sameLocation(clerk.location, ours.location, wire.QueryRedirectURL) == "" && clerk.location != ours.location
 	}},
 	{"audience-not-comparable", func(c *confCase, clerk, ours confOutcome) bool {
 		// Clerk's assertAudienceClaim checks only a string aud or a list of
@@ -153,8 +155,8 @@ var deliberateDifferences = []deliberateDifference{
 		// cannot compare (verify.go checkAudience).
 		// An expired token shows it as the handshake Clerk starts after
 		// its aud check passed.
-		return c.tags["aud-odd"] && ours.status == statusSignedOut && ours.reason == reasonTokenVerificationFailed &&
-			(signedInWithoutCheck(clerk) || strings.HasPrefix(clerk.reason, reasonSessionTokenExpired+"-"))
+		return c.tags["aud-odd"] && ours.status == wire.StatusSignedOut && ours.reason == wire.ReasonTokenVerificationFailed &&
+			(signedInWithoutCheck(clerk) || strings.HasPrefix(clerk.reason, wire.ReasonSessionTokenExpired+"-"))
 	}},
 	{"sync-redirect-url-not-web", func(c *confCase, clerk, ours confOutcome) bool {
 		// A development primary answering a satellite sync redirects to the
@@ -162,8 +164,8 @@ var deliberateDifferences = []deliberateDifference{
 		// too, and throws on a relative one), we only an absolute http(s)
 		// URL (handshake.go multiDomainSync) and otherwise go on.
 		clerkSynced := clerk.status == "error" ||
-			(clerk.status == statusHandshake && clerk.reason == reasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
-		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != reasonPrimaryRespondsToSyncing
+			(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
+		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != wire.ReasonPrimaryRespondsToSyncing
 	}},
 }
 
@@ -379,10 +381,10 @@ func runOurs(h *Handler, c *confCase) confOutcome {
 		return confOutcome{status: "error", reason: s.err.Error()}
 	}
 	hdr := s.rec.Header()
-	out := confOutcome{status: hdr.Get(headerAuthStatus), reason: hdr.Get(headerAuthReason), location: hdr.Get("Location"),
+	out := confOutcome{status: hdr.Get(wire.HeaderAuthStatus), reason: hdr.Get(wire.HeaderAuthReason), location: hdr.Get("Location"),
 		setCookies: hdr.Values("Set-Cookie")}
 	if out.status == "" {
-		out.status = statusSignedIn
+		out.status = wire.StatusSignedIn
 		if s.upstream == nil && out.location == "" {
 			out.status = "error"
 			out.reason = "neither passed on nor redirected"
@@ -394,8 +396,8 @@ func runOurs(h *Handler, c *confCase) confOutcome {
 // runClerkReference feeds the cases to conformance/reference.mjs.
 func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOutcome {
 	t.Helper()
-	a, _ := testKeys(t)
-	pemA := publicPEM(t, a)
+	a, _ := testkit.Keys(t)
+	pemA := testkit.PublicPEM(t, a)
 	type inCase struct {
 		Name    string         `json:"name"`
 		Options map[string]any `json:"options"`
@@ -514,7 +516,7 @@ type confGenerator struct {
 }
 
 func newConfGenerator(t testing.TB, bapi *fakeBackendAPI) *confGenerator {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	g := &confGenerator{t: t, rng: rand.New(rand.NewSource(confSeed)), bapi: bapi, keyA: a, keyB: b, names: map[string]int{}}
 	g.prod = &confConfig{name: "prod", pk: testPK, production: true, issuer: testIssuer, origin: testOrigin, parties: []string{testOrigin}}
 	g.prodOpen = &confConfig{name: "prod-no-parties", pk: testPK, production: true, issuer: testIssuer, origin: testOrigin}
@@ -542,7 +544,7 @@ var tokenVariants = []string{
 // token mints a session token of variant v for c, and the tags it implies.
 func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	now := testNow.Unix()
-	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}
+	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}
 	claims := sessionClaims(func(m map[string]any) { m["iss"] = c.issuer; m["azp"] = c.origin })
 	key := g.keyA
 	var tags []string
@@ -563,7 +565,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "iat-within-skew":
 		claims["iat"] = now + 4
 	case "bad-signature":
-		tok := signJWT(g.t, key, header, claims)
+		tok := testkit.SignJWT(g.t, key, header, claims)
 		i := strings.LastIndexByte(tok, '.') + 5
 		b := []byte(tok)
 		if b[i] == 'A' {
@@ -597,11 +599,11 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "cat-absent":
 		delete(header, "cat")
 	case "cat-ignore":
-		header["cat"] = jwtCategoryIgnore
+		header["cat"] = wire.JWTCategoryIgnore
 	case "cat-template":
 		header["cat"] = "cl_B7d4PD222AAA"
 	case "cat-m2m":
-		header["cat"] = jwtCategoryM2M
+		header["cat"] = wire.JWTCategoryM2M
 	case "typ-at-jwt":
 		header["typ"] = "at+jwt"
 	case "sub-mch":
@@ -623,7 +625,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	case "malformed-json":
 		return "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", nil
 	case "padded":
-		tok := signJWT(g.t, key, header, claims)
+		tok := testkit.SignJWT(g.t, key, header, claims)
 		parts := strings.Split(tok, ".")
 		for i, p := range parts {
 			if n := len(p) % 4; n != 0 {
@@ -672,7 +674,7 @@ func (g *confGenerator) token(c *confConfig, v string) (string, []string) {
 	default:
 		g.t.Fatalf("unknown token variant %q", v)
 	}
-	return signJWT(g.t, key, header, claims), tags
+	return testkit.SignJWT(g.t, key, header, claims), tags
 }
 
 // add records a case under a unique name.
@@ -732,7 +734,7 @@ func devCookies(c *confConfig) []string {
 	if c.production {
 		return nil
 	}
-	return []string{cookieDevBrowser + "=dvb_conformance", cookieDevBrowser + "_" + c.suffix() + "=dvb_conformance"}
+	return []string{wire.CookieDevBrowser + "=dvb_conformance", wire.CookieDevBrowser + "_" + c.suffix() + "=dvb_conformance"}
 }
 
 func uatFor(iat int64) string { return strconv.FormatInt(iat, 10) }
@@ -879,7 +881,7 @@ func (g *confGenerator) shapeAndLoopCases() {
 		for _, count := range []string{"", "0", "1", "2", "3", "x"} {
 			cookies := []string{"__session=" + expired, "__client_uat=" + uatFor(testNow.Unix()-200)}
 			if count != "" {
-				cookies = append(cookies, cookieRedirectCount+"="+count)
+				cookies = append(cookies, wire.CookieRedirectCount+"="+count)
 			}
 			g.add(&confCase{cfg: g.prod, name: fmt.Sprintf("prod/shape/%s-%s-%s/count=%s", s.method, s.dest, s.accept, count),
 				method: s.method, headers: s.headers(), cookies: cookies})
@@ -917,7 +919,7 @@ func (g *confGenerator) crossOriginCases() {
 						h = append(h, [2]string{"referer", ref})
 					}
 					g.add(&confCase{cfg: cfg, name: fmt.Sprintf("%s/referer/%s/count=%s/%s", cfg.name, ref, count, s.dest), headers: h,
-						cookies: append(append([]string{}, cookies...), cookieRedirectCount+"="+count)})
+						cookies: append(append([]string{}, cookies...), wire.CookieRedirectCount+"="+count)})
 				}
 			}
 		}
@@ -996,7 +998,7 @@ func (g *confGenerator) satelliteCases() {
 
 // handshakeToken signs a handshake payload carrying directives.
 func (g *confGenerator) handshakeToken(key *rsa.PrivateKey, directives []string) string {
-	return signJWT(g.t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": directives})
+	return testkit.SignJWT(g.t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, map[string]any{"handshake": directives})
 }
 
 // handshakeReturnCases: the return leg with a handshake token (query or
@@ -1030,7 +1032,7 @@ func (g *confGenerator) handshakeReturnCases() {
 				case "query":
 					target += "&__clerk_handshake=" + tok
 				case "cookie":
-					cookies = append(cookies, cookieHandshake+"="+tok)
+					cookies = append(cookies, wire.CookieHandshake+"="+tok)
 				case "nonce":
 					g.nonces++
 					nonce := fmt.Sprintf("nonce_%d", g.nonces)
@@ -1038,7 +1040,7 @@ func (g *confGenerator) handshakeReturnCases() {
 					if g.rng.Intn(2) == 0 {
 						target += "&__clerk_handshake_nonce=" + nonce
 					} else {
-						cookies = append(cookies, cookieHandshakeNonce+"="+nonce)
+						cookies = append(cookies, wire.CookieHandshakeNonce+"="+nonce)
 					}
 				}
 				if !cfg.production {
@@ -1051,7 +1053,7 @@ func (g *confGenerator) handshakeReturnCases() {
 		// Forged and broken handshake tokens never sign in; the stale cookies
 		// decide.
 		forged := g.handshakeToken(g.keyB, payloads[0].directives)
-		templ := signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "kid": "ins_a", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": payloads[0].directives})
+		templ := testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "kid": "ins_a", "cat": "cl_B7d4PD222AAA"}, map[string]any{"handshake": payloads[0].directives})
 		for _, bad := range []struct{ name, token string }{{"forged", forged}, {"template-category", templ}, {"malformed", "abc.def"}} {
 			for _, carrier := range []string{"query", "cookie"} {
 				target := "/back"
@@ -1059,7 +1061,7 @@ func (g *confGenerator) handshakeReturnCases() {
 				if carrier == "query" {
 					target += "?__clerk_handshake=" + bad.token
 				} else {
-					cookies = append(cookies, cookieHandshake+"="+bad.token)
+					cookies = append(cookies, wire.CookieHandshake+"="+bad.token)
 				}
 				g.add(&confCase{cfg: cfg, name: fmt.Sprintf("%s/handshake-%s/%s", cfg.name, bad.name, carrier), target: target,
 					headers: shapes[0].headers(), cookies: cookies, tags: tagSet("handshake-token-bad")})
@@ -1071,7 +1073,7 @@ func (g *confGenerator) handshakeReturnCases() {
 	}
 }
 
-// sessionParamCases: _clerk_session_id (decision A.4).
+// sessionParamCases: _clerk_session_id (docs/architecture.md, "Decision: checks we add").
 func (g *confGenerator) sessionParamCases() {
 	tok, _ := g.token(g.prod, "valid")
 	other, _ := g.token(g.prod, "other-sid")
@@ -1095,7 +1097,7 @@ func (g *confGenerator) deliberateCases() {
 	sfx := "_" + g.prod.suffix()
 	session := []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}
 
-	// A.5: unsafe cookie requests from elsewhere; bearer tokens and safe
+	// Checks we add: unsafe cookie requests from elsewhere; bearer tokens and safe
 	// methods are not affected.
 	for _, m := range []string{"POST", "PUT", "DELETE", "GET"} {
 		for _, site := range []struct{ name, header, value string }{
@@ -1114,22 +1116,22 @@ func (g *confGenerator) deliberateCases() {
 				headers: append(h, [2]string{"authorization", "Bearer " + tok})})
 		}
 	}
-	// A.6: pending sessions.
+	// Checks we add: pending sessions.
 	g.add(&confCase{cfg: g.prod, name: "prod/pending/header", headers: [][2]string{{"authorization", "Bearer " + pending}}, tags: tagSet(pendingTags...)})
 	g.add(&confCase{cfg: g.prod, name: "prod/pending/cookie", headers: shapes[0].headers(),
 		cookies: []string{"__session=" + pending, "__client_uat=" + uatFor(now-100)}, tags: tagSet(pendingTags...)})
 	// Redirect counters above 3: Clerk loops on, we stop.
 	for _, count := range []string{"4", "7"} {
 		g.add(&confCase{cfg: g.prod, name: "prod/redirect-count/" + count, headers: shapes[0].headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRedirectCount + "=" + count}, tags: tagSet("redirect-count-above-3")})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRedirectCount + "=" + count}, tags: tagSet("redirect-count-above-3")})
 	}
 	// A refresh cookie: Clerk tries the Backend API refresh (GET only).
 	for _, s := range []shape{shapes[0], shapes[2], shapes[6]} {
 		g.add(&confCase{cfg: g.prod, name: "prod/refresh-cookie/" + s.method + "-" + s.dest, method: s.method, headers: s.headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRefresh + sfx + "=rt_1"}, tags: tagSet("refresh-cookie")})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRefresh + sfx + "=rt_1"}, tags: tagSet("refresh-cookie")})
 	}
 	g.add(&confCase{cfg: g.prod, name: "prod/refresh-cookie/unsuffixed-ignored", headers: shapes[0].headers(),
-		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRefresh + "=rt_1"}})
+		cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRefresh + "=rt_1"}})
 }
 
 // parsingCases: how the request is read — cookie and header syntax, the loop
@@ -1166,7 +1168,7 @@ func (g *confGenerator) parsingCases() {
 			tags["redirect-count-above-3"] = true
 		}
 		g.add(&confCase{cfg: g.prod, name: "prod/redirect-count-syntax/" + count, headers: shapes[0].headers(),
-			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), cookieRedirectCount + "=" + count}, tags: tags})
+			cookies: []string{"__session=" + expired, "__client_uat=" + uatFor(now-200), wire.CookieRedirectCount + "=" + count}, tags: tags})
 	}
 	for _, h := range [][][2]string{
 		{{"sec-fetch-dest", "Document"}},
@@ -1197,12 +1199,12 @@ func (g *confGenerator) parsingCases() {
 		name  string
 		token string
 	}{
-		{"typ-wrong", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JOSE"}, map[string]any{"handshake": session})},
-		{"typ-absent", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session})},
-		{"rs512", signJWT(g.t, g.keyA, map[string]any{"alg": "RS512"}, map[string]any{"handshake": session})},
-		{"alg-none", signJWT(g.t, g.keyA, map[string]any{"alg": "none"}, map[string]any{"handshake": session})},
-		{"not-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session[0]})},
-		{"mixed-array", signJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []any{1, session[0], nil}})},
+		{"typ-wrong", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JOSE"}, map[string]any{"handshake": session})},
+		{"typ-absent", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session})},
+		{"rs512", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS512"}, map[string]any{"handshake": session})},
+		{"alg-none", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "none"}, map[string]any{"handshake": session})},
+		{"not-array", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": session[0]})},
+		{"mixed-array", testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256"}, map[string]any{"handshake": []any{1, session[0], nil}})},
 		{"quoted-value", g.handshakeToken(g.keyA, []string{`__session="` + tok + `"; Path=/`})},
 		{"two-sessions", g.handshakeToken(g.keyA, []string{"__session=" + other + "; Path=/", "__session_other=" + tok + "; Path=/"})},
 		{"session-prefix-name", g.handshakeToken(g.keyA, []string{"__sessionx=" + tok + "; Path=/"})},
@@ -1214,9 +1216,9 @@ func (g *confGenerator) parsingCases() {
 	good := g.handshakeToken(g.keyA, session)
 	forged := g.handshakeToken(g.keyB, session)
 	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/good", target: "/back?__clerk_handshake=" + good,
-		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + forged}})
+		headers: shapes[0].headers(), cookies: []string{wire.CookieHandshake + "=" + forged}})
 	g.add(&confCase{cfg: g.prod, name: "prod/handshake-query-over-cookie/forged", target: "/back?__clerk_handshake=" + forged,
-		headers: shapes[0].headers(), cookies: []string{cookieHandshake + "=" + good}})
+		headers: shapes[0].headers(), cookies: []string{wire.CookieHandshake + "=" + good}})
 	// A nonce wins over a token.
 	g.nonces++
 	nonce := fmt.Sprintf("nonce_%d", g.nonces)
@@ -1268,11 +1270,11 @@ func (g *confGenerator) moreConfigCases() {
 		func(c map[string]any) { c["iat"] = now + 61 },
 	} {
 		claims := sessionClaims(edit)
-		tok := signJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
+		tok := testkit.SignJWT(g.t, g.keyA, map[string]any{"alg": "RS256", "typ": "JWT"}, claims)
 		g.add(&confCase{cfg: skew, name: fmt.Sprintf("prod-skew-60s/cookie/exp=%v,nbf=%v,iat=%v", claims["exp"], claims["nbf"], claims["iat"]),
 			headers: shapes[0].headers(), cookies: []string{"__session=" + tok, "__client_uat=" + uatFor(now-100)}})
 	}
-	// Forwarded headers (A.9).
+	// Forwarded headers (docs/architecture.md, "Decision: forwarded headers").
 	expired, _ := g.token(g.prod, "expired")
 	for _, fwd := range [][][2]string{
 		{{"x-forwarded-host", "evil.example.net"}},

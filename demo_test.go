@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,8 +58,8 @@ func newDemoHandler(t *testing.T, edit ...func(*Handler)) *Handler {
 
 func TestDemoSettings(t *testing.T) {
 	h := newDemoHandler(t)
-	if h.demo == nil || h.signInURL != "/__clerk_demo/sign-in" || h.verify.issuer != "https://clerk.demo.localhost" || h.issuerPerRequest {
-		t.Errorf("demo: stand-in %v, sign-in %q, issuer %q (per request %v)", h.demo != nil, h.signInURL, h.verify.issuer, h.issuerPerRequest)
+	if h.demo == nil || h.signInURL != "/__clerk_demo/sign-in" || h.verify.Issuer != "https://clerk.demo.localhost" || h.issuerPerRequest {
+		t.Errorf("demo: stand-in %v, sign-in %q, issuer %q (per request %v)", h.demo != nil, h.signInURL, h.verify.Issuer, h.issuerPerRequest)
 	}
 	r := newRequest("GET", "http://localhost:8080/docs", "Accept", "text/html", "Cookie", "__client_uat=1")
 	out := serve(h, r)
@@ -102,7 +104,7 @@ func TestDemoBrowser(t *testing.T) {
 	cfg := adaptExample(t, "demo/Caddyfile")
 	t.Setenv("XDG_DATA_HOME", filepath.Join(t.TempDir(), ".data"))
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(t.TempDir(), ".config"))
-	origin := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	origin := fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t))
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	runnableDemo(t, cfg, strings.TrimPrefix(origin, "http://"), logFile)
 	loadCaddy(t, cfg)
@@ -137,7 +139,7 @@ func TestDemoBrowser(t *testing.T) {
 	if id["user"] != "user_demo" || !strings.HasPrefix(id["session"], "sess_demo_") || id["org"] != "org_demo org:admin" || !strings.HasSuffix(id["expiry"], " s") {
 		t.Errorf("the page shows %v", id)
 	}
-	first := end.cookie(cookieSession)
+	first := end.cookie(wire.CookieSession)
 
 	// The admin area, then the API from the page.
 	if end := visit(t, tab, origin+"/admin/"); end.status != 200 || !strings.Contains(end.text, "Admin area") {
@@ -161,25 +163,25 @@ func TestDemoBrowser(t *testing.T) {
 	if hs := seen.documentsUnder(origin + "/__clerk_demo/v1/client/handshake"); len(hs) != 1 {
 		t.Errorf("handshakes at the stand-in: %d, want 1 (%v)", len(hs), seen.documents())
 	}
-	if fresh := end.cookie(cookieSession); fresh == "" || fresh == first || end.cookie(cookieSession+"_"+cookieSuffix(demo.PublishableKey)) != fresh {
+	if fresh := end.cookie(wire.CookieSession); fresh == "" || fresh == first || end.cookie(wire.CookieSession+"_"+cookieSuffix(demo.PublishableKey)) != fresh {
 		t.Errorf("no fresh session token under both names after the handshake")
 	}
-	end.wantNoCookie(t, cookieHandshake)
+	end.wantNoCookie(t, wire.CookieHandshake)
 	if got := fetchFromPage(t, tab, "/api/me"); got.Status != 200 {
 		t.Errorf("fetch /api/me after the refresh: %+v", got)
 	}
 	res, err := chromedp.Run(tab, chromedp.Evaluate[fetchResult](`(async () => { const r = await fetch("/api/me", {credentials: "omit"});
 		return {status: r.status, redirected: r.redirected, reason: r.headers.get("X-Clerk-Auth-Reason") || "", body: ""}; })()`, chromedp.EvalAwaitPromise))
-	if err != nil || res.Status != 401 || res.Redirected || res.Reason != reasonSessionTokenAndUATMissing {
+	if err != nil || res.Status != 401 || res.Redirected || res.Reason != wire.ReasonSessionTokenAndUATMissing {
 		t.Errorf("fetch /api/me without cookies: %+v %v", res, err)
 	}
 
 	// Sign out: back on the sign-in page, and signed out for the site.
 	end = visit(t, tab, origin+"/__clerk_demo/sign-out")
-	if !strings.HasPrefix(end.url, origin+"/__clerk_demo/sign-in") || end.cookie(cookieClientUAT) != "0" {
-		t.Errorf("after sign-out: %s, __client_uat %q", end.url, end.cookie(cookieClientUAT))
+	if !strings.HasPrefix(end.url, origin+"/__clerk_demo/sign-in") || end.cookie(wire.CookieClientUAT) != "0" {
+		t.Errorf("after sign-out: %s, __client_uat %q", end.url, end.cookie(wire.CookieClientUAT))
 	}
-	end.wantNoCookie(t, cookieSession)
+	end.wantNoCookie(t, wire.CookieSession)
 
 	// A member is refused the admin area.
 	visit(t, tab, origin+"/")
@@ -198,7 +200,7 @@ func TestDemoBrowser(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), "/__clerk_demo/v1/client/handshake") {
 		t.Fatalf("the access log has no handshake: %v", err)
 	}
-	for _, token := range []string{first, end.cookie(cookieSession)} {
+	for _, token := range []string{first, end.cookie(wire.CookieSession)} {
 		if token != "" && strings.Contains(string(raw), token[strings.LastIndexByte(token, '.')+1:]) {
 			t.Errorf("the access log holds a session token")
 		}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -124,13 +129,13 @@ var errDeniedByRule = errors.New("the request would be denied by an authorizatio
 // diagnoseStatus is the exit status and error for a decision.
 func diagnoseStatus(d *decision) (int, error) {
 	switch {
-	case d.status == statusSignedIn && d.reason == "":
+	case d.status == wire.StatusSignedIn && d.reason == "":
 		return diagnoseExitSignedIn, nil
-	case d.status == statusSignedIn:
+	case d.status == wire.StatusSignedIn:
 		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule, d.reason)
-	case d.status == statusHandshake:
+	case d.status == wire.StatusHandshake:
 		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
-	case d.status == statusSignedOut:
+	case d.status == wire.StatusSignedOut:
 		return diagnoseExitSignedOut, fmt.Errorf("%w (%s)", errNotSignedIn, d.reason)
 	}
 	return diagnoseExitError, fmt.Errorf("%w: no decision (%s)", errNotSignedIn, d.reason)
@@ -306,7 +311,7 @@ func pickClerkHandler(doc any, path string, n int, rawURL string) (map[string]an
 	if u, err := url.Parse(rawURL); err == nil && u.Hostname() != "" {
 		var matching []foundHandler
 		for _, f := range found {
-			if len(f.hosts) == 0 || contains(f.hosts, u.Hostname()) {
+			if len(f.hosts) == 0 || slices.Contains(f.hosts, u.Hostname()) {
 				matching = append(matching, f)
 			}
 		}
@@ -501,14 +506,14 @@ func diagnoseRequest(h *Handler, method, rawURL, token, authorization, cookie st
 // recordingKeys notes the key handed out for a token, so that the
 // diagnosis can say which key verified it.
 type recordingKeys struct {
-	inner keyProvider
+	inner keys.Provider
 	kid   string
-	key   *verificationKey
-	err   *tokenError
+	key   *keys.Key
+	err   *jwt.Error
 }
 
-func (k *recordingKeys) keyFor(ctx context.Context, kid string) (*verificationKey, *tokenError) {
-	key, err := k.inner.keyFor(ctx, kid)
+func (k *recordingKeys) KeyFor(ctx context.Context, kid string) (*keys.Key, *jwt.Error) {
+	key, err := k.inner.KeyFor(ctx, kid)
 	k.kid, k.key, k.err = kid, key, err
 	return key, err
 }
@@ -519,9 +524,9 @@ type diagnosis struct {
 	decision *decision
 	response string
 	// token is the session token the decision was about, if any.
-	token      *decodedJWT
+	token      *tokencache.Token
 	tokenFrom  string
-	verifyErr  *tokenError // nil when the token verified
+	verifyErr  *jwt.Error // nil when the token verified
 	keyLine    string
 	evaluateAt time.Time
 }
@@ -549,7 +554,7 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	err := h.ServeHTTP(rec, r.WithContext(ctx), next)
 	dg.response = describeResponse(rec, err, passed)
 	if dg.decision == nil {
-		dg.decision = &decision{status: "unknown", reason: reasonUnexpectedError}
+		dg.decision = &decision{status: "unknown", reason: wire.ReasonUnexpectedError}
 	}
 
 	raw := ""
@@ -557,24 +562,24 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	case a.tokenInHeader != "":
 		raw, dg.tokenFrom = a.tokenInHeader, "the Authorization header"
 	case a.sessionCookie != "":
-		raw, dg.tokenFrom = a.sessionCookie, "the "+h.cookieName(cookieSession, a.suffixed)+" cookie"
+		raw, dg.tokenFrom = a.sessionCookie, "the "+h.cookieName(wire.CookieSession, a.suffixed)+" cookie"
 	}
 	if raw == "" {
 		return dg
 	}
-	jwt, derr := decodeJWT(raw)
+	tok, derr := tokencache.Decode(raw)
 	if derr != nil {
 		dg.verifyErr = derr
 		dg.keyLine = "none: the token could not be decoded"
 		return dg
 	}
-	dg.token = jwt
+	dg.token = tok
 	inner := h.keys
 	rk := &recordingKeys{inner: inner}
 	h.keys = rk
-	_, dg.verifyErr = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
+	_, dg.verifyErr = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
 	h.keys = inner
-	dg.keyLine = describeKey(rk, jwt, dg.verifyErr)
+	dg.keyLine = describeKey(rk, tok, dg.verifyErr)
 	return dg
 }
 
@@ -597,7 +602,7 @@ func describeResponse(rec *httptest.ResponseRecorder, err error, passed bool) st
 // authHeaders names the X-Clerk-Auth-* headers of a refusal.
 func authHeaders(rec *httptest.ResponseRecorder) string {
 	var b strings.Builder
-	for _, name := range []string{headerAuthStatus, headerAuthReason} {
+	for _, name := range []string{wire.HeaderAuthStatus, wire.HeaderAuthReason} {
 		if v := rec.Header().Get(name); v != "" {
 			fmt.Fprintf(&b, ", %s: %s", name, v)
 		}
@@ -605,31 +610,31 @@ func authHeaders(rec *httptest.ResponseRecorder) string {
 	return b.String()
 }
 
-func describeKey(rk *recordingKeys, jwt *decodedJWT, verifyErr *tokenError) string {
+func describeKey(rk *recordingKeys, tok *tokencache.Token, verifyErr *jwt.Error) string {
 	if rk.key == nil {
 		if rk.err != nil {
-			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.reason, rk.err.logText())
+			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.Reason, rk.err.LogText())
 		}
 		if verifyErr != nil {
-			return "none: the token was refused before a key was looked up (" + verifyErr.reason + ")"
+			return "none: the token was refused before a key was looked up (" + verifyErr.Reason + ")"
 		}
 		return "none"
 	}
-	key := fmt.Sprintf("kid %q from %s", rk.key.kid, keySourceName(rk.key))
-	if rk.key.source == "jwt_key" {
+	key := fmt.Sprintf("kid %q from %s", rk.key.Kid, keySourceName(rk.key))
+	if rk.key.Source == "jwt_key" {
 		key = "the configured jwt_key (PEM)"
 	}
-	if sigErr := verifySignature(jwt, rk.key); sigErr != nil {
-		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.reason)
+	if sigErr := rk.key.Verify(&tok.Token); sigErr != nil {
+		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.Reason)
 	}
-	return fmt.Sprintf("signature verified with %s, %s", key, jwt.alg())
+	return fmt.Sprintf("signature verified with %s, %s", key, tok.Alg())
 }
 
-func keySourceName(k *verificationKey) string {
-	if k.source == "" {
+func keySourceName(k *keys.Key) string {
+	if k.Source == "" {
 		return "the key set"
 	}
-	return displayURL(k.source)
+	return displayURL(k.Source)
 }
 
 // write prints the diagnosis for a person.
@@ -652,14 +657,14 @@ func (dg *diagnosis) write(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
-	if d.status == statusSignedIn && d.session != nil {
+	if d.status == wire.StatusSignedIn && d.session != nil {
 		s := d.session
 		if d.rule != "" {
 			fmt.Fprintf(w, "rule:      %s\n", d.rule)
 		}
-		fmt.Fprintf(w, "user:      %s (session %s)\n", s.userID, s.sessionID)
-		if s.orgID != "" {
-			fmt.Fprintf(w, "org:       %s role %s\n", s.orgID, s.orgRole)
+		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
+		if s.OrgID != "" {
+			fmt.Fprintf(w, "org:       %s role %s\n", s.OrgID, s.OrgRole)
 		}
 		if d.reason != "" {
 			// A rule refused the session: the token itself is fine.
@@ -686,9 +691,9 @@ func (dg *diagnosis) write(w io.Writer) {
 	if dg.verifyErr == nil {
 		fmt.Fprintf(w, "Claims (verified: signature and claims pass):\n")
 	} else {
-		fmt.Fprintf(w, "Claims (UNVERIFIED, %s: do not rely on them):\n", dg.verifyErr.reason)
+		fmt.Fprintf(w, "Claims (UNVERIFIED, %s: do not rely on them):\n", dg.verifyErr.Reason)
 	}
-	raw := rawClaims(dg.token.payload)
+	raw := jwt.RawClaims(dg.token.Payload)
 	claims, _ := json.MarshalIndent(raw, "  ", "  ")
 	fmt.Fprintf(w, "  %s\n", claims)
 	for _, name := range []string{"iat", "nbf", "exp"} {
@@ -700,10 +705,10 @@ func (dg *diagnosis) write(w io.Writer) {
 }
 
 // rawHeader is the token's header as JSON.parse gives it, for display.
-func rawHeader(d *decodedJWT) map[string]any {
-	seg, _, _ := strings.Cut(d.signingInput, ".")
+func rawHeader(d *tokencache.Token) map[string]any {
+	seg, _, _ := strings.Cut(d.SigningInput, ".")
 	var m map[string]any
-	if b, err := rawURLStrict.DecodeString(strings.TrimRight(seg, "=")); err == nil {
+	if b, err := jwt.RawURLStrict.DecodeString(strings.TrimRight(seg, "=")); err == nil {
 		_ = json.Unmarshal(b, &m)
 	}
 	return m

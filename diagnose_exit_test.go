@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // diagnoseExitCodeOf is the exit status Caddy's main would give err: the
@@ -32,9 +34,9 @@ func diagnoseExitCodeOf(err error) int {
 // as the command's help lists them, and a rule's 403 is reported as a
 // denial naming the rule, never as "the request goes on".
 func TestDiagnoseExitCodes(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	settings := []string{
-		"--publishable-key", testPK, "--jwt-key", publicPEM(t, a), "--authorized-parties", testOrigin,
+		"--publishable-key", testPK, "--jwt-key", testkit.PublicPEM(t, a), "--authorized-parties", testOrigin,
 		"--at", strconv.FormatInt(testNow.Unix(), 10),
 	}
 	expired := sessionToken(t, func(c map[string]any) { c["iat"], c["exp"] = testNow.Unix()-120, testNow.Unix()-60 })
@@ -57,7 +59,7 @@ func TestDiagnoseExitCodes(t *testing.T) {
 			"deny impersonated", diagnoseExitDenied, []string{"rule:      deny impersonated", "response:  403 Forbidden"}, []string{"the request goes on"}},
 		{"signed out", []string{"--token", expired}, "", diagnoseExitSignedOut, []string{"decision:  signed-out", "response:  401 Unauthorized"}, nil},
 		{"signed out, sign-in redirect", []string{"--document"}, "", diagnoseExitSignedOut, []string{"response:  307 redirect to https://accounts.example.com/sign-in"}, nil},
-		{"handshake", []string{"--document", "--cookie", cookieSession + "=" + expired + "; " + cookieClientUAT + "=1"}, "", diagnoseExitHandshake,
+		{"handshake", []string{"--document", "--cookie", wire.CookieSession + "=" + expired + "; " + wire.CookieClientUAT + "=1"}, "", diagnoseExitHandshake,
 			[]string{"decision:  handshake", "response:  307 redirect to https://clerk.example.com/v1/client/handshake"}, nil},
 		{"config error", []string{"--token", sessionToken(t), "--proxy-url", "clerk"}, "", diagnoseExitError, nil, nil},
 	} {
@@ -105,7 +107,7 @@ func writeDiagnoseCaddyfile(t *testing.T, key *rsa.PrivateKey, extra string) str
 	t.Helper()
 	dir := t.TempDir()
 	pemPath := filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(pemPath, []byte(publicPEM(t, key)), 0o644); err != nil {
+	if err := os.WriteFile(pemPath, []byte(testkit.PublicPEM(t, key)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "Caddyfile")

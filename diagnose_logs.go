@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"sort"
 	"strings"
 )
@@ -11,7 +12,7 @@ import (
 // holds the expired __session; the way back __clerk_handshake or
 // __clerk_handshake_nonce, and on development instances __clerk_db_jwt
 // (__dev_session is its old name).
-var tokenQueryParams = []string{queryHandshake, queryHandshakeNonce, queryDevBrowser, queryLegacyDevBrowser, querySession}
+var tokenQueryParams = []string{wire.QueryHandshake, wire.QueryHandshakeNonce, wire.QueryDevBrowser, wire.QueryLegacyDevBrowser, wire.QuerySession}
 
 // accessLogWarnings reads an adapted config and warns about every server
 // that runs clerk_auth and writes an access log whose request>uri is not

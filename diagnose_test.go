@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -39,9 +41,9 @@ func TestDiagnoseCommandIsRegistered(t *testing.T) {
 // decision, the reason, its plain-words explanation, which key verified the
 // token (or that none did), and labels the claims verified or not.
 func TestDiagnoseExplains(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	settings := []string{
-		"--publishable-key", testPK, "--jwt-key", publicPEM(t, a), "--authorized-parties", testOrigin,
+		"--publishable-key", testPK, "--jwt-key", testkit.PublicPEM(t, a), "--authorized-parties", testOrigin,
 		"--at", strconv.FormatInt(testNow.Unix(), 10),
 	}
 	const verifiedByPEM = "key:       signature verified with the configured jwt_key (PEM), RS256"
@@ -71,7 +73,7 @@ func TestDiagnoseExplains(t *testing.T) {
 		{"wrong issuer", []string{"--token", sessionToken(t, func(c map[string]any) { c["iss"] = "https://clerk.other.example" })}, false, []string{
 			"reason:    token-invalid-issuer", `Expected "https://clerk.example.com"`, "Claims (UNVERIFIED, token-invalid-issuer",
 		}, nil},
-		{"wrong key", []string{"--token", signJWT(t, b, map[string]any{"typ": "JWT", "kid": "ins_b"}, sessionClaims())}, false, []string{
+		{"wrong key", []string{"--token", testkit.SignJWT(t, b, map[string]any{"typ": "JWT", "kid": "ins_b"}, sessionClaims())}, false, []string{
 			"reason:    token-invalid-signature", "key:       the configured jwt_key (PEM) does NOT verify the signature (token-invalid-signature)",
 			"Claims (UNVERIFIED, token-invalid-signature",
 		}, []string{"signature verified"}},
@@ -90,7 +92,7 @@ func TestDiagnoseExplains(t *testing.T) {
 			"token:     none", "reason:    session-token-and-uat-missing",
 			"response:  307 redirect to https://accounts.example.com/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2F",
 		}, []string{"key:"}},
-		{"cookie, valid", []string{"--cookie", cookieSession + "=" + sessionToken(t) + "; " + cookieClientUAT + "=1"}, true, []string{
+		{"cookie, valid", []string{"--cookie", wire.CookieSession + "=" + sessionToken(t) + "; " + wire.CookieClientUAT + "=1"}, true, []string{
 			"token:     from the __session cookie", "decision:  signed-in", verifiedByPEM,
 		}, nil},
 	} {
@@ -140,7 +142,7 @@ func reasonLine(out string) string {
 // handler (picked by the URL's host among two sites), and the key from a
 // remote JWKS, which the output names.
 func TestDiagnoseFromCaddyfile(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	jwks := newCountingJWKS(t)
 	jwks.serveKeys(map[string]*rsa.PrivateKey{"ins_a": a})
 	dir := t.TempDir()

@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"go.uber.org/zap"
 )
 
@@ -116,16 +118,16 @@ func (h *Handler) detachEvents() {
 
 // reportFetch publishes the outcome of one fetch: metrics always, events
 // when the keys changed or the fetch failed. prev is the set held before.
-func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *tokenError, took time.Duration) {
+func (ks *remoteKeySet) reportFetch(r *keys.Remote, prev, got *keys.Map, err *jwt.Error, took time.Duration) {
 	observeKeyFetch(err, took)
-	jwksURL := displayURL(ks.url)
+	jwksURL := displayURL(r.URL)
 	if err != nil {
 		ks.sinks.mu.Lock()
 		ks.sinks.consecutiveFailures++
 		n := ks.sinks.consecutiveFailures
 		ks.sinks.mu.Unlock()
 		ks.sinks.emit(eventKeyFetchFailed, map[string]any{
-			"jwks_url": jwksURL, "reason": err.reason, "error": err.logText(),
+			"jwks_url": jwksURL, "reason": err.Reason, "error": err.LogText(),
 			"has_keys": prev != nil, "consecutive_failures": n,
 		})
 		return
@@ -142,16 +144,16 @@ func (ks *remoteKeySet) reportFetch(prev, got *keyMap, err *tokenError, took tim
 	})
 }
 
-func sameKeys(a, b *keyMap) bool {
+func sameKeys(a, b *keys.Map) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	if len(a.keys) != len(b.keys) {
+	if len(a.Keys) != len(b.Keys) {
 		return false
 	}
-	for kid, ka := range a.keys {
-		kb, ok := b.keys[kid]
-		if !ok || ka.alg != kb.alg || !ka.pub.Equal(kb.pub) {
+	for kid, ka := range a.Keys {
+		kb, ok := b.Keys[kid]
+		if !ok || ka.Alg != kb.Alg || !ka.Pub.Equal(kb.Pub) {
 			return false
 		}
 	}
@@ -160,14 +162,14 @@ func sameKeys(a, b *keyMap) bool {
 
 // kidDiff names the key ids that appeared and disappeared; a kid whose key
 // material changed counts as both.
-func kidDiff(prev, got *keyMap) (added, removed []string) {
+func kidDiff(prev, got *keys.Map) (added, removed []string) {
 	added, removed = []string{}, []string{}
-	for kid, k := range got.keys {
+	for kid, k := range got.Keys {
 		if prev == nil {
 			added = append(added, kid)
 			continue
 		}
-		if old, ok := prev.keys[kid]; !ok || old.alg != k.alg || !old.pub.Equal(k.pub) {
+		if old, ok := prev.Keys[kid]; !ok || old.Alg != k.Alg || !old.Pub.Equal(k.Pub) {
 			added = append(added, kid)
 			if ok {
 				removed = append(removed, kid)
@@ -175,8 +177,8 @@ func kidDiff(prev, got *keyMap) (added, removed []string) {
 		}
 	}
 	if prev != nil {
-		for kid := range prev.keys {
-			if _, ok := got.keys[kid]; !ok {
+		for kid := range prev.Keys {
+			if _, ok := got.Keys[kid]; !ok {
 				removed = append(removed, kid)
 			}
 		}
@@ -186,9 +188,9 @@ func kidDiff(prev, got *keyMap) (added, removed []string) {
 	return added, removed
 }
 
-func sortedKids(km *keyMap) []string {
-	kids := make([]string, 0, len(km.keys))
-	for kid := range km.keys {
+func sortedKids(km *keys.Map) []string {
+	kids := make([]string, 0, len(km.Keys))
+	for kid := range km.Keys {
 		kids = append(kids, kid)
 	}
 	sort.Strings(kids)

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 func init() {
@@ -55,13 +58,13 @@ func waitForEvent(t *testing.T, name string) caddy.Event {
 // of a real Caddy config receives key-fetch failures and key-set changes,
 // with clerk_auth as their origin.
 func TestKeyEventsReachSubscribers(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for len(recordedEvents) > 0 {
 		<-recordedEvents
 	}
 	jwks := newCountingJWKS(t)
 	jwks.serveError(http.StatusBadGateway)
-	siteAddr := addr(freePort(t))
+	siteAddr := addr(testkit.FreePort(t))
 	cfg := metricsSiteConfig("", siteAddr, jwks.URL+"/jwks", nil)
 	cfg["apps"].(map[string]any)["events"] = map[string]any{
 		"subscriptions": []any{map[string]any{
@@ -77,7 +80,7 @@ func TestKeyEventsReachSubscribers(t *testing.T) {
 	if got := failed.Origin().CaddyModule().ID; got != "http.handlers.clerk_auth" {
 		t.Errorf("origin %q", got)
 	}
-	if failed.Data["reason"] != reasonJWKRemoteFailedToLoad || failed.Data["jwks_url"] != jwks.URL+"/jwks" || failed.Data["has_keys"] != false {
+	if failed.Data["reason"] != wire.ReasonJWKRemoteFailedToLoad || failed.Data["jwks_url"] != jwks.URL+"/jwks" || failed.Data["has_keys"] != false {
 		t.Errorf("failure event data: %v", failed.Data)
 	}
 	if n, _ := failed.Data["consecutive_failures"].(int); n < 1 {
@@ -99,17 +102,17 @@ func TestKeyEventsReachSubscribers(t *testing.T) {
 // TestKeyChangeDiff: rotations are reported as the kids that came and went;
 // a kid whose key material changed is both.
 func TestKeyChangeDiff(t *testing.T) {
-	a, b := testKeys(t)
-	km := func(keys map[string]*rsa.PrivateKey) *keyMap {
-		m := &keyMap{keys: map[string]*verificationKey{}}
-		for kid, k := range keys {
-			m.keys[kid] = &verificationKey{kid: kid, alg: "RS256", pub: &k.PublicKey}
+	a, b := testkit.Keys(t)
+	km := func(privs map[string]*rsa.PrivateKey) *keys.Map {
+		m := &keys.Map{Keys: map[string]*keys.Key{}}
+		for kid, k := range privs {
+			m.Keys[kid] = &keys.Key{Kid: kid, Alg: "RS256", Pub: &k.PublicKey}
 		}
 		return m
 	}
 	for _, tc := range []struct {
 		name           string
-		prev, got      *keyMap
+		prev, got      *keys.Map
 		same           bool
 		added, removed []string
 	}{

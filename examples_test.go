@@ -12,6 +12,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // exampleSite is one example running in this process: its plain-HTTP
@@ -34,7 +38,7 @@ func (u *recordingUpstream) hostPort() string { return strings.TrimPrefix(u.URL,
 // replaced by a test server, keys from the environment set to the test
 // instance's), and checks one request each.
 func TestExamples(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	bearer := func(edits ...func(map[string]any)) string {
 		return "Bearer " + sessionToken(t, append([]func(map[string]any){liveTimes}, edits...)...)
 	}
@@ -50,7 +54,7 @@ func TestExamples(t *testing.T) {
 			}
 		},
 		"api-reverse-proxy": func(t *testing.T, s *exampleSite) {
-			resp, body := s.get(t, "api.example.com", "/orders", "Authorization", bearer(), headerUserID, "user_forged")
+			resp, body := s.get(t, "api.example.com", "/orders", "Authorization", bearer(), wire.HeaderUserID, "user_forged")
 			if resp.StatusCode != 200 || body != "upstream saw user user_1" {
 				t.Errorf("%d %q", resp.StatusCode, body)
 			}
@@ -84,7 +88,7 @@ func TestExamples(t *testing.T) {
 			resp, _ := s.get(t, "localhost", "/", "Accept", "text/html", "Sec-Fetch-Dest", "document")
 			loc, _ := url.Parse(resp.Header.Get("Location"))
 			if resp.StatusCode != 307 || loc == nil || loc.Host != "foo-bar-13.clerk.accounts.dev" || loc.Path != "/v1/client/handshake" ||
-				loc.Query().Get(queryHandshakeReason) != reasonDevBrowserMissing {
+				loc.Query().Get(wire.QueryHandshakeReason) != wire.ReasonDevBrowserMissing {
 				t.Errorf("page load without a dev browser: %d to %v", resp.StatusCode, loc)
 			}
 			devToken := bearer(func(c map[string]any) {
@@ -101,8 +105,8 @@ func TestExamples(t *testing.T) {
 				t.Errorf("token issued by the proxy URL: %d %q", resp.StatusCode, body)
 			}
 			resp, _ := s.get(t, "app.example.com", "/", "Authorization", bearer())
-			if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonTokenInvalidIssuer {
-				t.Errorf("token issued by the Frontend API itself: %d %q", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidIssuer {
+				t.Errorf("token issued by the Frontend API itself: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 			}
 			if resp, _ := s.get(t, "app.example.com", "/__clerk/v1/client"); resp.StatusCode != 200 ||
 				s.upstream.path != "/v1/client" || s.upstream.last.Get("Clerk-Proxy-Url") != "https://app.example.com/__clerk" ||
@@ -113,14 +117,14 @@ func TestExamples(t *testing.T) {
 		"multi-tenant": checkMultiTenantExample, // orgsync_test.go
 		"multi-session": func(t *testing.T, s *exampleSite) {
 			token := sessionToken(t, liveTimes)
-			d, _ := decodeJWT(token)
-			cookie := cookieSession + "=" + token + "; " + cookieClientUAT + "=" + formatCount(d.claims[clIat].num)
+			d, _ := tokencache.Decode(token)
+			cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.Claims[jwt.ClaimIat].Num)
 			if resp, _ := s.get(t, "app.example.com", "/orders?_clerk_session_id=sess_1", "Cookie", cookie); resp.StatusCode != 200 {
 				t.Errorf("own session: %d", resp.StatusCode)
 			}
 			resp, _ := s.get(t, "app.example.com", "/orders?_clerk_session_id=sess_2", "Cookie", cookie)
-			if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonSessionIDMismatch {
-				t.Errorf("another session: %d %q", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonSessionIDMismatch {
+				t.Errorf("another session: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 			}
 		},
 	}
@@ -142,14 +146,14 @@ func TestExamples(t *testing.T) {
 				t.Errorf("examples/%s has no README.md", name)
 			}
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
-			t.Setenv("CLERK_JWT_KEY", publicPEM(t, a))
+			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("CLERK_SECRET_KEY", "sk_test_example")
 			if name == "development-instance" {
 				t.Setenv("CLERK_PUBLISHABLE_KEY", testDevPK)
 			}
 			site := &exampleSite{upstream: newRecordingUpstream(t)}
 			cfg := adaptExample(t, path)
-			siteAddr := addr(freePort(t))
+			siteAddr := addr(testkit.FreePort(t))
 			site.base = "http://" + siteAddr
 			runnableExample(t, cfg, siteAddr, site.upstream.hostPort())
 			loadCaddy(t, cfg)

@@ -3,12 +3,10 @@ package clerkauth
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // fakeClerk is a Clerk instance on loopback: its Frontend API (the handshake
@@ -98,7 +99,7 @@ const (
 // is pk; secret, when set, is the secret key the Backend API wants.
 func newFakeClerk(t testing.TB, pk, secret string) *fakeClerk {
 	t.Helper()
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	_, production, err := parsePublishableKey(pk)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) s
 			claims["o"] = map[string]any{"id": id, "slg": slug, "rol": "admin"}
 		}
 	}
-	return signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": jwtCategorySession}, claims)
+	return testkit.SignJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid, "cat": wire.JWTCategorySession}, claims)
 }
 
 // activateOrganization is the Frontend API's handling of a handshake's
@@ -194,23 +195,23 @@ func (f *fakeClerk) activateOrganization(q url.Values) {
 // handshake token or, with format=nonce, as a nonce for the Backend API.
 func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	back, err := url.Parse(q.Get(queryRedirectURL))
-	if err != nil || (back.Scheme != "http" && back.Scheme != "https") || back.Host == "" || q.Get(queryHandshakeReason) == "" {
+	back, err := url.Parse(q.Get(wire.QueryRedirectURL))
+	if err != nil || (back.Scheme != "http" && back.Scheme != "https") || back.Host == "" || q.Get(wire.QueryHandshakeReason) == "" {
 		http.Error(w, "handshake needs an absolute redirect_url and a reason", http.StatusBadRequest)
 		return
 	}
 	azp := back.Scheme + "://" + back.Host
-	nonceFormat := q.Get(queryHandshakeFormat) == "nonce"
+	nonceFormat := q.Get(wire.QueryHandshakeFormat) == "nonce"
 
 	f.mu.Lock()
 	f.activateOrganization(q)
-	directives := f.directives(azp, q.Get(queryDevBrowser) == "", nonceFormat)
-	carrierName, carrierValue := cookieHandshake, ""
+	directives := f.directives(azp, q.Get(wire.QueryDevBrowser) == "", nonceFormat)
+	carrierName, carrierValue := wire.CookieHandshake, ""
 	if nonceFormat {
-		carrierName, carrierValue = cookieHandshakeNonce, randomID(f.t)
+		carrierName, carrierValue = wire.CookieHandshakeNonce, randomID(f.t)
 		f.nonces[carrierValue] = directives
 	} else {
-		carrierValue = signJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid},
+		carrierValue = testkit.SignJWT(f.t, f.key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": f.kid},
 			map[string]any{"handshake": directives, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
 	}
 	if f.development {
@@ -242,20 +243,20 @@ func (f *fakeClerk) directives(azp string, newDevBrowser, nonceFormat bool) []st
 			token = f.sessionToken(azp, uat, time.Minute)
 		}
 		f.lastSession = token
-		both(cookieSession, "="+token+"; Path=/; SameSite=Lax")
-		both(cookieClientUAT, "="+strconv.FormatInt(uat.Unix(), 10)+"; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieSession, "="+token+"; Path=/; SameSite=Lax")
+		both(wire.CookieClientUAT, "="+strconv.FormatInt(uat.Unix(), 10)+"; Path=/; Max-Age=315360000; SameSite=Lax")
 	default:
-		both(cookieSession, "=; Path=/; Max-Age=0; SameSite=Lax")
-		both(cookieClientUAT, "=0; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieSession, "=; Path=/; Max-Age=0; SameSite=Lax")
+		both(wire.CookieClientUAT, "=0; Path=/; Max-Age=315360000; SameSite=Lax")
 	}
 	if f.development && newDevBrowser {
-		both(cookieDevBrowser, "="+fakeDevBrowser+"; Path=/; Max-Age=315360000; SameSite=Lax")
+		both(wire.CookieDevBrowser, "="+fakeDevBrowser+"; Path=/; Max-Age=315360000; SameSite=Lax")
 	}
 	if !f.development {
 		// The carrier cookie has done its work: Clerk's payload clears it.
-		carrier := cookieHandshake
+		carrier := wire.CookieHandshake
 		if nonceFormat {
-			carrier = cookieHandshakeNonce
+			carrier = wire.CookieHandshakeNonce
 		}
 		d = append(d, carrier+"=; Path=/; Max-Age=0; SameSite=Lax")
 	}
@@ -299,11 +300,7 @@ func (f *fakeClerk) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": f.kid,
-		"n": base64.RawURLEncoding.EncodeToString(f.key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(f.key.E)).Bytes()),
-	}}})
+	_, _ = w.Write(testkit.JWKS(map[string]*rsa.PublicKey{f.kid: &f.key.PublicKey}))
 }
 
 // serveSignIn stands in for the Account Portal's sign-in page: it shows
@@ -311,7 +308,7 @@ func (f *fakeClerk) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 func serveSignIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!doctype html><title>Sign in</title><h1>Sign in</h1><p>After signing in you go back to <span id="redirect-url">%s</span></p>`,
-		html.EscapeString(r.URL.Query().Get(queryRedirectURL)))
+		html.EscapeString(r.URL.Query().Get(wire.QueryRedirectURL)))
 }
 
 func randomID(t testing.TB) string {

@@ -3,6 +3,9 @@ package clerkauth
 import (
 	"crypto/rsa"
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +61,7 @@ func newInstanceJWKS(t *testing.T, upstream string) *instanceJWKS {
 // See docs/many-instances.md.
 func TestFleetBrowser(t *testing.T) {
 	chromium := findChromium(t)
-	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = 100 * time.Millisecond })
+	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = 100 * time.Millisecond })
 	root := t.TempDir()
 	for name, body := range map[string]string{
 		"page.html": "<!doctype html><link rel=icon href=\"data:,\"><title>Docs</title><h1>" + protectedText + "</h1>",
@@ -69,11 +72,11 @@ func TestFleetBrowser(t *testing.T) {
 	}
 
 	clerk := newFakeClerk(t, testPK, "")
-	lb := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), clerk: clerk}
+	lb := &browserSite{origin: fmt.Sprintf("http://127.0.0.1:%d", testkit.FreePort(t)), clerk: clerk}
 	jwks := map[string]*instanceJWKS{}
 	var blocks, upstreams []string
 	for _, name := range []string{"a", "b"} {
-		port := freePort(t)
+		port := testkit.FreePort(t)
 		jwks[name] = newInstanceJWKS(t, clerk.fapi.URL+"/.well-known/jwks.json")
 		upstreams = append(upstreams, fmt.Sprintf("127.0.0.1:%d", port))
 		blocks = append(blocks, fmt.Sprintf(`http://127.0.0.1:%d {
@@ -135,7 +138,7 @@ func TestFleetBrowser(t *testing.T) {
 		// next page load fetches the session through the handshake.
 		clerk.setClient(clientSignedIn)
 		for _, sfx := range []string{"", "_" + clerk.suffix} {
-			setCookie(t, tab, lb, cookieClientUAT+sfx, fmt.Sprint(time.Now().Unix()))
+			setCookie(t, tab, lb, wire.CookieClientUAT+sfx, fmt.Sprint(time.Now().Unix()))
 		}
 		seen.reset()
 		end := visit(t, tab, page)
@@ -155,7 +158,7 @@ func TestFleetBrowser(t *testing.T) {
 	})
 
 	t.Run("key rotation at Clerk is seen by both instances", func(t *testing.T) {
-		_, newKey := testKeys(t)
+		_, newKey := testkit.Keys(t)
 		before := map[string]int64{"a": jwks["a"].fetches.Load(), "b": jwks["b"].fetches.Load()}
 		clerk.rotateKey(newKey, "ins_rotated")
 		// A session token of the new key, from a handshake.

@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -25,12 +28,12 @@ import (
 // fuzzHandler is the test handler with key B as its only key and a silent
 // logger.
 func fuzzHandler(f *testing.F, edit ...func(*Handler)) *Handler {
-	_, b := testKeys(f)
-	h := newTestHandler(f, append([]func(*Handler){func(h *Handler) { h.JWTKey = publicPEM(f, b) }}, edit...)...)
+	_, b := testkit.Keys(f)
+	h := newTestHandler(f, append([]func(*Handler){func(h *Handler) { h.JWTKey = testkit.PublicPEM(f, b) }}, edit...)...)
 	h.logger = zap.NewNop()
 	// A fuzzed cookie may name a handshake nonce: its exchange must not
 	// leave the machine.
-	h.httpClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+	h.api.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("no network while fuzzing")
 	})}
 	return h
@@ -46,7 +49,7 @@ func requireNotSignedIn(t *testing.T, out served, what string) {
 }
 
 func tokenSeeds(f *testing.F) []string {
-	a, _ := testKeys(f)
+	a, _ := testkit.Keys(f)
 	valid := sessionToken(f)
 	h, p, s := splitToken(valid)
 	return []string{
@@ -58,8 +61,8 @@ func tokenSeeds(f *testing.F) []string {
 		h + "." + p + "." + s + "==",
 		unsignedToken(map[string]any{"alg": "none"}, sessionClaims()),
 		unsignedToken(map[string]any{"alg": "HS256", "kid": "ins_a"}, sessionClaims()) + "c2ln",
-		signJWT(f, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, sessionClaims()),
-		signJWT(f, a, map[string]any{"alg": "RS512", "kid": "../../etc/passwd"}, sessionClaims(func(c map[string]any) { c["sub"] = "mch_1" })),
+		testkit.SignJWT(f, a, map[string]any{"alg": "RS256", "cat": "cl_B7d4PD222AAA"}, sessionClaims()),
+		testkit.SignJWT(f, a, map[string]any{"alg": "RS512", "kid": "../../etc/passwd"}, sessionClaims(func(c map[string]any) { c["sub"] = "mch_1" })),
 	}
 }
 
@@ -69,12 +72,12 @@ func FuzzDecodeJWT(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		d, err := decodeJWT(token)
+		d, err := tokencache.Decode(token)
 		if (d == nil) == (err == nil) {
 			t.Fatalf("decodeJWT returned both or neither: %v, %v", d, err)
 		}
-		if d != nil && !strings.HasPrefix(token, d.signingInput+".") {
-			t.Fatalf("signing input %q is not the token's first two parts", d.signingInput)
+		if d != nil && !strings.HasPrefix(token, d.SigningInput+".") {
+			t.Fatalf("signing input %q is not the token's first two parts", d.SigningInput)
 		}
 		out := serve(h, newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+token))
 		requireNotSignedIn(t, out, "header token")
@@ -183,14 +186,14 @@ func FuzzHandshakePayload(f *testing.F) {
 		hc := *h
 		// A fresh limiter: every input is exchanged, none is throttled.
 		hc.nonces = newNonceLimiter()
-		hc.httpClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		hc.api.HTTP = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(body))}, nil
 		})}
 		r := newRequest(http.MethodGet, "https://app.example.com/page?__clerk_handshake_nonce=n1", "Accept", "text/html")
 		out := serve(&hc, r)
 		requireNotSignedIn(t, out, "handshake payload")
 		for _, c := range out.rec.Header().Values("Set-Cookie") {
-			if strings.HasPrefix(c, cookieRedirectCount+"=") {
+			if strings.HasPrefix(c, wire.CookieRedirectCount+"=") {
 				continue
 			}
 			if _, ok := directiveDomainMatches(c, "app.example.com"); !ok {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -32,7 +34,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.respond(w, r, next, repl, &a, d)
 }
 
-// respond turns a decision into the response (decision A.8).
+// respond turns a decision into the response (docs/architecture.md,
+// "Decision: responses").
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, repl *caddy.Replacer, a *authRequest, d *decision) error {
 	hdr := w.Header()
 	for _, c := range d.setCookies {
@@ -46,7 +49,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	repl.Map(placeholdersFor(d))
 	h.publishURLOrg(repl, a) // organization_sync's {http.auth.clerk.url_org}
 
-	if d.status != statusSignedIn {
+	if d.status != wire.StatusSignedIn {
 		h.logger.Debug("clerk session not accepted",
 			zap.String("status", d.status), zap.String("reason", d.reason),
 			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
@@ -67,7 +70,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
-	case d.status == statusSignedIn:
+	case d.status == wire.StatusSignedIn:
 		publishSession(r, d.session, h.headers)
 		// A rule's denial is counted by deny, with its reason.
 		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
@@ -119,7 +122,7 @@ func isBuiltLocation(loc string) bool {
 // resolved handshake). Whatever the instance, they never reach the next
 // handler: __clerk_handshake is a live session token and
 // __clerk_db_jwt a development browser's credential.
-var handshakeParams = [...]string{queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce}
+var handshakeParams = [...]string{wire.QueryHandshake, wire.QueryHandshakeHelp, wire.QueryDevBrowser, wire.QueryHandshakeNonce}
 
 // removeHandshakeParams removes the handshake parameters from the request's
 // URL and RequestURI, keeping every other parameter byte for byte. A query
@@ -186,10 +189,10 @@ func dropQueryParams(raw string, names []string) (string, bool) {
 }
 
 func setDebugHeaders(hdr http.Header, d *decision) {
-	hdr.Set(headerAuthStatus, d.status)
-	hdr.Set(headerAuthReason, d.reason)
+	hdr.Set(wire.HeaderAuthStatus, d.status)
+	hdr.Set(wire.HeaderAuthReason, d.reason)
 	if d.message != "" {
-		hdr.Set(headerAuthMessage, d.message)
+		hdr.Set(wire.HeaderAuthMessage, d.message)
 	}
 }
 
@@ -221,12 +224,12 @@ func (h *Handler) signInRedirect(a *authRequest) string {
 	if crossOrigin && h.Satellite {
 		// Back from the primary's sign-in, a satellite without cookies must
 		// sync, or it sends the user to sign in again.
-		back.RawQuery = setQueryParam(back.RawQuery, querySynced, "false")
+		back.RawQuery = setQueryParam(back.RawQuery, wire.QuerySynced, "false")
 	}
-	target.RawQuery = setQueryParam(target.RawQuery, queryRedirectURL, back.String())
+	target.RawQuery = setQueryParam(target.RawQuery, wire.QueryRedirectURL, back.String())
 	if crossOrigin && h.isDevelopment() && a.devBrowser != "" {
 		// The Account Portal must sign in this browser's dev browser.
-		target.RawQuery = setQueryParam(target.RawQuery, queryDevBrowser, a.devBrowser)
+		target.RawQuery = setQueryParam(target.RawQuery, wire.QueryDevBrowser, a.devBrowser)
 	}
 	if relative {
 		// A path stays a path: the Location must not take its host from
@@ -249,7 +252,7 @@ func stripIdentityHeaders(r *http.Request) {
 			delete(h, k)
 		}
 	}
-	for _, name := range [...]string{headerConnection, headerProxyConnection} {
+	for _, name := range [...]string{wire.HeaderConnection, wire.HeaderProxyConnection} {
 		if v, ok := h[name]; ok && namesIdentityHeader(v) {
 			if kept := withoutIdentityTokens(v); len(kept) != 0 {
 				h[name] = kept
@@ -261,11 +264,11 @@ func stripIdentityHeaders(r *http.Request) {
 	// Trailers announced in Trailer: the server has them as keys of
 	// r.Trailer; an announcement still in the header (a body that is not
 	// chunked) is hop-by-hop for reverse_proxy, but is scrubbed all the same.
-	if v, ok := h[headerTrailer]; ok && namesIdentityHeader(v) {
+	if v, ok := h[wire.HeaderTrailer]; ok && namesIdentityHeader(v) {
 		if kept := withoutIdentityTokens(v); len(kept) != 0 {
-			h[headerTrailer] = kept
+			h[wire.HeaderTrailer] = kept
 		} else {
-			delete(h, headerTrailer)
+			delete(h, wire.HeaderTrailer)
 		}
 	}
 	if r.Trailer != nil {
@@ -360,16 +363,6 @@ func isIdentityHeaderName(k string) bool {
 	return true
 }
 
-// identityHeaders and identityPlaceholders name the session's values in
-// the order of session.identity.
-var (
-	identityHeaders      = [...]string{headerUserID, headerSessionID, headerOrgID, headerOrgRole, headerOrgSlug, headerActorID}
-	identityPlaceholders = [...]string{
-		"http.auth.user.id", "http.auth.user.session_id", "http.auth.user.org_id",
-		"http.auth.user.org_role", "http.auth.user.org_slug", "http.auth.user.actor_id",
-	}
-)
-
 // upstreamHeaders is which session headers go on to the next handlers
 // (upstream_headers).
 type upstreamHeaders uint8
@@ -397,33 +390,33 @@ func parseUpstreamHeaders(v string) (upstreamHeaders, bool) {
 // to upstream headers: a later handler may edit a header value in place,
 // and the session they come from is shared by every request that carries
 // its token.
-type sessionHeaderValues [len(identityHeaders) + len(entitlementHeaders)]string
+type sessionHeaderValues [len(session.IdentityHeaders) + len(session.EntitlementHeaders)]string
 
 // publishSession sets the identity headers of a signed-in request and, with
 // upstream_headers all, its organization permission, plan and feature
 // headers, in one allocation. The placeholders come from the session
 // (session.placeholder) whatever is published here.
-func publishSession(r *http.Request, s *session, which upstreamHeaders) {
+func publishSession(r *http.Request, s *session.Session, which upstreamHeaders) {
 	if which == upstreamOff {
 		return
 	}
-	vals := s.identity()
+	vals := s.Identity()
 	buf := new(sessionHeaderValues)
 	for i, v := range vals {
 		if v != "" {
 			buf[i] = v
-			r.Header[identityHeaders[i]] = buf[i : i+1 : i+1]
+			r.Header[session.IdentityHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
 	if which != upstreamAll {
 		return
 	}
-	e := s.entitlements()
-	for i, v := range [...]string{e.permsValue, e.plansValue, e.featuresValue} {
-		if v != "" && e.headerValid[i] {
-			n := len(identityHeaders) + i
+	e := s.Entitlements()
+	for i, v := range [...]string{e.PermsValue, e.PlansValue, e.FeaturesValue} {
+		if v != "" && e.HeaderValid[i] {
+			n := len(session.IdentityHeaders) + i
 			buf[n] = v
-			r.Header[entitlementHeaders[i]] = buf[n : n+1 : n+1]
+			r.Header[session.EntitlementHeaders[i]] = buf[n : n+1 : n+1]
 		}
 	}
 }
@@ -440,72 +433,24 @@ func publishSession(r *http.Request, s *session, which upstreamHeaders) {
 // such as "X-User: {http.auth.user.id}" would reach an upstream with a
 // non-empty user id for an anonymous visitor.
 func placeholdersFor(d *decision) caddy.ReplacerFunc {
-	if d.status == statusSignedIn && d.session != nil {
-		return d.session.placeholders
+	if d.status == wire.StatusSignedIn && d.session != nil {
+		return d.session.Placeholders
 	}
 	status, reason := d.status, d.reason
 	return func(key string) (any, bool) {
 		switch key {
 		case "http.auth.clerk.status":
-			return statusValue(status), true
+			return session.StatusValue(status), true
 		case "http.auth.clerk.reason":
 			return reason, true
 		}
-		return ownPlaceholder(key)
+		return session.OwnPlaceholder(key)
 	}
 }
-
-// ownPlaceholder answers "" for a key in our namespaces that has no value
-// on this request.
-func ownPlaceholder(key string) (any, bool) {
-	if strings.HasPrefix(key, "http.auth.user.") || strings.HasPrefix(key, "http.auth.clerk.") {
-		return anyNoReason, true
-	}
-	return nil, false
-}
-
-// placeholder is placeholdersFor of a signed-in request with this session.
-func (s *session) placeholder(key string) (any, bool) {
-	const prefix = "http.auth."
-	if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
-		return nil, false
-	}
-	switch key {
-	case "http.auth.clerk.status":
-		return anySignedIn, true
-	case "http.auth.clerk.reason":
-		return anyNoReason, true
-	}
-	for i, name := range identityPlaceholders {
-		if key == name {
-			return s.boxed().identity[i], true
-		}
-	}
-	for i, name := range entitlementPlaceholders {
-		if key == name {
-			return s.boxed().entitlements[i], true
-		}
-	}
-	return ownPlaceholder(key)
-}
-
-// statusValue boxes the status for the replacer without allocating.
-func statusValue(status string) any {
-	switch status {
-	case statusSignedIn:
-		return anySignedIn
-	case statusSignedOut:
-		return anySignedOut
-	case statusHandshake:
-		return anyHandshake
-	}
-	return status
-}
-
-var anySignedIn, anySignedOut, anyHandshake, anyNoReason any = statusSignedIn, statusSignedOut, statusHandshake, ""
 
 // requestURL is Clerk's clerkUrl: the URL the client asked for. Forwarded
-// host and scheme count only from a proxy Caddy trusts (decision A.9).
+// host and scheme count only from a proxy Caddy trusts (docs/architecture.md,
+// "Decision: forwarded headers").
 func (h *Handler) requestURL(r *http.Request) *url.URL {
 	u := new(url.URL)
 	h.setRequestURL(u, r)

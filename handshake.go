@@ -1,52 +1,55 @@
 package clerkauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"hash/maphash"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 )
 
-// handshakeURL is buildRedirectToHandshake (reference F.5.1): the Frontend
+// handshakeURL is buildRedirectToHandshake (@clerk/backend
+// tokens/authenticateContext.ts and tokens/request.ts): the Frontend
 // API's handshake endpoint, told where to come back to.
 func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	redirect := a.clerkURL
-	redirect.RawQuery = removeQueryParams(redirect.RawQuery, queryDevBrowser, queryLegacyDevBrowser)
+	redirect.RawQuery = removeQueryParams(redirect.RawQuery, wire.QueryDevBrowser, wire.QueryLegacyDevBrowser)
 	var q strings.Builder
-	appendParam(&q, queryRedirectURL, redirect.String())
-	appendParam(&q, queryAPIVersion, clerkAPIVersion)
-	appendParam(&q, querySuffixedCookies, boolString(a.suffixed))
-	appendParam(&q, queryHandshakeReason, reason)
+	appendParam(&q, wire.QueryRedirectURL, redirect.String())
+	appendParam(&q, wire.QueryAPIVersion, wire.APIVersion)
+	appendParam(&q, wire.QuerySuffixedCookies, strconv.FormatBool(a.suffixed))
+	appendParam(&q, wire.QueryHandshakeReason, reason)
 	if h.SecretKey != "" {
-		// Decision A.7: with a secret key the payload comes back as a nonce
+		// docs/architecture.md, "Decision: the nonce handshake": with a
+		// secret key the payload comes back as a nonce
 		// we exchange at the Backend API; without one, as a signed token.
-		appendParam(&q, queryHandshakeFormat, "nonce")
+		appendParam(&q, wire.QueryHandshakeFormat, "nonce")
 	}
-	if t := firstNonEmpty(a.sessionCookie, a.tokenInHeader); t != "" {
-		appendParam(&q, querySession, t)
+	if t := cmp.Or(a.sessionCookie, a.tokenInHeader); t != "" {
+		appendParam(&q, wire.QuerySession, t)
 	}
 	if h.isDevelopment() && a.devBrowser != "" {
-		appendParam(&q, queryDevBrowser, a.devBrowser)
+		appendParam(&q, wire.QueryDevBrowser, a.devBrowser)
 	}
 	// organization_id, last, on every handshake of a URL organization_sync
 	// matches (orgsync.go).
 	h.appendOrgSyncParam(&q, a)
 	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
-}
-
-func boolString(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
 
 func appendParam(b *strings.Builder, name, value string) {
@@ -109,7 +112,7 @@ func removeQueryParams(raw string, names ...string) string {
 	return rewriteQuery(raw, func(p []queryPair) []queryPair {
 		out := p[:0]
 		for _, q := range p {
-			if !contains(names, q.name) {
+			if !slices.Contains(names, q.name) {
 				out = append(out, q)
 			}
 		}
@@ -151,49 +154,53 @@ func rewriteQuery(raw string, edit func([]queryPair) []queryPair) string {
 	return b.String()
 }
 
-// multiDomainSync is reference C steps 4.2 and 4.3: satellites sync with
+// multiDomainSync is the satellite and primary-domain sync of
+// authenticateRequestWithTokenInCookie (@clerk/backend tokens/request.ts):
+// satellites sync with
 // the primary domain, and on development the primary answers them.
 func (h *Handler) multiDomainSync(a *authRequest) *decision {
 	if h.inst == nil {
 		return nil
 	}
-	synced := a.query.Get(querySynced)
+	synced := a.query.Get(wire.QuerySynced)
 	needsSync, completed := synced == "false", synced == "true"
 	hasCookies := a.sessionCookie != "" || a.clientUAT != 0
 	if h.Satellite && a.header("Sec-Fetch-Dest") == "document" && a.r.Method == http.MethodGet && !completed {
 		if !h.SatelliteAutoSync && !hasCookies && !needsSync {
-			return signedOut(reasonSessionTokenAndUATMissing, "", "", false)
+			return signedOut(wire.ReasonSessionTokenAndUATMissing, "", "", false)
 		}
 		if !hasCookies || needsSync {
 			if h.inst.production {
-				return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", "")
+				return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", "")
 			}
 			u, err := url.Parse(h.signInURL)
 			if err != nil {
-				return signedOut(reasonSatelliteNeedsSyncing, "", "", false)
+				return signedOut(wire.ReasonSatelliteNeedsSyncing, "", "", false)
 			}
-			u.RawQuery = appendQueryParam(u.RawQuery, queryClerkRedirectURL, a.clerkURL.String())
-			return h.maybeHandshake(a, reasonSatelliteNeedsSyncing, "", u.String())
+			u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryClerkRedirectURL, a.clerkURL.String())
+			return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", u.String())
 		}
 	}
 	if h.isDevelopment() && !h.Satellite {
-		if back := a.query.Get(queryClerkRedirectURL); back != "" {
+		if back := a.query.Get(wire.QueryClerkRedirectURL); back != "" {
 			u, err := url.Parse(back)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				// Only an absolute web URL; never javascript: or a relative path.
 				return nil
 			}
 			if a.devBrowser != "" {
-				u.RawQuery = appendQueryParam(u.RawQuery, queryDevBrowser, a.devBrowser)
+				u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryDevBrowser, a.devBrowser)
 			}
-			u.RawQuery = setQueryParam(u.RawQuery, querySynced, "true")
-			return h.maybeHandshake(a, reasonPrimaryRespondsToSyncing, "", u.String())
+			u.RawQuery = setQueryParam(u.RawQuery, wire.QuerySynced, "true")
+			return h.maybeHandshake(a, wire.ReasonPrimaryRespondsToSyncing, "", u.String())
 		}
 	}
 	return nil
 }
 
-// needsCrossOriginSync is step 4.11: a signed-in document navigation that
+// needsCrossOriginSync is the cross-origin referrer check of
+// authenticateRequestWithTokenInCookie (isCrossOriginReferrer in
+// @clerk/backend tokens/request.ts): a signed-in document navigation that
 // arrives from another site refreshes through the handshake once.
 func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
 	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.header("Sec-Fetch-Dest") != "document" || a.redirectCount != 0 {
@@ -274,7 +281,8 @@ func webOrigin(u *url.URL) string {
 	return scheme + "://" + host
 }
 
-// resolveHandshake is the return leg (reference C step 4.1, F.5.3): the
+// resolveHandshake is the return leg (resolveHandshake in @clerk/backend
+// tokens/handshake.ts, called from authenticateRequest in tokens/request.ts): the
 // cookie directives come from a nonce exchanged at the Backend API or from a
 // handshake token signed by the instance's key, never from anything else.
 // A nil result means the handshake did not resolve and the normal flow goes
@@ -284,10 +292,10 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	if a.handshakeNonce != "" {
 		directives = h.exchangeHandshakeNonce(ctx, a.handshakeNonce)
 	} else {
-		var err *tokenError
+		var err *jwt.Error
 		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
 		if err != nil {
-			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.reason), zap.String("detail", err.logText()))
+			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.Reason), zap.String("detail", err.LogText()))
 			return nil
 		}
 	}
@@ -298,33 +306,33 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	}}
 	if h.isDevelopment() {
 		clean := a.clerkURL
-		clean.RawQuery = removeQueryParams(clean.RawQuery, queryHandshake, queryHandshakeHelp, queryDevBrowser, queryHandshakeNonce)
+		clean.RawQuery = removeQueryParams(clean.RawQuery, wire.QueryHandshake, wire.QueryHandshakeHelp, wire.QueryDevBrowser, wire.QueryHandshakeNonce)
 		out.location = clean.String()
 	}
 	sessionToken := ""
 	for _, d := range directives {
 		pair, _, _ := strings.Cut(d, ";")
 		name, value, _ := strings.Cut(pair, "=")
-		if strings.HasPrefix(name, cookieSession) {
+		if strings.HasPrefix(name, wire.CookieSession) {
 			value, _, _ = strings.Cut(value, "=")
 			sessionToken = value
 		}
 	}
 	if sessionToken == "" {
-		out.status, out.reason, out.carrier = statusSignedOut, reasonSessionTokenMissing, "cookie"
+		out.status, out.reason, out.carrier = wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
 		return out
 	}
-	jwt, err := decodeJWT(sessionToken)
-	var s *session
+	tok, err := tokencache.Decode(sessionToken)
+	var s *session.Session
 	if err == nil {
-		s, err = h.verifyRequestSession(ctx, a, jwt, h.verify.skew)
-		if err != nil && h.isDevelopment() && isTimeReason(err.reason) {
+		s, err = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
+		if err != nil && h.isDevelopment() && isTimeReason(err.Reason) {
 			// Clerk's development clock-skew allowance for the handshake.
-			s, err = h.verifyRequestSession(ctx, a, jwt, 24*time.Hour)
+			s, err = h.verifyRequestSession(ctx, a, tok, 24*time.Hour)
 		}
 	}
 	if err != nil {
-		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.reason))
+		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.Reason))
 		return nil
 	}
 	checked := h.signedInChecks(a, s, "cookie")
@@ -376,37 +384,37 @@ func directiveDomainMatches(directive, host string) (domain string, ok bool) {
 }
 
 func isTimeReason(r string) bool {
-	return r == reasonTokenExpired || r == reasonTokenNotActiveYet || r == reasonTokenIatInTheFuture
+	return r == wire.ReasonTokenExpired || r == wire.ReasonTokenNotActiveYet || r == wire.ReasonTokenIatInTheFuture
 }
 
 // verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
 // typ, alg, category and signature; its time claims are not checked.
-func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *tokenError) {
-	d, err := decodeJWT(token)
+func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *jwt.Error) {
+	d, err := tokencache.Decode(token)
 	if err != nil {
 		return nil, err
 	}
 	if h.keys == nil {
-		return nil, &tokenError{reason: reasonJWKFailedToResolve, message: "Failed to resolve JWK during handshake verification."}
+		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during handshake verification."}
 	}
-	key, err := h.keys.keyFor(ctx, d.kid())
+	key, err := h.keys.KeyFor(ctx, d.Kid())
 	if err != nil {
 		return nil, err
 	}
-	if cat, present := d.cat(); present && cat != jwtCategorySession && cat != jwtCategoryIgnore {
-		return nil, &tokenError{reason: reasonTokenInvalid, message: "Invalid handshake token category."}
+	if cat, present := d.Cat(); present && cat != wire.JWTCategorySession && cat != wire.JWTCategoryIgnore {
+		return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Invalid handshake token category."}
 	}
-	if err := verifySignature(d, key); err != nil {
+	if err := key.Verify(&d.Token); err != nil {
 		return nil, err
 	}
-	raw, _ := rawClaims(d.payload)["handshake"].([]any)
+	raw, _ := jwt.RawClaims(d.Payload)["handshake"].([]any)
 	directives := make([]string, 0, len(raw))
 	for _, v := range raw {
 		s, ok := v.(string)
 		if !ok {
 			// Clerk's SDK throws on a directive that is not a string, and
 			// the handshake does not resolve; so it must not here either.
-			return nil, &tokenError{reason: reasonTokenInvalid, message: "Handshake payload holds a directive that is not a string."}
+			return nil, &jwt.Error{Reason: wire.ReasonTokenInvalid, Message: "Handshake payload holds a directive that is not a string."}
 		}
 		directives = append(directives, s)
 	}
@@ -513,7 +521,7 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 		}
 		// The exchange is not tied to the request that started it: a
 		// client that goes away does not fail the others waiting on it.
-		fctx, cancel := context.WithTimeout(context.Background(), keyFetchTimeout)
+		fctx, cancel := context.WithTimeout(context.Background(), keys.FetchTimeout)
 		defer cancel()
 		directives, ok := h.fetchHandshakePayload(fctx, nonce)
 		if !ok {
@@ -530,32 +538,39 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 	}
 }
 
+// maxHandshakePayloadBytes bounds what is read of a nonce exchange's answer.
+const maxHandshakePayloadBytes = 1 << 20
+
 // fetchHandshakePayload is one nonce exchange at the Backend API; ok is
 // false when it did not give a payload.
 func (h *Handler) fetchHandshakePayload(ctx context.Context, nonce string) (directives []string, ok bool) {
 	u := h.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	status, body, err := h.api.Get(ctx, u, maxHandshakePayloadBytes)
+	if err != nil && status == 0 {
+		h.logger.Warn("handshake nonce exchange failed", zap.String("error", clerkapi.RedactURLError(err)))
 		return nil, false
 	}
-	req.Header.Set("Authorization", "Bearer "+h.SecretKey)
-	req.Header.Set("Clerk-API-Version", clerkAPIVersion)
-	resp, err := h.httpClient.Do(req)
-	if err != nil {
-		h.logger.Warn("handshake nonce exchange failed", zap.String("error", redactURLError(err)))
-		return nil, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", resp.StatusCode))
+	if status != http.StatusOK {
+		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", status))
 		return nil, false
 	}
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&payload) != nil {
+	if err != nil || json.Unmarshal(body, &payload) != nil {
 		h.logger.Warn("handshake nonce exchange answered something that is not a payload")
 		return nil, false
 	}
 	return payload.Directives, true
 }
+
+// Bounds of the handshake nonce exchange (nonceLimiter): a genuine browser
+// exchanges one nonce per handshake, so these leave room for bursts of
+// page loads while a flood of bogus nonces costs the Backend API at most
+// 10 calls a second per handler.
+const (
+	nonceExchangeRate  = 10.0 // exchanges per second, sustained
+	nonceExchangeBurst = 20   // exchanges at once after a quiet spell
+	nonceFailureTTL    = 10 * time.Second
+	maxFailedNonces    = 4096
+)

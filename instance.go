@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// instance holds what Clerk derives from the publishable key (reference
-// B.1.1): the Frontend API host, the instance type and the cookie suffix.
+// instance holds what Clerk derives from the publishable key
+// (parsePublishableKey in @clerk/shared keys.ts, and authenticateContext.ts
+// of @clerk/backend): the Frontend API host, the instance type and the
+// cookie suffix.
 type instance struct {
 	publishableKey string
 	// keyHost is the Frontend API host encoded in the key: the primary's.
@@ -86,7 +90,7 @@ func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error)
 		cookieSuffix:   cookieSuffix(pk),
 	}
 	in.suffixedNames = map[string]string{}
-	for _, base := range []string{cookieSession, cookieClientUAT, cookieRefresh, cookieDevBrowser} {
+	for _, base := range []string{wire.CookieSession, wire.CookieClientUAT, wire.CookieRefresh, wire.CookieDevBrowser} {
 		in.suffixedNames[base] = base + "_" + in.cookieSuffix
 	}
 	if prod && satellite && domain != "" {

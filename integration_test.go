@@ -2,10 +2,7 @@ package clerkauth
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +13,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // jwksServer is a Clerk-style JWKS endpoint whose keys a test can switch.
@@ -40,7 +40,7 @@ func newJWKSServer(t testing.TB, keys map[string]*rsa.PublicKey) *jwksServer {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(jwksDocument(s.keys))
+		_, _ = w.Write(testkit.JWKS(s.keys))
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -50,20 +50,6 @@ func (s *jwksServer) setKeys(keys map[string]*rsa.PublicKey) {
 	s.mu.Lock()
 	s.keys = keys
 	s.mu.Unlock()
-}
-
-// jwksDocument is the wire format of Clerk's /v1/jwks and
-// /.well-known/jwks.json.
-func jwksDocument(keys map[string]*rsa.PublicKey) map[string]any {
-	var list []map[string]any
-	for kid, k := range keys {
-		list = append(list, map[string]any{
-			"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	return map[string]any{"keys": list}
 }
 
 // recordingUpstream stands for the app or API behind reverse_proxy: it
@@ -82,7 +68,7 @@ func newRecordingUpstream(t testing.TB) *recordingUpstream {
 		u.mu.Lock()
 		u.last, u.path, u.hits = r.Header.Clone(), r.URL.Path, u.hits+1
 		u.mu.Unlock()
-		fmt.Fprint(w, "upstream saw user "+r.Header.Get(headerUserID))
+		fmt.Fprint(w, "upstream saw user "+r.Header.Get(wire.HeaderUserID))
 	}))
 	t.Cleanup(u.Close)
 	return u
@@ -113,13 +99,13 @@ func get(t testing.TB, url string, headers ...string) *http.Response {
 // TestCaddyInProcess runs real Caddy with clerk_auth before reverse_proxy, a
 // JWKS server that rotates its key, and an upstream that records headers.
 func TestCaddyInProcess(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	jwks := newJWKSServer(t, map[string]*rsa.PublicKey{"k1": &a.PublicKey})
 	up := newRecordingUpstream(t)
 	const unknownKidInterval = 50 * time.Millisecond
-	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = unknownKidInterval })
+	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = unknownKidInterval })
 
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	runCaddy(t, fmt.Sprintf(`{
 	admin off
@@ -143,17 +129,17 @@ http://127.0.0.1:%d {
 		c := sessionClaims(append([]func(map[string]any){func(c map[string]any) {
 			c["iat"], c["nbf"], c["exp"] = now-1, now-1, now+60
 		}}, edit...)...)
-		return signJWT(t, key, map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}, c)
+		return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "kid": kid, "typ": "JWT"}, c)
 	}
 
 	t.Run("signed in, spoofed identity removed", func(t *testing.T) {
 		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"), "X-Clerk-User-Id", "user_admin", "X-Clerk-Org-Role", "org:admin")
 		if resp.StatusCode != 200 {
-			t.Fatalf("status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		up.mu.Lock()
 		defer up.mu.Unlock()
-		if up.last.Get(headerUserID) != "user_1" || up.last.Get(headerOrgRole) != "" {
+		if up.last.Get(wire.HeaderUserID) != "user_1" || up.last.Get(wire.HeaderOrgRole) != "" {
 			t.Errorf("upstream headers: %v", up.last)
 		}
 		if got := jwks.auth.Load(); got != "Bearer sk_test_integration" {
@@ -167,7 +153,7 @@ http://127.0.0.1:%d {
 	})
 	t.Run("no token is 401 with Clerk's headers", func(t *testing.T) {
 		resp := get(t, base+"/api/x")
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthStatus) != statusSignedOut || resp.Header.Get(headerAuthReason) != reasonSessionTokenAndUATMissing || resp.Header.Get("WWW-Authenticate") == "" {
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthStatus) != wire.StatusSignedOut || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonSessionTokenAndUATMissing || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("got %d %v", resp.StatusCode, resp.Header)
 		}
 	})
@@ -175,25 +161,25 @@ http://127.0.0.1:%d {
 		jwks.setKeys(map[string]*rsa.PublicKey{"k2": &b.PublicKey})
 		time.Sleep(2 * unknownKidInterval)
 		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
-			t.Fatalf("token of the new key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("token of the new key: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		// The retired key left the set with that fetch: its tokens stop.
 		resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k1"))
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
-			t.Errorf("retired key: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonJWKKidMismatch {
+			t.Errorf("retired key: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		// Another key claiming the new kid never verifies.
 		resp = get(t, base+"/api/x", "Authorization", "Bearer "+mint(a, "k2"))
-		if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonTokenInvalidSignature {
-			t.Errorf("forged kid: status %d, reason %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+		if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidSignature {
+			t.Errorf("forged kid: status %d, reason %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 	})
 	t.Run("unknown kids are fetched at most once per interval", func(t *testing.T) {
 		before, start := jwks.fetches.Load(), time.Now()
 		for i := 0; i < 50; i++ {
 			resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, fmt.Sprintf("random-%d", i)))
-			if resp.StatusCode != 401 || resp.Header.Get(headerAuthReason) != reasonJWKKidMismatch {
-				t.Fatalf("unknown kid: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			if resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonJWKKidMismatch {
+				t.Fatalf("unknown kid: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 			}
 		}
 		allowed := int64(time.Since(start)/unknownKidInterval) + 1
@@ -208,7 +194,7 @@ http://127.0.0.1:%d {
 		time.Sleep(2 * unknownKidInterval)
 		get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k-unknown")) // forces a failing fetch
 		if resp := get(t, base+"/api/x", "Authorization", "Bearer "+mint(b, "k2")); resp.StatusCode != 200 {
-			t.Errorf("cached key stopped verifying while the JWKS is down: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+			t.Errorf("cached key stopped verifying while the JWKS is down: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 	})
 	if !strings.HasPrefix(jwks.URL, "http://127.0.0.1") {

@@ -4,38 +4,44 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	jwxjwt "github.com/lestrrat-go/jwx/v2/jwt"
 )
 
 // jwxDifferential is a key set in both forms: ours, looked up by kid as
-// remoteKeySet does, and jwx's, for jws.Verify. Key A is published without
+// keys.Remote does, and jwx's, for jws.Verify. Key A is published without
 // "alg" (any of RS256/384/512), key B pinned to RS512.
 type jwxDifferential struct {
-	ours map[string]*verificationKey
+	ours map[string]*keys.Key
 	set  jwk.Set
 }
 
 func newJWXDifferential(t testing.TB) *jwxDifferential {
 	t.Helper()
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	d := &jwxDifferential{
-		ours: map[string]*verificationKey{
-			"ins_a": {kid: "ins_a", pub: &a.PublicKey},
-			"ins_b": {kid: "ins_b", alg: "RS512", pub: &b.PublicKey},
+		ours: map[string]*keys.Key{
+			"ins_a": {Kid: "ins_a", Pub: &a.PublicKey},
+			"ins_b": {Kid: "ins_b", Alg: "RS512", Pub: &b.PublicKey},
 		},
 		set: jwk.NewSet(),
 	}
 	for kid, k := range d.ours {
-		jk, err := jwk.FromRaw(k.pub)
+		jk, err := jwk.FromRaw(k.Pub)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = jk.Set(jwk.KeyIDKey, kid)
-		if k.alg != "" {
-			_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.alg))
+		if k.Alg != "" {
+			_ = jk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.Alg))
 		}
 		if err := d.set.AddKey(jk); err != nil {
 			t.Fatal(err)
@@ -47,12 +53,12 @@ func newJWXDifferential(t testing.TB) *jwxDifferential {
 // oursAccepts is our signature path on a token: the compact decoding, the
 // key by kid, then verifySignature (typ, alg pinned by the key, signature).
 func (d *jwxDifferential) oursAccepts(token string) bool {
-	jwt, err := decodeJWT(token)
+	tok, err := tokencache.Decode(token)
 	if err != nil {
 		return false
 	}
-	key, ok := d.ours[jwt.kid()]
-	return ok && verifySignature(jwt, key) == nil
+	key, ok := d.ours[tok.Kid()]
+	return ok && key.Verify(&tok.Token) == nil
 }
 
 func (d *jwxDifferential) jwxAccepts(token string) bool {
@@ -61,14 +67,14 @@ func (d *jwxDifferential) jwxAccepts(token string) bool {
 }
 
 func jwxSeeds(t testing.TB) []string {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	seeds := []string{
 		sessionToken(t),
-		signJWT(t, b, map[string]any{"alg": "RS512", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "RS384", "kid": "ins_a", "typ": "JWT"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
-		signJWT(t, a, map[string]any{"alg": "PS256", "kid": "ins_a"}, sessionClaims()),
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS512", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS384", "kid": "ins_a", "typ": "JWT"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()),
+		testkit.SignJWT(t, a, map[string]any{"alg": "PS256", "kid": "ins_a"}, sessionClaims()),
 	}
 	// Duplicate members: a parser that reads another "alg" or "kid" than
 	// jwx's would verify with another hash or key.
@@ -109,4 +115,50 @@ func TestSignatureMatchesJWXSeeds(t *testing.T) {
 			t.Errorf("seed %d: jwx refuses a token both should accept", i)
 		}
 	}
+}
+
+// BenchmarkParseVerify is the decision record's measurement (docs/
+// architecture.md, "Decision: session tokens are parsed by our own code"):
+// one session token decoded, its signature verified with the key set and
+// its claims checked, by our path and by jwx's.
+func BenchmarkParseVerify(b *testing.B) {
+	a, _ := testkit.Keys(b)
+	token := sessionToken(b)
+	ours := map[string]*keys.Key{"ins_a": keys.NewKey("ins_a", "", &a.PublicKey, "")}
+	set := newJWXDifferential(b).set
+	opts := jwt.Options{AuthorizedParties: []string{testOrigin}, Issuer: testIssuer, Skew: 5 * time.Second}
+	b.Run("ours", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			d, err := tokencache.Decode(token)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := ours[d.Kid()].Verify(&d.Token); err != nil {
+				b.Fatal(err)
+			}
+			if err := jwt.VerifyClaims(&d.Claims, &opts, testNow); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jwx-jws.Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := jws.Verify([]byte(token), jws.WithKeySet(set, jws.WithInferAlgorithmFromKey(true))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jwx-jwt.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		clock := jwxjwt.ClockFunc(func() time.Time { return testNow })
+		for b.Loop() {
+			if _, err := jwxjwt.Parse([]byte(token), jwxjwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
+				jwxjwt.WithValidate(true), jwxjwt.WithClock(clock), jwxjwt.WithIssuer(testIssuer),
+				jwxjwt.WithAcceptableSkew(5*time.Second)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

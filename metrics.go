@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -78,7 +80,7 @@ func (h *Handler) recordDecision(d *decision) {
 	if h.DisableMetrics {
 		return
 	}
-	if d.status == statusSignedIn && d.reason == "" {
+	if d.status == wire.StatusSignedIn && d.reason == "" {
 		signedInCounter().Inc()
 		return
 	}
@@ -86,7 +88,7 @@ func (h *Handler) recordDecision(d *decision) {
 }
 
 // signedInCounter is the series of most requests, looked up once.
-var signedInCounter = sync.OnceValue(func() prometheus.Counter { return decisionCounter(statusSignedIn, "") })
+var signedInCounter = sync.OnceValue(func() prometheus.Counter { return decisionCounter(wire.StatusSignedIn, "") })
 
 // decisionCounters caches the counter of each (status, reason) so that the
 // hot path neither hashes labels nor allocates: a copy-on-write map, read
@@ -139,10 +141,10 @@ func (h *Handler) recordCacheMiss() {
 // observeKeyFetch counts one JWKS fetch. Key sets are shared by handlers
 // that may disable metrics or not, so fetches are always counted; they show
 // only where some handler registered the collectors.
-func observeKeyFetch(err *tokenError, took time.Duration) {
+func observeKeyFetch(err *jwt.Error, took time.Duration) {
 	result := "ok"
 	if err != nil {
-		result = err.reason
+		result = err.Reason
 	}
 	clerkMetrics.keyFetches.WithLabelValues(result).Inc()
 	clerkMetrics.keyFetchDuration.Observe(took.Seconds())
@@ -161,10 +163,10 @@ func (c keySetAgeCollector) Collect(ch chan<- prometheus.Metric) {
 	oldest := map[string]time.Time{}
 	remoteKeySetPool.Range(func(_, v any) bool {
 		if ks, ok := v.(*remoteKeySet); ok {
-			if km := ks.current.Load(); km != nil {
-				u := displayURL(ks.url)
-				if t, seen := oldest[u]; !seen || km.fetchedAt.Before(t) {
-					oldest[u] = km.fetchedAt
+			if km := ks.Current.Load(); km != nil {
+				u := displayURL(ks.URL)
+				if t, seen := oldest[u]; !seen || km.FetchedAt.Before(t) {
+					oldest[u] = km.FetchedAt
 				}
 			}
 		}

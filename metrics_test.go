@@ -2,9 +2,6 @@ package clerkauth
 
 import (
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -45,17 +46,11 @@ func newCountingJWKS(t testing.TB) *countingJWKS {
 
 // serveKeys makes the endpoint answer with these keys, by kid.
 func (j *countingJWKS) serveKeys(keys map[string]*rsa.PrivateKey) {
-	var set struct {
-		Keys []map[string]string `json:"keys"`
-	}
+	pubs := make(map[string]*rsa.PublicKey, len(keys))
 	for kid, k := range keys {
-		set.Keys = append(set.Keys, map[string]string{
-			"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-			"n": base64.RawURLEncoding.EncodeToString(k.PublicKey.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.PublicKey.E)).Bytes()),
-		})
+		pubs[kid] = &k.PublicKey
 	}
-	body, _ := json.Marshal(set)
+	body := testkit.JWKS(pubs)
 	j.mu.Lock()
 	j.code, j.body = http.StatusOK, body
 	j.mu.Unlock()
@@ -148,18 +143,18 @@ func keyFetchCount(result string) float64 {
 // Caddy and checks that /metrics on the admin endpoint counts exactly them,
 // before and after a config reload with two clerk_auth handlers.
 func TestMetricsOnAdminEndpoint(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	jwks := newCountingJWKS(t)
 	jwks.serveKeys(map[string]*rsa.PrivateKey{"ins_a": a})
-	adminAddr, siteAddr := addr(freePort(t)), addr(freePort(t))
+	adminAddr, siteAddr := addr(testkit.FreePort(t)), addr(testkit.FreePort(t))
 	site := "http://" + siteAddr
 
 	type outcome struct{ status, reason string }
-	signedIn := outcome{statusSignedIn, ""}
-	noSession := outcome{statusSignedOut, reasonSessionTokenAndUATMissing}
-	wrongAZP := outcome{statusSignedOut, reasonTokenInvalidAuthorizedParties}
-	badSig := outcome{statusSignedOut, reasonTokenInvalidSignature}
-	expiredPage := outcome{statusHandshake, reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie}
+	signedIn := outcome{wire.StatusSignedIn, ""}
+	noSession := outcome{wire.StatusSignedOut, wire.ReasonSessionTokenAndUATMissing}
+	wrongAZP := outcome{wire.StatusSignedOut, wire.ReasonTokenInvalidAuthorizedParties}
+	badSig := outcome{wire.StatusSignedOut, wire.ReasonTokenInvalidSignature}
+	expiredPage := outcome{wire.StatusHandshake, wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie}
 	all := []outcome{signedIn, noSession, wrongAZP, badSig, expiredPage}
 	before := map[outcome]float64{}
 	for _, o := range all {
@@ -171,13 +166,13 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 
 	valid := "Bearer " + sessionToken(t, liveTimes)
 	expired := sessionToken(t, expiredTimes)
-	d, _ := decodeJWT(expired)
+	d, _ := tokencache.Decode(expired)
 	sent := map[outcome]float64{}
 	send := func(o outcome, wantCode int, headers ...string) {
 		t.Helper()
 		resp, _ := do(t, "GET", site+"/", headers...)
 		if resp.StatusCode != wantCode {
-			t.Fatalf("%v: status %d, want %d (reason %q)", o, resp.StatusCode, wantCode, resp.Header.Get(headerAuthReason))
+			t.Fatalf("%v: status %d, want %d (reason %q)", o, resp.StatusCode, wantCode, resp.Header.Get(wire.HeaderAuthReason))
 		}
 		sent[o]++
 	}
@@ -187,10 +182,10 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 	send(noSession, 401)
 	send(noSession, 401)
 	send(wrongAZP, 401, "Authorization", "Bearer "+sessionToken(t, liveTimes, func(c map[string]any) { c["azp"] = "https://evil.example" }))
-	badToken := signJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, sessionClaims(liveTimes))
+	badToken := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a"}, sessionClaims(liveTimes))
 	send(badSig, 401, "Authorization", "Bearer "+badToken)
-	uat := formatCount(d.claims[clIat].num)
-	send(expiredPage, 307, "Accept", "text/html", "Cookie", cookieSession+"="+expired+"; "+cookieClientUAT+"="+uat)
+	uat := formatCount(d.Claims[jwt.ClaimIat].Num)
+	send(expiredPage, 307, "Accept", "text/html", "Cookie", wire.CookieSession+"="+expired+"; "+wire.CookieClientUAT+"="+uat)
 
 	check := func(phase string) {
 		t.Helper()
@@ -241,17 +236,17 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 // TestDisableMetrics: a handler with disable_metrics neither counts nor
 // registers anything.
 func TestDisableMetrics(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	jwks := newCountingJWKS(t)
 	jwks.serveKeys(map[string]*rsa.PrivateKey{"ins_a": a})
-	adminAddr, siteAddr := addr(freePort(t)), addr(freePort(t))
+	adminAddr, siteAddr := addr(testkit.FreePort(t)), addr(testkit.FreePort(t))
 	loadCaddy(t, metricsSiteConfig(adminAddr, siteAddr, jwks.URL+"/jwks", map[string]any{"disable_metrics": true}))
 
-	before := decisionCount(statusSignedIn, "")
+	before := decisionCount(wire.StatusSignedIn, "")
 	if resp, _ := do(t, "GET", "http://"+siteAddr+"/", "Authorization", "Bearer "+sessionToken(t, liveTimes)); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if after := decisionCount(statusSignedIn, ""); after != before {
+	if after := decisionCount(wire.StatusSignedIn, ""); after != before {
 		t.Errorf("a handler with disable_metrics counted its decision: %v -> %v", before, after)
 	}
 	for name := range scrapeMetrics(t, adminAddr) {
@@ -264,7 +259,7 @@ func TestDisableMetrics(t *testing.T) {
 // BenchmarkRecordDecision is the hot-path cost of counting one decision.
 func BenchmarkRecordDecision(b *testing.B) {
 	h := &Handler{}
-	d := &decision{status: statusSignedOut, reason: reasonTokenInvalidSignature}
+	d := &decision{status: wire.StatusSignedOut, reason: wire.ReasonTokenInvalidSignature}
 	b.ReportAllocs()
 	for b.Loop() {
 		h.recordDecision(d)
@@ -276,7 +271,7 @@ func BenchmarkRecordDecision(b *testing.B) {
 func BenchmarkDecisionCounterWithLabelValues(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		clerkMetrics.decisions.WithLabelValues(statusSignedOut, reasonTokenInvalidSignature).Inc()
+		clerkMetrics.decisions.WithLabelValues(wire.StatusSignedOut, wire.ReasonTokenInvalidSignature).Inc()
 	}
 }
 
@@ -284,15 +279,15 @@ func BenchmarkDecisionCounterWithLabelValues(b *testing.B) {
 // rule counts once, as signed-in with the rule's reason, not as a pass.
 func TestRuleDenialIsCountedWithItsReason(t *testing.T) {
 	h := newTestHandler(t, func(h *Handler) { h.Require = []Rule{{Kind: "role", Values: []string{"admin"}}} })
-	deniedBefore, passedBefore := decisionCount(statusSignedIn, reasonMissingRole), decisionCount(statusSignedIn, "")
+	deniedBefore, passedBefore := decisionCount(wire.StatusSignedIn, wire.ReasonMissingRole), decisionCount(wire.StatusSignedIn, "")
 	out := serve(h, newRequest("GET", testOrigin+"/admin", "Authorization", "Bearer "+sessionToken(t)))
 	if out.status() != http.StatusForbidden {
 		t.Fatalf("status %d, want 403", out.status())
 	}
-	if got := decisionCount(statusSignedIn, reasonMissingRole) - deniedBefore; got != 1 {
-		t.Errorf("signed-in/%s counted %v times, want 1", reasonMissingRole, got)
+	if got := decisionCount(wire.StatusSignedIn, wire.ReasonMissingRole) - deniedBefore; got != 1 {
+		t.Errorf("signed-in/%s counted %v times, want 1", wire.ReasonMissingRole, got)
 	}
-	if got := decisionCount(statusSignedIn, "") - passedBefore; got != 0 {
+	if got := decisionCount(wire.StatusSignedIn, "") - passedBefore; got != 0 {
 		t.Errorf("the denied request was also counted as a pass")
 	}
 }

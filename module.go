@@ -6,18 +6,26 @@
 package clerkauth
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/demo"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/users"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
 
@@ -175,26 +183,26 @@ type Handler struct {
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
 	inst *instance
-	keys keyProvider
+	keys keys.Provider
 	// issuerPerRequest says the expected iss is the relative proxy URL
 	// resolved against each request's origin (expectedIssuer), not
 	// verify.issuer.
 	issuerPerRequest bool
 	keyPoolKey       string
-	verify           verifyOptions
+	verify           jwt.Options
 	sessionParam     string
 	optional         bool
 	headers          upstreamHeaders
 	signInURL        string
 	apiURL           string
-	httpClient       *http.Client
+	api              *clerkapi.Client
 	nonces           *nonceLimiter
 	logger           *zap.Logger
 	now              func() time.Time
-	cache            *tokenCache
+	cache            *tokencache.Cache
 	policy           *policy
 	orgSync          *orgsync.Matcher // nil without organization_sync
-	users            *userLookup
+	users            *users.Lookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
 	// decisionHook, when set, sees every decision (the diagnose command).
@@ -213,7 +221,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
-	h.httpClient = newClerkClient(keyFetchTimeout)
 	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
@@ -223,6 +230,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	// The Backend API client of the handshake nonce exchange.
+	h.api = clerkapi.New(h.SecretKey, keys.FetchTimeout)
 	if h.PublishableKey != "" {
 		inst, err := newInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
 		if err != nil {
@@ -232,7 +241,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.apiURL = strings.TrimRight(h.APIURL, "/")
 	if h.apiURL == "" {
-		h.apiURL = defaultAPIURL
+		h.apiURL = wire.DefaultAPIURL
 	}
 	h.sessionParam = h.SessionParam
 	if h.sessionParam == "" {
@@ -240,12 +249,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.optional = h.Mode == "optional"
 	h.headers, _ = parseUpstreamHeaders(h.UpstreamHeaders)
-	h.verify = verifyOptions{authorizedParties: h.AuthorizedParties, audience: h.Audience, issuer: h.Issuer, skew: 5 * time.Second}
+	h.verify = jwt.Options{AuthorizedParties: h.AuthorizedParties, Audience: h.Audience, Issuer: h.Issuer, Skew: 5 * time.Second}
 	if h.ClockSkew != nil {
-		h.verify.skew = time.Duration(*h.ClockSkew)
+		h.verify.Skew = time.Duration(*h.ClockSkew)
 	}
-	if h.verify.issuer == "" && h.inst != nil {
-		h.verify.issuer = h.inst.issuer(h.ProxyURL)
+	if h.verify.Issuer == "" && h.inst != nil {
+		h.verify.Issuer = h.inst.issuer(h.ProxyURL)
 		h.issuerPerRequest = h.inst.relativeProxy
 	}
 	switch {
@@ -264,11 +273,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionOrgSync(); err != nil {
 		return err
 	}
-	cacheSize := defaultCacheSize
+	cacheSize := tokencache.DefaultSize
 	if h.CacheSize != nil {
 		cacheSize = *h.CacheSize
 	}
-	h.cache = newTokenCache(cacheSize)
+	h.cache = tokencache.New(cacheSize)
 	if !h.DisableMetrics {
 		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 			return fmt.Errorf("clerk_auth: metrics: %v", err)
@@ -321,16 +330,17 @@ func (h *Handler) resolveSettings() error {
 	return nil
 }
 
-// provisionKeys picks the key source (decision A.2): jwt_key, else an
+// provisionKeys picks the key source (docs/architecture.md, "Decision: the
+// key source"): jwt_key, else an
 // explicit jwks_url, else the Backend API JWKS with the secret key, else the
 // Frontend API's public JWKS.
 func (h *Handler) provisionKeys() error {
 	if h.JWTKey != "" {
-		pub, err := parsePEMKey(h.JWTKey)
+		pub, err := keys.ParsePEM(h.JWTKey)
 		if err != nil {
 			return fmt.Errorf("clerk_auth: jwt_key: %v", err)
 		}
-		h.keys = staticKey{newVerificationKey("local", "RS256", pub, "jwt_key")}
+		h.keys = keys.Static{Key: keys.NewKey("local", "RS256", pub, "jwt_key")}
 		return nil
 	}
 	var jwksURL, secret string
@@ -351,13 +361,13 @@ func (h *Handler) provisionKeys() error {
 	}
 	h.keyPoolKey = remoteKeySetPoolKey(jwksURL, secret)
 	val, _, err := remoteKeySetPool.LoadOrNew(h.keyPoolKey, func() (caddy.Destructor, error) {
-		return newRemoteKeySet(jwksURL, secret, newClerkClient(keyFetchTimeout), h.logger), nil
+		return newRemoteKeySet(jwksURL, secret, h.logger), nil
 	})
 	if err != nil {
 		return fmt.Errorf("clerk_auth: key set: %v", err)
 	}
 	ks := val.(*remoteKeySet)
-	ks.logger.Store(h.logger)
+	ks.Logger.Store(h.logger)
 	h.keys = ks
 	return nil
 }
@@ -376,7 +386,11 @@ func (h *Handler) provisionPolicy() error {
 	if h.SecretKey == "" {
 		return fmt.Errorf("clerk_auth: user_details and the email_domain and metadata rules need secret_key (they read the user at the Backend API)")
 	}
-	h.users = newUserLookup(h.apiURL, h.SecretKey, h.UserDetails, func() time.Time { return h.now() }, h.logger)
+	var ttl, timeout time.Duration
+	if u := h.UserDetails; u != nil {
+		ttl, timeout = time.Duration(u.CacheTTL), time.Duration(u.Timeout)
+	}
+	h.users = users.New(h.apiURL, h.SecretKey, ttl, timeout, func() time.Time { return h.now() }, h.logger)
 	return nil
 }
 
@@ -512,6 +526,31 @@ func (h *Handler) Cleanup() error {
 
 func (h *Handler) isDevelopment() bool { return h.inst != nil && !h.inst.production }
 
+// remoteKeySetPool shares key sets across handlers and config reloads.
+var remoteKeySetPool = caddy.NewUsagePool()
+
+// remoteKeySetPoolKey scopes a key set to its URL and credentials: two
+// instances never share keys, and the secret itself is not kept as a key.
+func remoteKeySetPoolKey(url, secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return url + "|" + hex.EncodeToString(sum[:8])
+}
+
+// remoteKeySet is a key set as the pool shares it: the keys, and the event
+// sinks of the handlers using it (events.go).
+type remoteKeySet struct {
+	*keys.Remote
+	sinks eventSinks
+}
+
+// newRemoteKeySet starts fetching url's keys with the secret key, reporting
+// each fetch to metrics and events.
+func newRemoteKeySet(url, secretKey string, logger *zap.Logger) *remoteKeySet {
+	ks := new(remoteKeySet)
+	ks.Remote = keys.NewRemote(url, clerkapi.New(secretKey, keys.FetchTimeout), logger, ks.reportFetch)
+	return ks
+}
+
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
@@ -519,3 +558,43 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// UserDetails turns on the lookup of the signed-in user at Clerk's Backend
+// API (GET /v1/users/{id}, with the secret key), for what session tokens
+// usually lack: primary email and its verification, name, username, public
+// metadata. They become placeholders and X-Clerk-User-* request headers.
+// Rules that need them (email_domain, metadata) look the user up whether or
+// not this is set.
+type UserDetails struct {
+	// CacheTTL is how long a user's details are reused. Default: 1m.
+	// Details are not revoked with the session, so keep this short when
+	// rules depend on them.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// Timeout bounds how long a request waits for a lookup. A request that
+	// needs the details for a rule is denied when it passes
+	// (user-lookup-failed); any other goes on without them. Default: 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Metadata are the public metadata keys published as
+	// {http.auth.user.metadata.<key>} and X-Clerk-User-Metadata-<key>.
+	Metadata []string `json:"metadata,omitempty"`
+}
+
+var metadataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// checkUserDetails validates the user_details settings.
+func checkUserDetails(cfg *UserDetails) error {
+	if cfg.CacheTTL < 0 {
+		return fmt.Errorf("cache_ttl: must not be negative")
+	}
+	if cfg.Timeout < 0 {
+		return fmt.Errorf("timeout: must not be negative")
+	}
+	for _, k := range cfg.Metadata {
+		if !metadataKeyPattern.MatchString(k) {
+			return fmt.Errorf("metadata: %q: a key is letters, digits, '_' and '-'", k)
+		}
+	}
+	return nil
+}

@@ -2,6 +2,8 @@ package clerkauth
 
 import (
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -121,10 +123,10 @@ func (h *Handler) urlOrgTarget(a *authRequest) orgsync.Target {
 // signed in as it is. Organization sync never signs anyone out: a mismatch
 // that cannot be handshaken (not a page load, no instance, or the loop
 // guard) stays signed in with the token's current organization.
-func (h *Handler) orgSyncHandshake(a *authRequest, s *session) *decision {
+func (h *Handler) orgSyncHandshake(a *authRequest, s *session.Session) *decision {
 	// Clerk runs it only when toAuth() has a userId: toAuth() treats a
 	// pending session as signed out, so allow_pending never syncs one.
-	if s.userID == "" || s.status == "pending" {
+	if s.UserID == "" || s.Status == "pending" {
 		return nil
 	}
 	t := h.urlOrgTarget(a)
@@ -142,8 +144,8 @@ func (h *Handler) orgSyncHandshake(a *authRequest, s *session) *decision {
 		h.logger.Debug("clerk organization activation handshake loop detected; the organization in the URL is not activated")
 		return nil
 	}
-	d := h.maybeHandshake(a, reasonActiveOrganizationMismatch, "", "")
-	if d.status != statusHandshake {
+	d := h.maybeHandshake(a, wire.ReasonActiveOrganizationMismatch, "", "")
+	if d.status != wire.StatusHandshake {
 		return nil
 	}
 	return d
@@ -154,11 +156,11 @@ func (h *Handler) orgSyncHandshake(a *authRequest, s *session) *decision {
 // the same rules (v2's o.id and o.slg, else org_id and org_slug, strings
 // only); an id claim that is no string but truthy (a number) needs the raw
 // claims, which are decoded once per session.
-func sessionOrganization(s *session) (id, slug string, hasOrg bool) {
-	if s.orgID != "" {
-		return s.orgID, s.orgSlug, true
+func sessionOrganization(s *session.Session) (id, slug string, hasOrg bool) {
+	if s.OrgID != "" {
+		return s.OrgID, s.OrgSlug, true
 	}
-	return orgsync.TokenOrganization(s.rawClaims())
+	return orgsync.TokenOrganization(s.RawClaims())
 }
 
 // appendOrgSyncParam is getOrganizationSyncQueryParams: every handshake URL
@@ -214,8 +216,8 @@ func (h *Handler) ruleOrgTarget(a *authRequest) orgsync.Target {
 // compares them (exactly, by id or slug); on a personal account URL, no
 // organization may be active. A URL that names nothing denies: the rule
 // belongs on routes that the patterns cover.
-func orgFromURL(s *session, t orgsync.Target) bool {
-	if s.userID == "" || !t.Found() {
+func orgFromURL(s *session.Session, t orgsync.Target) bool {
+	if s.UserID == "" || !t.Found() {
 		return false
 	}
 	id, slug, hasOrg := sessionOrganization(s)

@@ -2,6 +2,9 @@ package clerkauth
 
 import (
 	"encoding/json"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,8 +30,8 @@ func orgSyncHandler(t *testing.T, body string) *Handler {
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("clerk_auth {\n" + body + "\n}")); err != nil {
 		t.Fatalf("caddyfile: %v", err)
 	}
-	a, _ := testKeys(t)
-	h.PublishableKey, h.SecretKey, h.JWTKey, h.AuthorizedParties = testPK, "sk_test_dummy", publicPEM(t, a), []string{testOrigin}
+	a, _ := testkit.Keys(t)
+	h.PublishableKey, h.SecretKey, h.JWTKey, h.AuthorizedParties = testPK, "sk_test_dummy", testkit.PublicPEM(t, a), []string{testOrigin}
 	provision(t, &h)
 	h.now = func() time.Time { return testNow }
 	return &h
@@ -108,26 +111,26 @@ func TestOrgSyncDecision(t *testing.T) {
 	}{
 		{"slug matches", orgSyncReq{path: "/orgs/acme", token: acme}, "", "", "acme"},
 		{"slug matches, subpage", orgSyncReq{path: "/orgs/acme/settings", token: acme}, "", "", "acme"},
-		{"slug differs", orgSyncReq{path: "/orgs/beta", token: acme}, reasonActiveOrganizationMismatch, "beta", "beta"},
-		{"slug differs in case only", orgSyncReq{path: "/orgs/ACME", token: acme}, reasonActiveOrganizationMismatch, "ACME", "ACME"},
-		{"no organization active", orgSyncReq{path: "/orgs/acme", token: orgToken(t, false, "", "")}, reasonActiveOrganizationMismatch, "acme", "acme"},
+		{"slug differs", orgSyncReq{path: "/orgs/beta", token: acme}, wire.ReasonActiveOrganizationMismatch, "beta", "beta"},
+		{"slug differs in case only", orgSyncReq{path: "/orgs/ACME", token: acme}, wire.ReasonActiveOrganizationMismatch, "ACME", "ACME"},
+		{"no organization active", orgSyncReq{path: "/orgs/acme", token: orgToken(t, false, "", "")}, wire.ReasonActiveOrganizationMismatch, "acme", "acme"},
 		{"v1 claims match", orgSyncReq{path: "/orgs/acme", token: orgToken(t, true, "org_1", "acme")}, "", "", "acme"},
-		{"v1 claims differ", orgSyncReq{path: "/orgs/beta", token: orgToken(t, true, "org_1", "acme")}, reasonActiveOrganizationMismatch, "beta", "beta"},
+		{"v1 claims differ", orgSyncReq{path: "/orgs/beta", token: orgToken(t, true, "org_1", "acme")}, wire.ReasonActiveOrganizationMismatch, "beta", "beta"},
 		{"id matches", orgSyncReq{path: "/o/org_1", token: acme}, "", "", "org_1"},
-		{"id differs", orgSyncReq{path: "/o/org_2", token: acme}, reasonActiveOrganizationMismatch, "org_2", "org_2"},
-		{"personal account, organization active", orgSyncReq{path: "/me", token: acme}, reasonActiveOrganizationMismatch, "", ""},
+		{"id differs", orgSyncReq{path: "/o/org_2", token: acme}, wire.ReasonActiveOrganizationMismatch, "org_2", "org_2"},
+		{"personal account, organization active", orgSyncReq{path: "/me", token: acme}, wire.ReasonActiveOrganizationMismatch, "", ""},
 		{"personal account, none active", orgSyncReq{path: "/me/profile", token: orgToken(t, false, "", "")}, "", "", ""},
 		{"no target", orgSyncReq{path: "/dashboard", token: acme}, "", "", ""},
-		{"encoded slug is sent encoded again", orgSyncReq{path: "/orgs/ac%20me", token: acme}, reasonActiveOrganizationMismatch, "ac%20me", "ac%20me"},
+		{"encoded slug is sent encoded again", orgSyncReq{path: "/orgs/ac%20me", token: acme}, wire.ReasonActiveOrganizationMismatch, "ac%20me", "ac%20me"},
 		{"mismatch on a fetch stays signed in", orgSyncReq{path: "/orgs/beta", token: acme, fetch: true}, "", "", "beta"},
 		{"mismatch with a bearer token stays signed in", orgSyncReq{path: "/orgs/beta", token: acme, bearer: true}, "", "", "beta"},
 		{"loop guard at 3", orgSyncReq{path: "/orgs/beta", token: acme, redirects: "3"}, "", "", "beta"},
 		{"loop guard above 3", orgSyncReq{path: "/orgs/beta", token: acme, redirects: "7"}, "", "", "beta"},
-		{"under the loop guard", orgSyncReq{path: "/orgs/beta", token: acme, redirects: "2"}, reasonActiveOrganizationMismatch, "beta", "beta"},
+		{"under the loop guard", orgSyncReq{path: "/orgs/beta", token: acme, redirects: "2"}, wire.ReasonActiveOrganizationMismatch, "beta", "beta"},
 		{"expired token refresh carries organization_id", orgSyncReq{path: "/orgs/beta", token: orgToken(t, false, "org_1", "acme", expired)},
-			reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, "beta", "beta"},
+			wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie, "beta", "beta"},
 		{"expired token, no target", orgSyncReq{path: "/dashboard", token: orgToken(t, false, "org_1", "acme", expired)},
-			reasonSessionTokenExpired + "-refresh-" + refreshNonEligibleNoCookie, orgIDAbsent, ""},
+			wire.ReasonSessionTokenExpired + "-refresh-" + wire.RefreshNonEligibleNoCookie, orgIDAbsent, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,15 +141,15 @@ func TestOrgSyncDecision(t *testing.T) {
 			if tc.handshake == "" {
 				if s.status() != http.StatusOK || s.upstream == nil {
 					t.Fatalf("status %d (%s %s), want signed in and passed on", s.status(),
-						s.rec.Header().Get(headerAuthStatus), s.rec.Header().Get(headerAuthReason))
+						s.rec.Header().Get(wire.HeaderAuthStatus), s.rec.Header().Get(wire.HeaderAuthReason))
 				}
 				return
 			}
 			loc := s.rec.Header().Get("Location")
-			if s.status() != http.StatusTemporaryRedirect || s.rec.Header().Get(headerAuthReason) != tc.handshake {
-				t.Fatalf("status %d reason %q, want a %s handshake", s.status(), s.rec.Header().Get(headerAuthReason), tc.handshake)
+			if s.status() != http.StatusTemporaryRedirect || s.rec.Header().Get(wire.HeaderAuthReason) != tc.handshake {
+				t.Fatalf("status %d reason %q, want a %s handshake", s.status(), s.rec.Header().Get(wire.HeaderAuthReason), tc.handshake)
 			}
-			if got, _ := handshakeParam(t, loc, queryHandshakeReason); got != tc.handshake {
+			if got, _ := handshakeParam(t, loc, wire.QueryHandshakeReason); got != tc.handshake {
 				t.Errorf("handshake_reason %q, want %q", got, tc.handshake)
 			}
 			got, ok := handshakeParam(t, loc, "organization_id")
@@ -159,7 +162,7 @@ func TestOrgSyncDecision(t *testing.T) {
 			if tc.orgID != orgIDAbsent && !strings.HasSuffix(loc, "&organization_id="+formEncode(tc.orgID)) {
 				t.Errorf("organization_id is not the last parameter, form-encoded: %s", loc)
 			}
-			if c := s.rec.Header().Values("Set-Cookie"); len(c) != 1 || !strings.HasPrefix(c[0], cookieRedirectCount+"=") {
+			if c := s.rec.Header().Values("Set-Cookie"); len(c) != 1 || !strings.HasPrefix(c[0], wire.CookieRedirectCount+"=") {
 				t.Errorf("Set-Cookie %q, want the loop counter", c)
 			}
 		})
@@ -175,7 +178,7 @@ func TestOrgSyncPendingNeverSyncs(t *testing.T) {
 	tok := orgToken(t, false, "org_1", "acme", func(m map[string]any) { m["sts"] = "pending" })
 	s := serve(h, orgSyncReq{path: "/orgs/beta", token: tok}.request())
 	if s.status() != http.StatusOK || s.upstream == nil {
-		t.Fatalf("status %d %q, want a pending session let in unsynced", s.status(), s.rec.Header().Get(headerAuthReason))
+		t.Fatalf("status %d %q, want a pending session let in unsynced", s.status(), s.rec.Header().Get(wire.HeaderAuthReason))
 	}
 }
 
@@ -242,13 +245,13 @@ func TestOrgSyncRequireOrgFromURL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := serve(h, tc.req.request())
 			if s.status() != tc.status {
-				t.Fatalf("status %d (%q), want %d", s.status(), s.rec.Header().Get(headerAuthReason), tc.status)
+				t.Fatalf("status %d (%q), want %d", s.status(), s.rec.Header().Get(wire.HeaderAuthReason), tc.status)
 			}
 			if tc.status == http.StatusForbidden {
-				if got := s.rec.Header().Get(headerAuthReason); got != reasonOrganizationNotFromURL {
-					t.Errorf("reason %q, want %q", got, reasonOrganizationNotFromURL)
+				if got := s.rec.Header().Get(wire.HeaderAuthReason); got != wire.ReasonOrganizationNotFromURL {
+					t.Errorf("reason %q, want %q", got, wire.ReasonOrganizationNotFromURL)
 				}
-				if got := s.rec.Header().Get(headerAuthStatus); got != statusSignedIn {
+				if got := s.rec.Header().Get(wire.HeaderAuthStatus); got != wire.StatusSignedIn {
 					t.Errorf("status header %q, want signed-in", got)
 				}
 			}
@@ -273,7 +276,7 @@ func TestOrgSyncConfigErrors(t *testing.T) {
 			t.Errorf("%q: error %v, want it to contain %q", tc.body, err, tc.want)
 		}
 	}
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	jsonCases := []struct{ config, want string }{
 		{`{"organization_sync": {"organization_patterns": ["/orgs/:slug", "/orgs/*"]}}`,
 			`organization_sync: organization (organization_patterns): invalid pattern "/orgs/*": Unexpected MODIFIER at 6, expected END`},
@@ -286,7 +289,7 @@ func TestOrgSyncConfigErrors(t *testing.T) {
 		if err := json.Unmarshal([]byte(tc.config), &h); err != nil {
 			t.Fatal(err)
 		}
-		h.PublishableKey, h.JWTKey = testPK, publicPEM(t, a)
+		h.PublishableKey, h.JWTKey = testPK, testkit.PublicPEM(t, a)
 		err := provisionErr(&h)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.config, err, tc.want)
@@ -306,16 +309,17 @@ func checkMultiTenantExample(t *testing.T, s *exampleSite) {
 		t.Errorf("own organization: %d, upstream X-Url-Org %q", resp.StatusCode, s.upstream.last.Get("X-Url-Org"))
 	}
 	resp, _ = s.get(t, "app.example.com", "/orgs/acme/projects", "Authorization", withOrg("beta"))
-	if resp.StatusCode != 403 || resp.Header.Get(headerAuthReason) != reasonOrganizationNotFromURL {
-		t.Errorf("another organization's token: %d %q", resp.StatusCode, resp.Header.Get(headerAuthReason))
+	if resp.StatusCode != 403 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonOrganizationNotFromURL {
+		t.Errorf("another organization's token: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 	}
 	token := sessionToken(t, liveTimes, func(c map[string]any) { c["o"] = map[string]any{"id": "org_beta", "slg": "beta"} })
-	d, _ := decodeJWT(token)
-	cookie := cookieSession + "=" + token + "; " + cookieClientUAT + "=" + formatCount(d.claims[clIat].num)
+	var d jwt.Token
+	jwt.DecodeInto(&d, token)
+	cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.Claims[jwt.ClaimIat].Num)
 	resp, _ = s.get(t, "app.example.com", "/orgs/acme", "Cookie", cookie, "Accept", "text/html", "Sec-Fetch-Dest", "document")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != 307 || loc == nil || loc.Query().Get(queryOrganizationID) != "acme" ||
-		loc.Query().Get(queryHandshakeReason) != reasonActiveOrganizationMismatch {
+		loc.Query().Get(wire.QueryHandshakeReason) != wire.ReasonActiveOrganizationMismatch {
 		t.Errorf("page load with another organization active: %d to %v", resp.StatusCode, loc)
 	}
 	if resp, _ := s.get(t, "app.example.com", "/home", "Authorization", withOrg("beta")); resp.StatusCode != 200 {

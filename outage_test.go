@@ -3,16 +3,18 @@ package clerkauth
 import (
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"go.uber.org/zap"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
+	"go.uber.org/zap"
 )
 
 // keyServer is a JWKS endpoint whose behaviour a test switches while the
@@ -87,7 +89,7 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 	ks.fetches.Add(1)
 	ks.mu.Lock()
 	ks.paths = append(ks.paths, r.URL.RequestURI())
-	mode, body, release := ks.mode, jwksJSON(ks.keys), ks.release
+	mode, body, release := ks.mode, testkit.JWKS(ks.keys), ks.release
 	ks.mu.Unlock()
 	switch mode {
 	case keysDown:
@@ -113,37 +115,13 @@ func (ks *keyServer) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		ks.mu.Lock()
-		body = jwksJSON(ks.keys)
+		body = testkit.JWKS(ks.keys)
 		ks.mu.Unlock()
 		_, _ = w.Write(body)
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	}
-}
-
-// jwksJSON is a JWK set as Clerk publishes it: RSA, use sig, alg RS256.
-func jwksJSON(keys map[string]*rsa.PublicKey) []byte {
-	type jwkJSON struct {
-		Kty string `json:"kty"`
-		Use string `json:"use"`
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		N   string `json:"n"`
-		E   string `json:"e"`
-	}
-	set := struct {
-		Keys []jwkJSON `json:"keys"`
-	}{Keys: []jwkJSON{}}
-	for kid, k := range keys {
-		set.Keys = append(set.Keys, jwkJSON{
-			Kty: "RSA", Use: "sig", Alg: "RS256", Kid: kid,
-			N: base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes()),
-		})
-	}
-	b, _ := json.Marshal(set)
-	return b
 }
 
 // jwksHandler is the test handler with its keys from ks instead of a PEM.
@@ -153,10 +131,10 @@ func jwksHandler(t testing.TB, ks *keyServer, edit ...func(*Handler)) *Handler {
 }
 
 // withKeyTiming shortens the key sets created during the test.
-func withKeyTiming(t *testing.T, edit func(*keyTiming)) {
-	old := defaultKeyTiming
-	edit(&defaultKeyTiming)
-	t.Cleanup(func() { defaultKeyTiming = old })
+func withKeyTiming(t *testing.T, edit func(*keys.Timing)) {
+	old := keys.DefaultTiming
+	edit(&keys.DefaultTiming)
+	t.Cleanup(func() { keys.DefaultTiming = old })
 }
 
 func bearerRequest(tok string) *http.Request {
@@ -169,7 +147,7 @@ func outcome(h *Handler, tok string) string {
 	if out.upstream != nil {
 		return ""
 	}
-	if r := out.rec.Header().Get(headerAuthReason); r != "" {
+	if r := out.rec.Header().Get(wire.HeaderAuthReason); r != "" {
 		return r
 	}
 	return "no reason given"
@@ -189,15 +167,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestKeyEndpointDownAtStart(t *testing.T) {
-	withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid = 20*time.Millisecond, 100*time.Millisecond })
-	a, _ := testKeys(t)
+	withKeyTiming(t, func(k *keys.Timing) { k.Retry, k.UnknownKid = 20*time.Millisecond, 100*time.Millisecond })
+	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	ks.set(keysDown, nil)
 	h := jwksHandler(t, ks) // provisions: Caddy starts without Clerk
 	h.logger = zap.NewNop()
 	tok := sessionToken(t)
-	if got := outcome(h, tok); got != reasonJWKRemoteFailedToLoad {
-		t.Fatalf("with the key endpoint down: %q, want %s", got, reasonJWKRemoteFailedToLoad)
+	if got := outcome(h, tok); got != wire.ReasonJWKRemoteFailedToLoad {
+		t.Fatalf("with the key endpoint down: %q, want %s", got, wire.ReasonJWKRemoteFailedToLoad)
 	}
 	ks.set(keysOK, nil)
 	denied := 0
@@ -205,7 +183,7 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 		switch got := outcome(h, tok); got {
 		case "":
 			return true
-		case reasonJWKRemoteFailedToLoad:
+		case wire.ReasonJWKRemoteFailedToLoad:
 			denied++
 			return false
 		default:
@@ -219,7 +197,7 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 // TestKeyEndpointFailures: each way the endpoint fails, at start (denied with
 // a reason) and after a warm-up (the last good keys keep verifying).
 func TestKeyEndpointFailures(t *testing.T) {
-	a, b := testKeys(t)
+	a, b := testkit.Keys(t)
 	for _, c := range []struct {
 		name        string
 		mode        keyServerMode
@@ -227,16 +205,16 @@ func TestKeyEndpointFailures(t *testing.T) {
 		atStart     string // reason at start
 		afterWarmUp string // outcome after warm-up: "" is signed in
 	}{
-		{"Down", keysDown, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"InternalServerError", keys500, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"HTML", keysHTML, nil, reasonJWKRemoteFailedToLoad, ""},
-		{"EmptySet", keysEmpty, nil, reasonJWKRemoteFailedToLoad, ""},
+		{"Down", keysDown, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"InternalServerError", keys500, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"HTML", keysHTML, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
+		{"EmptySet", keysEmpty, nil, wire.ReasonJWKRemoteFailedToLoad, ""},
 		// A set without our kid is a rotation as far as anyone can tell:
 		// it replaces the keys, and tokens of the old kid stop verifying.
-		{"SetWithoutOurKid", keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}, reasonJWKKidMismatch, reasonJWKKidMismatch},
+		{"SetWithoutOurKid", keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey}, wire.ReasonJWKKidMismatch, wire.ReasonJWKKidMismatch},
 	} {
 		t.Run(c.name+"AtStart", func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.retry = time.Hour })
+			withKeyTiming(t, func(k *keys.Timing) { k.Retry = time.Hour })
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(c.mode, c.keys)
 			h := jwksHandler(t, ks)
@@ -246,8 +224,8 @@ func TestKeyEndpointFailures(t *testing.T) {
 			}
 		})
 		t.Run(c.name+"AfterWarmUp", func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) {
-				k.refresh, k.retry, k.unknownKid = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
+			withKeyTiming(t, func(k *keys.Timing) {
+				k.Refresh, k.Retry, k.UnknownKid = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
 			})
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
@@ -269,7 +247,7 @@ func TestKeyEndpointFailures(t *testing.T) {
 // TestKeyEndpointSlow: requests that arrive while the first fetch is under
 // way wait for that one fetch, however many they are.
 func TestKeyEndpointSlow(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	const waiting = 50
 	for _, c := range []struct {
 		name    string
@@ -277,10 +255,12 @@ func TestKeyEndpointSlow(t *testing.T) {
 		outcome string // of every waiting request
 	}{
 		{"AnswersLate", true, ""},
-		{"NeverAnswers", false, reasonJWKRemoteFailedToLoad},
+		{"NeverAnswers", false, wire.ReasonJWKRemoteFailedToLoad},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.retry, k.unknownKid, k.fetchTimeout = time.Hour, time.Hour, 500*time.Millisecond })
+			withKeyTiming(t, func(k *keys.Timing) {
+				k.Retry, k.UnknownKid, k.FetchTimeout = time.Hour, time.Hour, 500*time.Millisecond
+			})
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(keysHang, nil)
 			h := jwksHandler(t, ks)
@@ -315,7 +295,7 @@ func TestKeyEndpointSlow(t *testing.T) {
 			if n := ks.fetches.Load(); n != 1 {
 				t.Errorf("%d requests caused %d fetches, want the one in flight", waiting, n)
 			}
-			t.Logf("%d waiting requests, %d fetch, longest wait %v (fetch timeout %v)", waiting, ks.fetches.Load(), time.Duration(longest.Load()), defaultKeyTiming.fetchTimeout)
+			t.Logf("%d waiting requests, %d fetch, longest wait %v (fetch timeout %v)", waiting, ks.fetches.Load(), time.Duration(longest.Load()), keys.DefaultTiming.FetchTimeout)
 		})
 	}
 }
@@ -323,10 +303,10 @@ func TestKeyEndpointSlow(t *testing.T) {
 // TestUnknownKidFlood: tokens naming random kids cost at most one fetch per
 // unknown-kid interval, whatever their number.
 func TestUnknownKidFlood(t *testing.T) {
-	a, _ := testKeys(t)
-	for _, interval := range []time.Duration{unknownKidInterval, 100 * time.Millisecond} {
+	a, _ := testkit.Keys(t)
+	for _, interval := range []time.Duration{keys.UnknownKidInterval, 100 * time.Millisecond} {
 		t.Run(interval.String(), func(t *testing.T) {
-			withKeyTiming(t, func(k *keyTiming) { k.unknownKid = interval })
+			withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = interval })
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
 			h.logger = zap.NewNop()
@@ -347,7 +327,7 @@ func TestUnknownKidFlood(t *testing.T) {
 						// checked, so the token need not be signed.
 						hb := fmt.Sprintf(`{"alg":"RS256","kid":"ins_%08x"}`, i)
 						tok := base64.RawURLEncoding.EncodeToString([]byte(hb)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
-						if outcome(h, tok) != reasonJWKKidMismatch {
+						if outcome(h, tok) != wire.ReasonJWKKidMismatch {
 							wrong.Add(1)
 						}
 					}
@@ -358,7 +338,7 @@ func TestUnknownKidFlood(t *testing.T) {
 			fetches := ks.fetches.Load() - 1 // the warm-up fetch
 			bound := int64(elapsed/interval) + 1
 			if wrong.Load() != 0 {
-				t.Errorf("%d random-kid tokens were not denied with %s", wrong.Load(), reasonJWKKidMismatch)
+				t.Errorf("%d random-kid tokens were not denied with %s", wrong.Load(), wire.ReasonJWKKidMismatch)
 			}
 			if fetches > bound {
 				t.Errorf("%d random-kid tokens in %v caused %d fetches; at most %d allowed", flood, elapsed, fetches, bound)
@@ -372,16 +352,16 @@ func TestUnknownKidFlood(t *testing.T) {
 // it, the old key is retired; no valid token is denied on the way, no forged
 // one accepted, and the retired key stops verifying once dropped.
 func TestKeyRotationUnderLoad(t *testing.T) {
-	withKeyTiming(t, func(k *keyTiming) { k.refresh, k.unknownKid = 200*time.Millisecond, 50*time.Millisecond })
-	a, b := testKeys(t)
+	withKeyTiming(t, func(k *keys.Timing) { k.Refresh, k.UnknownKid = 200*time.Millisecond, 50*time.Millisecond })
+	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	h := jwksHandler(t, ks)
 	h.logger = zap.NewNop()
 	tokA := sessionToken(t)
-	tokB := signJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_b"}, sessionClaims())
+	tokB := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_b"}, sessionClaims())
 	forged := []string{
-		signJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()), // B's signature, A's kid
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()), // the retired key posing as the new one
+		testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()), // B's signature, A's kid
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_b"}, sessionClaims()), // the retired key posing as the new one
 	}
 
 	var phase atomic.Int32 // 1: A only; 2: A and B; 3: B only
@@ -444,8 +424,8 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	if forgedAccepted.Load() != 0 {
 		t.Errorf("%d of %d forged requests accepted", forgedAccepted.Load(), forgedSent.Load())
 	}
-	if retired != reasonJWKKidMismatch {
-		t.Errorf("the retired key's token after it was dropped: %q, want %s", retired, reasonJWKKidMismatch)
+	if retired != wire.ReasonJWKKidMismatch {
+		t.Errorf("the retired key's token after it was dropped: %q, want %s", retired, wire.ReasonJWKKidMismatch)
 	}
 	t.Logf("rotation under load: %d valid requests (0 denied), %d forged (0 accepted), %d key fetches", valid.Load(), forgedSent.Load(), ks.fetches.Load())
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // documentedPlaceholders are every placeholder README.md and
@@ -31,8 +34,8 @@ func TestPlaceholdersKnownOnEveryRequest(t *testing.T) {
 		token  string
 		values map[string]string // the non-empty ones
 	}{
-		{"signed out, require", "require", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": reasonSessionTokenAndUATMissing}},
-		{"signed out, optional", "optional", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": reasonSessionTokenAndUATMissing}},
+		{"signed out, require", "require", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": wire.ReasonSessionTokenAndUATMissing}},
+		{"signed out, optional", "optional", "", map[string]string{"http.auth.clerk.status": "signed-out", "http.auth.clerk.reason": wire.ReasonSessionTokenAndUATMissing}},
 		{"signed in, no organization", "require", sessionToken(t), map[string]string{"http.auth.clerk.status": "signed-in",
 			"http.auth.user.id": "user_1", "http.auth.user.session_id": "sess_1"}},
 	} {
@@ -61,15 +64,15 @@ func TestPlaceholdersKnownOnEveryRequest(t *testing.T) {
 // response header, the request header an upstream gets in optional mode and
 // the access log carry no literal placeholder and no user id.
 func TestPlaceholdersInCaddy(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	up := newRecordingUpstream(t)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	keyPath := filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(keyPath, []byte(publicPEM(t, a)), 0o644); err != nil {
+	if err := os.WriteFile(keyPath, []byte(testkit.PublicPEM(t, a)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	runCaddy(t, fmt.Sprintf(`{
 	admin off
@@ -131,7 +134,7 @@ http://127.0.0.1:%d {
 
 	// Signed in, the same headers carry the user.
 	now := time.Now().Unix()
-	tok := signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT"}, sessionClaims(func(c map[string]any) {
+	tok := testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT"}, sessionClaims(func(c map[string]any) {
 		c["iat"], c["nbf"], c["exp"] = now-1, now-1, now+60
 	}))
 	resp, _ = do(t, "GET", base+"/optional/page", "Authorization", "Bearer "+tok)

@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/users"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Rule is one authorization requirement on a signed-in session. All rules
@@ -74,11 +78,11 @@ type rule struct {
 	text      string // the whole rule, "require role admin", for clerk-diagnose
 	reason    string
 	needsUser bool
-	allow     func(s *session, u *userDetails) bool
+	allow     func(s *session.Session, u *users.Details) bool
 	reverify  *reverification
 	// allowURL, when set, answers instead of allow, from the organization
 	// the request's URL names (require org_from_url).
-	allowURL func(s *session, t orgsync.Target) bool
+	allowURL func(s *session.Session, t orgsync.Target) bool
 }
 
 // reverification is Clerk's ReverificationConfig object.
@@ -119,7 +123,7 @@ func compilePolicy(rules []Rule, denyImpersonated bool) (*policy, error) {
 		}
 	}
 	if denyImpersonated {
-		p.rules = append(p.rules, rule{name: "deny impersonated", text: "deny impersonated", reason: reasonImpersonationDenied, allow: notImpersonated})
+		p.rules = append(p.rules, rule{name: "deny impersonated", text: "deny impersonated", reason: wire.ReasonImpersonationDenied, allow: notImpersonated})
 	}
 	p.rules = append(p.rules, userRules...)
 	return p, nil
@@ -169,16 +173,16 @@ func compileRule(r Rule) (rule, error) {
 	c := rule{name: name, text: ruleText(r)}
 	switch r.Kind {
 	case ruleOrg:
-		c.reason = reasonMissingOrganization
-		c.allow = func(s *session, _ *userDetails) bool { return inOrg(s, values) }
+		c.reason = wire.ReasonMissingOrganization
+		c.allow = func(s *session.Session, _ *users.Details) bool { return inOrg(s, values) }
 	case ruleRole:
-		c.reason = reasonMissingRole
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.reason = wire.ReasonMissingRole
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasRole(s, v) })
 		}
 	case rulePermission:
-		c.reason = reasonMissingPermission
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.reason = wire.ReasonMissingPermission
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasPermission(s, v) })
 		}
 	case ruleFeature, rulePlan:
@@ -187,37 +191,43 @@ func compileRule(r Rule) (rule, error) {
 				return fail("%v", err)
 			}
 		}
-		c.reason = reasonMissingFeature
-		pick := func(s *session) string { return s.entitlements().features }
+		c.reason = wire.ReasonMissingFeature
+		pick := func(s *session.Session) string { return s.Entitlements().Features }
 		if r.Kind == rulePlan {
-			c.reason = reasonMissingPlan
-			pick = func(s *session) string { return s.entitlements().plans }
+			c.reason = wire.ReasonMissingPlan
+			pick = func(s *session.Session) string { return s.Entitlements().Plans }
 		}
-		c.allow = func(s *session, _ *userDetails) bool {
+		c.allow = func(s *session.Session, _ *users.Details) bool {
 			return anyOf(values, func(v string) bool { return hasEntitlement(s, pick(s), v) })
 		}
 	case ruleUser:
-		c.reason = reasonUserNotAllowed
-		c.allow = func(s *session, _ *userDetails) bool { return s.userID != "" && contains(values, s.userID) }
+		c.reason = wire.ReasonUserNotAllowed
+		c.allow = func(s *session.Session, _ *users.Details) bool {
+			return s.UserID != "" && slices.Contains(values, s.UserID)
+		}
 	case ruleClaim, ruleMetadata:
 		if r.Path == "" {
 			return fail("needs a path and at least one value")
 		}
 		path := r.Path
 		if r.Kind == ruleClaim {
-			c.reason = reasonMissingClaim
-			c.allow = func(s *session, _ *userDetails) bool { return valueMatches(lookupPath(s.rawClaims(), path), values) }
+			c.reason = wire.ReasonMissingClaim
+			c.allow = func(s *session.Session, _ *users.Details) bool {
+				return valueMatches(lookupPath(s.RawClaims(), path), values)
+			}
 		} else {
-			c.reason, c.needsUser = reasonMissingMetadata, true
-			c.allow = func(_ *session, u *userDetails) bool { return valueMatches(lookupPath(u.publicMetadata, path), values) }
+			c.reason, c.needsUser = wire.ReasonMissingMetadata, true
+			c.allow = func(_ *session.Session, u *users.Details) bool {
+				return valueMatches(lookupPath(u.PublicMetadata, path), values)
+			}
 		}
 	case ruleVerifiedWithin:
 		rv, err := compileReverification(r)
 		if err != nil {
 			return fail("%v", err)
 		}
-		c.reason, c.reverify = reasonReverificationRequired, rv
-		c.allow = func(s *session, _ *userDetails) bool { return hasReverification(s, rv) }
+		c.reason, c.reverify = wire.ReasonReverificationRequired, rv
+		c.allow = func(s *session.Session, _ *users.Details) bool { return hasReverification(s, rv) }
 	case ruleEmailDomain:
 		domains := make([]string, len(values))
 		for i, v := range values {
@@ -226,13 +236,13 @@ func compileRule(r Rule) (rule, error) {
 				return fail("%q is not a domain", v)
 			}
 		}
-		c.reason, c.needsUser = reasonEmailDomainNotAllowed, true
-		c.allow = func(_ *session, u *userDetails) bool { return emailDomainAllowed(u, domains) }
+		c.reason, c.needsUser = wire.ReasonEmailDomainNotAllowed, true
+		c.allow = func(_ *session.Session, u *users.Details) bool { return emailDomainAllowed(u, domains) }
 	case ruleOrgFromURL:
 		if len(values) > 0 {
 			return fail("takes no values (the URL names the organization)")
 		}
-		c.reason, c.allowURL = reasonOrganizationNotFromURL, orgFromURL
+		c.reason, c.allowURL = wire.ReasonOrganizationNotFromURL, orgFromURL
 	default:
 		return rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain, metadata or org_from_url)", r.Kind)
 	}
@@ -274,22 +284,22 @@ func checkEntitlementScope(v string) error {
 
 // evaluate runs the rules in order. user is called at most once, and only
 // when a rule needs it; a lookup failure denies that rule.
-func (p *policy) evaluate(s *session, user func() (*userDetails, error)) *denial {
+func (p *policy) evaluate(s *session.Session, user func() (*users.Details, error)) *denial {
 	return p.evaluateAt(s, user, orgsync.Target{})
 }
 
 // evaluateAt is evaluate with the organization target of the request's URL
 // (the zero Target: none), which org_from_url reads.
-func (p *policy) evaluateAt(s *session, user func() (*userDetails, error), urlOrg orgsync.Target) *denial {
+func (p *policy) evaluateAt(s *session.Session, user func() (*users.Details, error), urlOrg orgsync.Target) *denial {
 	if p == nil {
 		return nil
 	}
-	var u *userDetails
+	var u *users.Details
 	var lookupErr error
 	looked := false
 	for i := range p.rules {
 		r := &p.rules[i]
-		if s.entitlements().malformed != "" {
+		if s.Entitlements().Malformed != "" {
 			return &denial{rule: r, reason: r.reason}
 		}
 		if r.needsUser {
@@ -298,7 +308,7 @@ func (p *policy) evaluateAt(s *session, user func() (*userDetails, error), urlOr
 				looked = true
 			}
 			if lookupErr != nil || u == nil {
-				return &denial{rule: r, reason: reasonUserLookupFailed}
+				return &denial{rule: r, reason: wire.ReasonUserLookupFailed}
 			}
 		}
 		if r.allowURL != nil {
@@ -328,23 +338,23 @@ func prefixWithOrg(v string) string {
 	return "org:" + v
 }
 
-func hasRole(s *session, role string) bool {
-	return s.userID != "" && s.orgID != "" && s.orgRole != "" && prefixWithOrg(s.orgRole) == prefixWithOrg(role)
+func hasRole(s *session.Session, role string) bool {
+	return s.UserID != "" && s.OrgID != "" && s.OrgRole != "" && prefixWithOrg(s.OrgRole) == prefixWithOrg(role)
 }
 
-func hasPermission(s *session, permission string) bool {
-	return s.userID != "" && s.orgID != "" && s.entitlements().hasOrgPermissions && contains(s.entitlements().orgPermissions, prefixWithOrg(permission))
+func hasPermission(s *session.Session, permission string) bool {
+	return s.UserID != "" && s.OrgID != "" && s.Entitlements().HasOrgPermissions && slices.Contains(s.Entitlements().OrgPermissions, prefixWithOrg(permission))
 }
 
 // hasEntitlement is has({feature}) or has({plan}) on the fea or pla claim.
-func hasEntitlement(s *session, claim, asked string) bool {
-	if s.userID == "" || claim == "" {
+func hasEntitlement(s *session.Session, claim, asked string) bool {
+	if s.UserID == "" || claim == "" {
 		return false
 	}
-	if checkScopes(claim) != nil {
+	if session.CheckScopes(claim) != nil {
 		return false
 	}
-	orgValues, userValues := scopedParts(claim, isOrgClaimScope), scopedParts(claim, isUserClaimScope)
+	orgValues, userValues := session.ScopedParts(claim, session.IsOrgClaimScope), session.ScopedParts(claim, session.IsUserClaimScope)
 	// featureOrPlan.split(':') destructured into two: "o:a:b" asks for "a".
 	parts := strings.Split(asked, ":")
 	scope := parts[0]
@@ -355,23 +365,23 @@ func hasEntitlement(s *session, claim, asked string) bool {
 	if len(parts) > 1 {
 		switch {
 		case orgScopes[scope]:
-			return yields(orgValues, id)
+			return session.Yields(orgValues, id)
 		case userScopes[scope]:
-			return yields(userValues, id)
+			return session.Yields(userValues, id)
 		}
 		return false
 	}
-	return yields(orgValues, id) || yields(userValues, id)
+	return session.Yields(orgValues, id) || session.Yields(userValues, id)
 }
 
 // hasReverification is checkReverificationAuthorization: fva is [first
 // factor age, second factor age] in minutes, -1 for a factor group that is
 // not enabled.
-func hasReverification(s *session, rv *reverification) bool {
-	if s.userID == "" {
+func hasReverification(s *session.Session, rv *reverification) bool {
+	if s.UserID == "" {
 		return false
 	}
-	f1, f2, ok := factorAges(s.rawClaims()["fva"])
+	f1, f2, ok := factorAges(s.RawClaims()["fva"])
 	if !ok || (f1 == -1 && f2 == -1) {
 		return false
 	}
@@ -413,20 +423,20 @@ func factorAges(fva any) (f1, f2 float64, ok bool) {
 }
 
 // inOrg: any active organization, or one of the given ids or slugs.
-func inOrg(s *session, idsOrSlugs []string) bool {
-	if s.userID == "" || s.orgID == "" {
+func inOrg(s *session.Session, idsOrSlugs []string) bool {
+	if s.UserID == "" || s.OrgID == "" {
 		return false
 	}
 	if len(idsOrSlugs) == 0 {
 		return true
 	}
-	return contains(idsOrSlugs, s.orgID) || (s.orgSlug != "" && contains(idsOrSlugs, s.orgSlug))
+	return slices.Contains(idsOrSlugs, s.OrgID) || (s.OrgSlug != "" && slices.Contains(idsOrSlugs, s.OrgSlug))
 }
 
 // isImpersonated: any act claim at all, whatever its shape.
-func isImpersonated(s *session) bool { return s.entitlements().impersonated }
+func isImpersonated(s *session.Session) bool { return s.Entitlements().Impersonated }
 
-func notImpersonated(s *session, _ *userDetails) bool { return !isImpersonated(s) }
+func notImpersonated(s *session.Session, _ *users.Details) bool { return !isImpersonated(s) }
 
 // lookupPath follows a dot-separated path through JSON objects.
 func lookupPath(m map[string]any, path string) any {
@@ -446,14 +456,14 @@ func lookupPath(m map[string]any, path string) any {
 func valueMatches(v any, values []string) bool {
 	if arr, ok := v.([]any); ok {
 		for _, e := range arr {
-			if t, ok := scalarText(e); ok && contains(values, t) {
+			if t, ok := scalarText(e); ok && slices.Contains(values, t) {
 				return true
 			}
 		}
 		return false
 	}
 	t, ok := scalarText(v)
-	return ok && contains(values, t)
+	return ok && slices.Contains(values, t)
 }
 
 func scalarText(v any) (string, bool) {
@@ -470,15 +480,15 @@ func scalarText(v any) (string, bool) {
 
 // emailDomainAllowed: the primary email address, verified, in one of the
 // domains; "*.example.com" stands for its subdomains.
-func emailDomainAllowed(u *userDetails, domains []string) bool {
-	if u.email == "" || !u.emailVerified {
+func emailDomainAllowed(u *users.Details, domains []string) bool {
+	if u.Email == "" || !u.EmailVerified {
 		return false
 	}
-	at := strings.LastIndexByte(u.email, '@')
+	at := strings.LastIndexByte(u.Email, '@')
 	if at < 0 {
 		return false
 	}
-	domain := strings.ToLower(u.email[at+1:])
+	domain := strings.ToLower(u.Email[at+1:])
 	for _, d := range domains {
 		if sub, ok := strings.CutPrefix(d, "*."); ok {
 			if strings.HasSuffix(domain, "."+sub) {

@@ -11,6 +11,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // Claims of the shapes Clerk mints, shared by the tests below and the
@@ -54,14 +58,14 @@ func setOrg(key string, v any) func(map[string]any) {
 
 // jsonClaims reads claims as a verified token's payload is read: the typed
 // claims and the payload JSON, for newSession.
-func jsonClaims(t testing.TB, c map[string]any) (*tokenClaims, string) {
+func jsonClaims(t testing.TB, c map[string]any) (*jwt.Claims, string) {
 	t.Helper()
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var claims tokenClaims
-	if err := readMembers(string(b), claimNames, claims[:], true); err != nil {
+	var claims jwt.Claims
+	if err := jsonscan.ReadMembers(string(b), jwt.ClaimNames, claims[:], true); err != nil {
 		t.Fatal(err)
 	}
 	return &claims, string(b)
@@ -128,15 +132,15 @@ func decodeCases() []decodeCase {
 func TestSessionDecodesOrganizationClaims(t *testing.T) {
 	for _, tc := range decodeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSession(jsonClaims(t, tc.claims))
-			if s.orgID != tc.orgID || s.orgRole != tc.orgRole || s.orgSlug != tc.orgSlug {
-				t.Errorf("org = %q %q %q, want %q %q %q", s.orgID, s.orgRole, s.orgSlug, tc.orgID, tc.orgRole, tc.orgSlug)
+			s := session.New(jsonClaims(t, tc.claims))
+			if s.OrgID != tc.orgID || s.OrgRole != tc.orgRole || s.OrgSlug != tc.orgSlug {
+				t.Errorf("org = %q %q %q, want %q %q %q", s.OrgID, s.OrgRole, s.OrgSlug, tc.orgID, tc.orgRole, tc.orgSlug)
 			}
-			if s.entitlements().hasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.entitlements().orgPermissions, tc.perms)) {
-				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.entitlements().orgPermissions, s.entitlements().hasOrgPermissions, tc.perms, tc.hasPerms)
+			if s.Entitlements().HasOrgPermissions != tc.hasPerms || (tc.hasPerms && !tc.malformed && !samePermissions(s.Entitlements().OrgPermissions, tc.perms)) {
+				t.Errorf("permissions = %v (array %v), want %v (array %v)", s.Entitlements().OrgPermissions, s.Entitlements().HasOrgPermissions, tc.perms, tc.hasPerms)
 			}
-			if (s.entitlements().malformed != "") != tc.malformed {
-				t.Errorf("malformed = %q, want malformed %v", s.entitlements().malformed, tc.malformed)
+			if (s.Entitlements().Malformed != "") != tc.malformed {
+				t.Errorf("malformed = %q, want malformed %v", s.Entitlements().Malformed, tc.malformed)
 			}
 		})
 	}
@@ -226,8 +230,8 @@ func hasCases() []hasCase {
 // askHas answers one hasCase with our implementation.
 func askHas(t testing.TB, c hasCase) bool {
 	t.Helper()
-	s := newSession(jsonClaims(t, c.claims))
-	if s.entitlements().malformed != "" {
+	s := session.New(jsonClaims(t, c.claims))
+	if s.Entitlements().Malformed != "" {
 		return false
 	}
 	switch c.kind {
@@ -236,9 +240,9 @@ func askHas(t testing.TB, c hasCase) bool {
 	case "permission":
 		return hasPermission(s, c.value)
 	case "feature":
-		return hasEntitlement(s, s.entitlements().features, c.value)
+		return hasEntitlement(s, s.Entitlements().Features, c.value)
 	case "plan":
-		return hasEntitlement(s, s.entitlements().plans, c.value)
+		return hasEntitlement(s, s.Entitlements().Plans, c.value)
 	case "reverification":
 		rv := parseReverificationQuestion(t, c.value)
 		return hasReverification(s, rv)
@@ -278,39 +282,39 @@ func TestRequireRules(t *testing.T) {
 	}{
 		{"any org v1", []Rule{rule("org")}, false, []func(map[string]any){v1Claims}, ""},
 		{"any org v2", []Rule{rule("org")}, false, []func(map[string]any){v2Claims}, ""},
-		{"any org, none", []Rule{rule("org")}, false, nil, reasonMissingOrganization},
+		{"any org, none", []Rule{rule("org")}, false, nil, wire.ReasonMissingOrganization},
 		{"org by slug", []Rule{rule("org", "globex")}, false, []func(map[string]any){v2Claims}, ""},
 		{"org by id", []Rule{rule("org", "org_1", "org_9")}, false, []func(map[string]any){v1Claims}, ""},
-		{"other org", []Rule{rule("org", "acme")}, false, []func(map[string]any){v2Claims}, reasonMissingOrganization},
+		{"other org", []Rule{rule("org", "acme")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingOrganization},
 		{"role v1", []Rule{rule("role", "member", "admin")}, false, []func(map[string]any){v1Claims}, ""},
 		{"role v2", []Rule{rule("role", "org:admin")}, false, []func(map[string]any){v2Claims}, ""},
-		{"role missing", []Rule{rule("role", "billing")}, false, []func(map[string]any){v2Claims}, reasonMissingRole},
+		{"role missing", []Rule{rule("role", "billing")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingRole},
 		{"permission v1", []Rule{rule("permission", "invoices:read")}, false, []func(map[string]any){v1Claims}, ""},
 		{"permission v2 fpm", []Rule{rule("permission", "org:billing:manage")}, false, []func(map[string]any){v2Claims}, ""},
-		{"permission v2 fpm unset bit", []Rule{rule("permission", "org:billing:read")}, false, []func(map[string]any){v2Claims}, reasonMissingPermission},
+		{"permission v2 fpm unset bit", []Rule{rule("permission", "org:billing:read")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingPermission},
 		{"feature", []Rule{rule("feature", "sso", "dashboard")}, false, []func(map[string]any){v2Claims}, ""},
-		{"feature missing", []Rule{rule("feature", "sso")}, false, []func(map[string]any){v2Claims}, reasonMissingFeature},
+		{"feature missing", []Rule{rule("feature", "sso")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingFeature},
 		{"plan", []Rule{rule("plan", "user:pro")}, false, []func(map[string]any){v2Claims}, ""},
-		{"plan missing", []Rule{rule("plan", "enterprise")}, false, []func(map[string]any){v2Claims}, reasonMissingPlan},
+		{"plan missing", []Rule{rule("plan", "enterprise")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingPlan},
 		{"user", []Rule{rule("user", "user_9", "user_1")}, false, nil, ""},
-		{"user other", []Rule{rule("user", "user_9")}, false, nil, reasonUserNotAllowed},
+		{"user other", []Rule{rule("user", "user_9")}, false, nil, wire.ReasonUserNotAllowed},
 		{"claim string", []Rule{{Kind: "claim", Path: "metadata.tier", Values: []string{"gold"}}}, false,
 			[]func(map[string]any){set("metadata", map[string]any{"tier": "gold"})}, ""},
 		{"claim number", []Rule{{Kind: "claim", Path: "level", Values: []string{"3"}}}, false, []func(map[string]any){set("level", 3)}, ""},
 		{"claim array", []Rule{{Kind: "claim", Path: "groups", Values: []string{"ops"}}}, false, []func(map[string]any){set("groups", []any{"dev", "ops"})}, ""},
 		{"claim object", []Rule{{Kind: "claim", Path: "metadata", Values: []string{"gold"}}}, false,
-			[]func(map[string]any){set("metadata", map[string]any{"tier": "gold"})}, reasonMissingClaim},
-		{"claim absent", []Rule{{Kind: "claim", Path: "metadata.tier", Values: []string{"gold"}}}, false, nil, reasonMissingClaim},
+			[]func(map[string]any){set("metadata", map[string]any{"tier": "gold"})}, wire.ReasonMissingClaim},
+		{"claim absent", []Rule{{Kind: "claim", Path: "metadata.tier", Values: []string{"gold"}}}, false, nil, wire.ReasonMissingClaim},
 		{"verified within", []Rule{{Kind: "verified_within", Within: caddy.Duration(10 * time.Minute)}}, false,
 			[]func(map[string]any){set("fva", []any{0, 2})}, ""},
 		{"verified too long ago", []Rule{{Kind: "verified_within", Within: caddy.Duration(10 * time.Minute)}}, false,
-			[]func(map[string]any){set("fva", []any{0, 12})}, reasonReverificationRequired},
-		{"impersonated", nil, true, []func(map[string]any){set("act", map[string]any{"sub": "user_admin"})}, reasonImpersonationDenied},
-		{"act of the wrong type", nil, true, []func(map[string]any){set("act", "user_admin")}, reasonImpersonationDenied},
+			[]func(map[string]any){set("fva", []any{0, 12})}, wire.ReasonReverificationRequired},
+		{"impersonated", nil, true, []func(map[string]any){set("act", map[string]any{"sub": "user_admin"})}, wire.ReasonImpersonationDenied},
+		{"act of the wrong type", nil, true, []func(map[string]any){set("act", "user_admin")}, wire.ReasonImpersonationDenied},
 		{"not impersonated", nil, true, nil, ""},
 		{"all rules hold", []Rule{rule("org", "globex"), rule("role", "admin"), rule("plan", "team")}, true, []func(map[string]any){v2Claims}, ""},
-		{"second of three fails", []Rule{rule("org", "globex"), rule("role", "member"), rule("plan", "team")}, false, []func(map[string]any){v2Claims}, reasonMissingRole},
-		{"malformed claims deny every rule", []Rule{rule("user", "user_1")}, false, []func(map[string]any){v2Claims, set("fea", "dashboard")}, reasonUserNotAllowed},
+		{"second of three fails", []Rule{rule("org", "globex"), rule("role", "member"), rule("plan", "team")}, false, []func(map[string]any){v2Claims}, wire.ReasonMissingRole},
+		{"malformed claims deny every rule", []Rule{rule("user", "user_1")}, false, []func(map[string]any){v2Claims, set("fea", "dashboard")}, wire.ReasonUserNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,10 +330,10 @@ func TestRequireRules(t *testing.T) {
 			if out.status() != http.StatusForbidden || out.upstream != nil {
 				t.Fatalf("status %d, upstream reached %v; want 403", out.status(), out.upstream != nil)
 			}
-			if got := out.rec.Header().Get(headerAuthReason); got != tc.reason {
+			if got := out.rec.Header().Get(wire.HeaderAuthReason); got != tc.reason {
 				t.Errorf("reason header %q, want %q", got, tc.reason)
 			}
-			if got := out.rec.Header().Get(headerAuthStatus); got != statusSignedIn {
+			if got := out.rec.Header().Get(wire.HeaderAuthStatus); got != wire.StatusSignedIn {
 				t.Errorf("status header %q, want signed-in", got)
 			}
 			if got, _ := out.repl.GetString("http.auth.clerk.reason"); got != tc.reason {
@@ -357,7 +361,7 @@ func TestReverificationAnswers(t *testing.T) {
 		if got := out.rec.Body.String(); got != want {
 			t.Errorf("body %s\nwant %s", got, want)
 		}
-		if got := out.rec.Header().Get(headerAuthReason); got != reasonReverificationRequired {
+		if got := out.rec.Header().Get(wire.HeaderAuthReason); got != wire.ReasonReverificationRequired {
 			t.Errorf("reason %q", got)
 		}
 	})
@@ -380,8 +384,8 @@ func TestRulesRequireASessionInOptionalMode(t *testing.T) {
 	}
 	ruled := newTestHandler(t, func(h *Handler) { h.Mode = "optional"; h.DenyImpersonated = true })
 	out := serve(ruled, newRequest("GET", "https://app.example.com/api/x"))
-	if out.status() != http.StatusUnauthorized || out.rec.Header().Get(headerAuthStatus) != statusSignedOut {
-		t.Fatalf("optional with rules: status %d (%s), want 401 signed-out", out.status(), out.rec.Header().Get(headerAuthStatus))
+	if out.status() != http.StatusUnauthorized || out.rec.Header().Get(wire.HeaderAuthStatus) != wire.StatusSignedOut {
+		t.Fatalf("optional with rules: status %d (%s), want 401 signed-out", out.status(), out.rec.Header().Get(wire.HeaderAuthStatus))
 	}
 }
 
@@ -398,11 +402,11 @@ func TestUpstreamHeaders(t *testing.T) {
 		"http.auth.user.plan":            "pro,team",
 		"http.auth.user.features":        "export,dashboard,billing",
 	}
-	identity := map[string]string{headerUserID: "user_1", headerSessionID: "sess_1", headerOrgID: "org_2", headerOrgRole: "org:admin", headerOrgSlug: "globex"}
+	identity := map[string]string{wire.HeaderUserID: "user_1", wire.HeaderSessionID: "sess_1", wire.HeaderOrgID: "org_2", wire.HeaderOrgRole: "org:admin", wire.HeaderOrgSlug: "globex"}
 	entitlements := map[string]string{
-		headerOrgPermissions: wantPlaceholders["http.auth.user.org_permissions"],
-		headerPlan:           "pro,team",
-		headerFeatures:       "export,dashboard,billing",
+		wire.HeaderOrgPermissions: wantPlaceholders["http.auth.user.org_permissions"],
+		wire.HeaderPlan:           "pro,team",
+		wire.HeaderFeatures:       "export,dashboard,billing",
 	}
 	for _, tc := range []struct {
 		setting                string
@@ -416,7 +420,7 @@ func TestUpstreamHeaders(t *testing.T) {
 		t.Run("upstream_headers="+tc.setting, func(t *testing.T) {
 			h := newTestHandler(t, func(h *Handler) { h.UpstreamHeaders = tc.setting })
 			r := newRequest("GET", "https://app.example.com/", "Authorization", "Bearer "+sessionToken(t, v2Claims),
-				headerPlan, "forged", headerOrgPermissions, "org:all:all", headerUserID, "user_forged", "X_Clerk_Org_Role", "org:owner")
+				wire.HeaderPlan, "forged", wire.HeaderOrgPermissions, "org:all:all", wire.HeaderUserID, "user_forged", "X_Clerk_Org_Role", "org:owner")
 			out := serve(h, r)
 			if out.upstream == nil {
 				t.Fatalf("status %d", out.status())
@@ -554,7 +558,7 @@ func benchRules() []Rule {
 func BenchmarkDecodeV2Session(b *testing.B) {
 	claims, payload := jsonClaims(b, with(v2Claims))
 	for b.Loop() {
-		newSession(claims, payload).entitlements()
+		session.New(claims, payload).Entitlements()
 	}
 }
 
@@ -563,7 +567,7 @@ func BenchmarkPolicyEvaluate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := newSession(jsonClaims(b, with(v2Claims)))
+	s := session.New(jsonClaims(b, with(v2Claims)))
 	for b.Loop() {
 		if p.evaluate(s, nil) != nil {
 			b.Fatal("denied")
@@ -602,9 +606,9 @@ func TestWrongClaimTypesDeny(t *testing.T) {
 	// Which rule each claim feeds; replacing it with a value of another
 	// type must make that rule deny.
 	feeds := map[string]string{
-		"o.id": reasonMissingOrganization, "o.slg": reasonMissingOrganization, "o.rol": reasonMissingRole,
-		"o.per": reasonMissingPermission, "o.fpm": reasonMissingPermission, "fea": reasonMissingPermission,
-		"pla": reasonMissingPlan, "o": reasonMissingOrganization, "v": reasonMissingOrganization,
+		"o.id": wire.ReasonMissingOrganization, "o.slg": wire.ReasonMissingOrganization, "o.rol": wire.ReasonMissingRole,
+		"o.per": wire.ReasonMissingPermission, "o.fpm": wire.ReasonMissingPermission, "fea": wire.ReasonMissingPermission,
+		"pla": wire.ReasonMissingPlan, "o": wire.ReasonMissingOrganization, "v": wire.ReasonMissingOrganization,
 	}
 	for claim, reason := range feeds {
 		for _, v := range weird {
@@ -614,19 +618,19 @@ func TestWrongClaimTypesDeny(t *testing.T) {
 			} else {
 				c[claim] = v
 			}
-			s := newSession(jsonClaims(t, c))
+			s := session.New(jsonClaims(t, c))
 			dn := p.evaluate(s, nil)
 			if claim == "o.slg" {
 				// The org rule also matches by id: only a wrong id denies.
 				continue
 			}
-			if dn == nil || (dn.reason != reason && s.entitlements().malformed == "") {
+			if dn == nil || (dn.reason != reason && s.Entitlements().Malformed == "") {
 				t.Errorf("%s = %#v: denial %+v, want %s", claim, v, dn, reason)
 			}
 		}
 	}
 	for _, v := range weird {
-		if dn := reverify.evaluate(newSession(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
+		if dn := reverify.evaluate(session.New(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
 			t.Errorf("fva = %#v: allowed", v)
 		}
 	}

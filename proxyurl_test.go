@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // TestProxyURLForms: proxy_url takes an absolute http(s) URL or a path on
@@ -49,24 +50,24 @@ func TestRelativeProxyURLPerRequest(t *testing.T) {
 	for i := 0; i < 2; i++ { // a miss, then a cache hit
 		s := serve(h, newRequest("GET", testOrigin+"/x", "Authorization", "Bearer "+tok))
 		if s.upstream == nil {
-			t.Fatalf("request %d on the token's own origin: %s %s", i, s.rec.Header().Get(headerAuthReason), s.rec.Header().Get(headerAuthMessage))
+			t.Fatalf("request %d on the token's own origin: %s %s", i, s.rec.Header().Get(wire.HeaderAuthReason), s.rec.Header().Get(wire.HeaderAuthMessage))
 		}
 	}
-	if h.cache.len() != 1 {
-		t.Fatalf("cache holds %d entries, want the token", h.cache.len())
+	if h.cache.Len() != 1 {
+		t.Fatalf("cache holds %d entries, want the token", h.cache.Len())
 	}
 	s := serve(h, newRequest("GET", "https://www.example.com/x", "Authorization", "Bearer "+tok))
 	// The expected issuer names the site's proxy: it goes to the debug log,
 	// never into the client's message.
-	if s.upstream != nil || s.rec.Header().Get(headerAuthReason) != reasonTokenInvalidIssuer ||
-		strings.Contains(s.rec.Header().Get(headerAuthMessage), "Expected") {
+	if s.upstream != nil || s.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidIssuer ||
+		strings.Contains(s.rec.Header().Get(wire.HeaderAuthMessage), "Expected") {
 		t.Errorf("the cached token of another origin: passed %v, reason %q, message %q", s.upstream != nil,
-			s.rec.Header().Get(headerAuthReason), s.rec.Header().Get(headerAuthMessage))
+			s.rec.Header().Get(wire.HeaderAuthReason), s.rec.Header().Get(wire.HeaderAuthMessage))
 	}
 	// An absolute iss of Clerk's own Frontend API is not the proxy's.
 	s = serve(h, newRequest("GET", testOrigin+"/x", "Authorization", "Bearer "+sessionToken(t)))
-	if s.upstream != nil || s.rec.Header().Get(headerAuthReason) != reasonTokenInvalidIssuer {
-		t.Errorf("iss of the Frontend API itself: passed %v, reason %q", s.upstream != nil, s.rec.Header().Get(headerAuthReason))
+	if s.upstream != nil || s.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonTokenInvalidIssuer {
+		t.Errorf("iss of the Frontend API itself: passed %v, reason %q", s.upstream != nil, s.rec.Header().Get(wire.HeaderAuthReason))
 	}
 
 	// The handshake goes through the path on the request's origin, port kept,
@@ -82,7 +83,7 @@ func TestRelativeProxyURLPerRequest(t *testing.T) {
 		iss := strings.TrimSuffix(base, "/v1/client/handshake?")
 		expired := sessionToken(t, func(c map[string]any) { c["iss"], c["iat"], c["exp"] = iss, testNow.Unix()-120, testNow.Unix()-60 })
 		r := newRequest("GET", origin+"/page", "Sec-Fetch-Dest", "document",
-			"Cookie", cookieSession+sfx+"="+expired+"; "+cookieClientUAT+sfx+"=1")
+			"Cookie", wire.CookieSession+sfx+"="+expired+"; "+wire.CookieClientUAT+sfx+"=1")
 		s := serve(h, r)
 		if loc := s.rec.Header().Get("Location"); s.rec.Code != 307 || !strings.HasPrefix(loc, base) {
 			t.Errorf("handshake from %s: %d to %q, want %s...", origin, s.rec.Code, loc, base)
@@ -101,7 +102,7 @@ func TestRelativeProxyURLSatellite(t *testing.T) {
 	})
 	s := serve(h, newRequest("GET", "https://sat.example.org/p?__clerk_synced=false", "Sec-Fetch-Dest", "document"))
 	if loc := s.rec.Header().Get("Location"); s.rec.Code != 307 || !strings.HasPrefix(loc, "https://sat.example.org/__clerk/v1/client/handshake?") ||
-		s.rec.Header().Get(headerAuthReason) != reasonSatelliteNeedsSyncing {
-		t.Errorf("satellite sync: %d %s to %q", s.rec.Code, s.rec.Header().Get(headerAuthReason), loc)
+		s.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonSatelliteNeedsSyncing {
+		t.Errorf("satellite sync: %d %s to %q", s.rec.Code, s.rec.Header().Get(wire.HeaderAuthReason), loc)
 	}
 }

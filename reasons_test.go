@@ -2,55 +2,31 @@ package clerkauth
 
 import (
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/reasons.md from reasonCatalog")
 
-// TestEveryReasonIsExplained: each reason code declared in constants.go has
+// TestEveryReasonIsExplained: each reason code declared in internal/wire has
 // a plain-words entry, so the diagnose command and the docs cover it.
 func TestEveryReasonIsExplained(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "constants.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, decl := range f.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
+	names, codes := testkit.StringConsts(t, "internal/wire/wire.go", "Reason")
+	for i, code := range codes {
+		if code == wire.ReasonSessionTokenExpired {
+			// Only ever given with its -refresh-<why> suffix.
+			code += "-refresh-" + wire.RefreshNonEligibleNonGet
 		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if !strings.HasPrefix(name.Name, "reason") || i >= len(vs.Values) {
-					continue
-				}
-				lit, ok := vs.Values[i].(*ast.BasicLit)
-				if !ok {
-					continue
-				}
-				code, _ := strconv.Unquote(lit.Value)
-				if code == reasonSessionTokenExpired {
-					// Only ever given with its -refresh-<why> suffix.
-					code += "-refresh-" + refreshNonEligibleNonGet
-				}
-				n++
-				if doc, ok := explainReason(code); !ok || doc.Meaning == "" || doc.Fix == "" {
-					t.Errorf("%s (%q) has no explanation in reasonCatalog", name.Name, code)
-				}
-			}
+		if doc, ok := explainReason(code); !ok || doc.Meaning == "" || doc.Fix == "" {
+			t.Errorf("%s (%q) has no explanation in reasonCatalog", names[i], code)
 		}
 	}
-	if n < 25 {
-		t.Fatalf("found only %d reason constants in constants.go; did their naming change?", n)
+	if len(codes) < 25 {
+		t.Fatalf("found only %d reason constants in internal/wire/wire.go; did their naming change?", len(codes))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -17,6 +16,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // These tests run the handler inside a real Caddy (caddy.Load with a JSON
@@ -49,21 +51,11 @@ func caddyConfig(t testing.TB, addr, jwksURL string, gen int) []byte {
 	return b
 }
 
-func freeLoopbackAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // liveToken is a valid session token at the real clock (Caddy's handler
 // runs on time.Now).
 func liveToken(t testing.TB, key *rsa.PrivateKey, kid string) string {
 	now := time.Now().Unix()
-	return signJWT(t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid},
+	return testkit.SignJWT(t, key, map[string]any{"alg": "RS256", "typ": "JWT", "kid": kid},
 		sessionClaims(func(c map[string]any) { c["iat"], c["nbf"], c["exp"] = now-5, now-10, now+3600 }))
 }
 
@@ -144,7 +136,7 @@ func runTraffic(client *http.Client, base string, valid func() string, forged []
 					s.valid.Add(1)
 					if resp.StatusCode != http.StatusOK {
 						s.deniedValid.Add(1)
-						s.problem("valid token: %d %s", resp.StatusCode, resp.Header.Get(headerAuthReason))
+						s.problem("valid token: %d %s", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
 					}
 				}
 			}
@@ -178,10 +170,10 @@ func TestSoak(t *testing.T) {
 func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	// New keys must be published this long before tokens use them
 	// (unknownKidInterval, 10 s in production).
-	withKeyTiming(t, func(k *keyTiming) { k.unknownKid = 500 * time.Millisecond })
-	a, b := testKeys(t)
+	withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = 500 * time.Millisecond })
+	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
-	addr := freeLoopbackAddr(t)
+	addr := testkit.FreeAddr(t)
 	base := "http://" + addr
 	jwksURLs := []string{ks.url(), ks.url() + "?variant=2"}
 	gen := 0
@@ -203,7 +195,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 	current.Store(tokA)
 	forged := []string{
 		liveToken(t, b, "ins_a"),
-		signJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["exp"] = time.Now().Unix() - 3600 })),
+		testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims(func(c map[string]any) { c["exp"] = time.Now().Unix() - 3600 })),
 		unsignedToken(map[string]any{"alg": "none", "kid": "ins_a"}, sessionClaims()),
 	}
 	var warm trafficStats
@@ -238,7 +230,7 @@ func soak(t *testing.T, duration, reloadEvery time.Duration, rotate bool) {
 		if rotate && !rotated && time.Since(start) > duration/3 {
 			// Publish B, let it be seen, move tokens to it, retire A.
 			ks.set(keysOK, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey, "ins_b": &b.PublicKey})
-			time.Sleep(defaultKeyTiming.unknownKid + 100*time.Millisecond)
+			time.Sleep(keys.DefaultTiming.UnknownKid + 100*time.Millisecond)
 			current.Store(tokB)
 			time.Sleep(100 * time.Millisecond)
 			ks.set(keysOK, map[string]*rsa.PublicKey{"ins_b": &b.PublicKey})
@@ -352,9 +344,9 @@ func settledGoroutinesAtMost(want int, each func()) int {
 // TestCaddyBoundsHeaderSize: Caddy reads at most 16 KiB of request headers
 // by default, so a huge token or cookie header never reaches the handler.
 func TestCaddyBoundsHeaderSize(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
-	addr := freeLoopbackAddr(t)
+	addr := testkit.FreeAddr(t)
 	if err := caddy.Load(caddyConfig(t, addr, ks.url(), 0), true); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package clerkauth
 import (
 	"net/http"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // A production satellite's Frontend API is clerk.<domain>, and so is the
@@ -51,6 +53,6 @@ func TestProductionSatelliteCookieSignsIn(t *testing.T) {
 	r := newRequest(http.MethodGet, satOrigin+"/page", "Cookie", "__session="+tok+"; __client_uat=1", "Sec-Fetch-Dest", "empty")
 	s := serve(h, r)
 	if s.upstream == nil {
-		t.Fatalf("not signed in: %d %s", s.status(), s.rec.Header().Get(headerAuthReason))
+		t.Fatalf("not signed in: %d %s", s.status(), s.rec.Header().Get(wire.HeaderAuthReason))
 	}
 }

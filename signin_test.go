@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // The sign-in redirect carries what the other origin needs to bring the
@@ -61,11 +63,11 @@ func TestSignInRedirectAcrossOrigins(t *testing.T) {
 				t.Fatalf("got %d Location %q, want 307 to sign in", out.status(), out.rec.Header().Get("Location"))
 			}
 			q := loc.Query()
-			if got := q.Get(queryRedirectURL); got != tc.wantBack {
+			if got := q.Get(wire.QueryRedirectURL); got != tc.wantBack {
 				t.Errorf("redirect_url: got %q, want %q", got, tc.wantBack)
 			}
-			if got := q.Get(queryDevBrowser); got != tc.wantDevJWT {
-				t.Errorf("%s: got %q, want %q", queryDevBrowser, got, tc.wantDevJWT)
+			if got := q.Get(wire.QueryDevBrowser); got != tc.wantDevJWT {
+				t.Errorf("%s: got %q, want %q", wire.QueryDevBrowser, got, tc.wantDevJWT)
 			}
 		})
 	}

@@ -2,23 +2,16 @@ package clerkauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // The test instance: Frontend API clerk.example.com, app at
@@ -34,73 +27,7 @@ var (
 	testDevPK = "pk_test_" + base64.StdEncoding.EncodeToString([]byte("foo-bar-13.clerk.accounts.dev$"))
 )
 
-var (
-	keyOnce sync.Once
-	keyA    *rsa.PrivateKey
-	keyB    *rsa.PrivateKey
-	testNow = time.Unix(1767000000, 0)
-	keysErr error
-)
-
-// testKeys returns two RSA-2048 keys minted once per test binary: A is the
-// instance's key, B another instance's.
-func testKeys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
-	t.Helper()
-	keyOnce.Do(func() {
-		keyA, keysErr = rsa.GenerateKey(rand.Reader, 2048)
-		if keysErr == nil {
-			keyB, keysErr = rsa.GenerateKey(rand.Reader, 2048)
-		}
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return keyA, keyB
-}
-
-func publicPEM(t testing.TB, k *rsa.PrivateKey) string {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
-
-// signJWT signs header and claims with key using header["alg"] (RS256 when
-// absent). It marshals maps as given, so tests can put any JSON type in.
-func signJWT(t testing.TB, key *rsa.PrivateKey, header, claims map[string]any) string {
-	t.Helper()
-	if header == nil {
-		header = map[string]any{}
-	}
-	alg, _ := header["alg"].(string)
-	if _, ok := header["alg"]; !ok {
-		alg = "RS256"
-		header["alg"] = alg
-	}
-	hb, _ := json.Marshal(header)
-	cb, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
-	var hash crypto.Hash
-	var sum []byte
-	switch alg {
-	case "RS384":
-		s := sha512.Sum384([]byte(input))
-		hash, sum = crypto.SHA384, s[:]
-	case "RS512":
-		s := sha512.Sum512([]byte(input))
-		hash, sum = crypto.SHA512, s[:]
-	default:
-		s := sha256.Sum256([]byte(input))
-		hash, sum = crypto.SHA256, s[:]
-	}
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, hash, sum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
+var testNow = time.Unix(1767000000, 0)
 
 // sessionClaims are valid claims at testNow, to be edited per case.
 func sessionClaims(edit ...func(map[string]any)) map[string]any {
@@ -117,8 +44,8 @@ func sessionClaims(edit ...func(map[string]any)) map[string]any {
 
 // sessionToken is a valid session token of the instance (key A).
 func sessionToken(t testing.TB, edit ...func(map[string]any)) string {
-	a, _ := testKeys(t)
-	return signJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": jwtCategorySession}, sessionClaims(edit...))
+	a, _ := testkit.Keys(t)
+	return testkit.SignJWT(t, a, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_a", "cat": wire.JWTCategorySession}, sessionClaims(edit...))
 }
 
 // newTestHandler provisions a handler with Caddy's own context, with the
@@ -126,8 +53,8 @@ func sessionToken(t testing.TB, edit ...func(map[string]any)) string {
 // clock frozen at testNow.
 func newTestHandler(t testing.TB, edit ...func(*Handler)) *Handler {
 	t.Helper()
-	a, _ := testKeys(t)
-	h := &Handler{PublishableKey: testPK, SecretKey: "sk_test_dummy", JWTKey: publicPEM(t, a), AuthorizedParties: []string{testOrigin}}
+	a, _ := testkit.Keys(t)
+	h := &Handler{PublishableKey: testPK, SecretKey: "sk_test_dummy", JWTKey: testkit.PublicPEM(t, a), AuthorizedParties: []string{testOrigin}}
 	for _, e := range edit {
 		e(h)
 	}

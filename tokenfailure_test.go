@@ -4,11 +4,13 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // A session token that fails only on a time claim sends a page load through
-// the handshake at the Frontend API, whichever carrier brought it (reference
-// C step 5). The redirect once pointed at the carrier's name ("cookie").
+// the handshake at the Frontend API, whichever carrier brought it
+// (handleSessionTokenError in @clerk/backend tokens/request.ts). The redirect once pointed at the carrier's name ("cookie").
 func TestTokenTimeFailureHandshakesToFrontendAPI(t *testing.T) {
 	h := newTestHandler(t)
 	now := testNow.Unix()
@@ -18,8 +20,8 @@ func TestTokenTimeFailureHandshakesToFrontendAPI(t *testing.T) {
 		reason string
 	}{
 		{"expired", func(c map[string]any) { c["exp"], c["iat"], c["nbf"] = now-60, now-120, now-130 }, "session-token-expired-refresh-non-eligible-no-refresh-cookie"},
-		{"nbf in the future", func(c map[string]any) { c["nbf"] = now + 30 }, reasonSessionTokenNBF},
-		{"iat in the future", func(c map[string]any) { c["iat"] = now + 30 }, reasonSessionTokenIatInTheFuture},
+		{"nbf in the future", func(c map[string]any) { c["nbf"] = now + 30 }, wire.ReasonSessionTokenNBF},
+		{"iat in the future", func(c map[string]any) { c["iat"] = now + 30 }, wire.ReasonSessionTokenIatInTheFuture},
 	} {
 		tok := sessionToken(t, tc.edit)
 		for _, carrier := range []struct {
@@ -42,8 +44,8 @@ func TestTokenTimeFailureHandshakesToFrontendAPI(t *testing.T) {
 				if got := loc.Scheme + "://" + loc.Host + loc.Path; got != testIssuer+"/v1/client/handshake" {
 					t.Errorf("redirected to %q, want the handshake endpoint", got)
 				}
-				if got := loc.Query().Get(queryHandshakeReason); got != tc.reason {
-					t.Errorf("%s = %q, want %q", queryHandshakeReason, got, tc.reason)
+				if got := loc.Query().Get(wire.QueryHandshakeReason); got != tc.reason {
+					t.Errorf("%s = %q, want %q", wire.QueryHandshakeReason, got, tc.reason)
 				}
 			})
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 const testUserSecret = "sk_test_users"
@@ -96,7 +98,7 @@ func signedInRequest(t *testing.T, headers ...string) *http.Request {
 func TestUserDetailsPlaceholdersAndHeaders(t *testing.T) {
 	f := newFakeBAPI(t)
 	h := userHandler(t, f, func(h *Handler) { h.UserDetails = &UserDetails{Metadata: []string{"tier", "seats", "teams", "absent"}} })
-	out := serve(h, signedInRequest(t, headerUserEmail, "forged@evil.example"))
+	out := serve(h, signedInRequest(t, wire.HeaderUserEmail, "forged@evil.example"))
 	if out.upstream == nil {
 		t.Fatalf("status %d (%v)", out.status(), out.err)
 	}
@@ -116,8 +118,8 @@ func TestUserDetailsPlaceholdersAndHeaders(t *testing.T) {
 		t.Errorf("{http.auth.user.metadata.absent} = %q (known %v), want empty", v, ok)
 	}
 	headers := map[string]string{
-		headerUserEmail: "ada@example.com", headerUserEmailVerified: "true", headerUserFirstName: "Ada",
-		headerUserLastName: "Lovelace", headerUserUsername: "ada", "X-Clerk-User-Metadata-Tier": "gold",
+		wire.HeaderUserEmail: "ada@example.com", wire.HeaderUserEmailVerified: "true", wire.HeaderUserFirstName: "Ada",
+		wire.HeaderUserLastName: "Lovelace", wire.HeaderUserUsername: "ada", "X-Clerk-User-Metadata-Tier": "gold",
 	}
 	for k, want := range headers {
 		if got := out.upstream.Header.Values(k); len(got) != 1 || got[0] != want {
@@ -132,7 +134,7 @@ func TestUserDetailsWithUpstreamHeadersOff(t *testing.T) {
 		h.UserDetails = &UserDetails{Metadata: []string{"tier"}}
 		h.UpstreamHeaders = "off"
 	})
-	out := serve(h, signedInRequest(t, headerUserEmail, "forged@evil.example"))
+	out := serve(h, signedInRequest(t, wire.HeaderUserEmail, "forged@evil.example"))
 	if out.upstream == nil {
 		t.Fatalf("status %d (%v)", out.status(), out.err)
 	}
@@ -158,17 +160,17 @@ func TestUserRules(t *testing.T) {
 		reason string
 	}{
 		{"email domain", adaJSON, Rule{Kind: "email_domain", Values: []string{"other.org", "EXAMPLE.com"}}, ""},
-		{"email domain of a non-primary address", adaJSON, Rule{Kind: "email_domain", Values: []string{"old.example"}}, reasonEmailDomainNotAllowed},
+		{"email domain of a non-primary address", adaJSON, Rule{Kind: "email_domain", Values: []string{"old.example"}}, wire.ReasonEmailDomainNotAllowed},
 		{"email subdomain by wildcard", subdomain, Rule{Kind: "email_domain", Values: []string{"*.example.com"}}, ""},
-		{"apex is not a subdomain", adaJSON, Rule{Kind: "email_domain", Values: []string{"*.example.com"}}, reasonEmailDomainNotAllowed},
-		{"unverified primary email", unverified, Rule{Kind: "email_domain", Values: []string{"example.com"}}, reasonEmailDomainNotAllowed},
+		{"apex is not a subdomain", adaJSON, Rule{Kind: "email_domain", Values: []string{"*.example.com"}}, wire.ReasonEmailDomainNotAllowed},
+		{"unverified primary email", unverified, Rule{Kind: "email_domain", Values: []string{"example.com"}}, wire.ReasonEmailDomainNotAllowed},
 		{"metadata string", adaJSON, Rule{Kind: "metadata", Path: "tier", Values: []string{"silver", "gold"}}, ""},
 		{"metadata number", adaJSON, Rule{Kind: "metadata", Path: "seats", Values: []string{"5"}}, ""},
 		{"metadata array", adaJSON, Rule{Kind: "metadata", Path: "teams", Values: []string{"ops"}}, ""},
-		{"metadata other value", adaJSON, Rule{Kind: "metadata", Path: "tier", Values: []string{"silver"}}, reasonMissingMetadata},
-		{"metadata absent", adaJSON, Rule{Kind: "metadata", Path: "plan", Values: []string{"pro"}}, reasonMissingMetadata},
-		{"private metadata is not read", adaJSON, Rule{Kind: "metadata", Path: "secret", Values: []string{"x"}}, reasonMissingMetadata},
-		{"user not a user object", `{"first_name": 5}`, Rule{Kind: "metadata", Path: "tier", Values: []string{"gold"}}, reasonUserLookupFailed},
+		{"metadata other value", adaJSON, Rule{Kind: "metadata", Path: "tier", Values: []string{"silver"}}, wire.ReasonMissingMetadata},
+		{"metadata absent", adaJSON, Rule{Kind: "metadata", Path: "plan", Values: []string{"pro"}}, wire.ReasonMissingMetadata},
+		{"private metadata is not read", adaJSON, Rule{Kind: "metadata", Path: "secret", Values: []string{"x"}}, wire.ReasonMissingMetadata},
+		{"user not a user object", `{"first_name": 5}`, Rule{Kind: "metadata", Path: "tier", Values: []string{"gold"}}, wire.ReasonUserLookupFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,12 +179,12 @@ func TestUserRules(t *testing.T) {
 			out := serve(h, signedInRequest(t))
 			if tc.reason == "" {
 				if out.upstream == nil {
-					t.Fatalf("status %d, reason %q; want the request to go on", out.status(), out.rec.Header().Get(headerAuthReason))
+					t.Fatalf("status %d, reason %q; want the request to go on", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 				}
 				return
 			}
-			if out.status() != http.StatusForbidden || out.rec.Header().Get(headerAuthReason) != tc.reason {
-				t.Fatalf("status %d, reason %q; want 403 %s", out.status(), out.rec.Header().Get(headerAuthReason), tc.reason)
+			if out.status() != http.StatusForbidden || out.rec.Header().Get(wire.HeaderAuthReason) != tc.reason {
+				t.Fatalf("status %d, reason %q; want 403 %s", out.status(), out.rec.Header().Get(wire.HeaderAuthReason), tc.reason)
 			}
 		})
 	}
@@ -194,8 +196,8 @@ func TestUserRulesAreCheckedAfterTokenRules(t *testing.T) {
 		h.Require = []Rule{{Kind: "email_domain", Values: []string{"example.com"}}, {Kind: "role", Values: []string{"admin"}}}
 	})
 	out := serve(h, signedInRequest(t))
-	if out.rec.Header().Get(headerAuthReason) != reasonMissingRole {
-		t.Fatalf("reason %q, want %s", out.rec.Header().Get(headerAuthReason), reasonMissingRole)
+	if out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonMissingRole {
+		t.Fatalf("reason %q, want %s", out.rec.Header().Get(wire.HeaderAuthReason), wire.ReasonMissingRole)
 	}
 	if n := f.hits.Load(); n != 0 {
 		t.Errorf("the Backend API was asked %d times for a session the token already refused", n)
@@ -282,8 +284,8 @@ func TestClerkDownDeniesOnlyRulesThatNeedTheUser(t *testing.T) {
 				}
 			})
 			out := serve(ruled, signedInRequest(t))
-			if out.status() != http.StatusForbidden || out.rec.Header().Get(headerAuthReason) != reasonUserLookupFailed {
-				t.Fatalf("with a metadata rule: status %d, reason %q; want 403 %s", out.status(), out.rec.Header().Get(headerAuthReason), reasonUserLookupFailed)
+			if out.status() != http.StatusForbidden || out.rec.Header().Get(wire.HeaderAuthReason) != wire.ReasonUserLookupFailed {
+				t.Fatalf("with a metadata rule: status %d, reason %q; want 403 %s", out.status(), out.rec.Header().Get(wire.HeaderAuthReason), wire.ReasonUserLookupFailed)
 			}
 			detailsOnly := userHandler(t, f, func(h *Handler) {
 				h.UserDetails = timeout
@@ -295,7 +297,7 @@ func TestClerkDownDeniesOnlyRulesThatNeedTheUser(t *testing.T) {
 			if out.upstream == nil {
 				t.Fatalf("user_details alone: status %d; want the request to go on", out.status())
 			}
-			if v, _ := out.repl.GetString("http.auth.user.email"); v != "" || out.upstream.Header.Get(headerUserEmail) != "" {
+			if v, _ := out.repl.GetString("http.auth.user.email"); v != "" || out.upstream.Header.Get(wire.HeaderUserEmail) != "" {
 				t.Errorf("email published without a lookup: %q", v)
 			}
 		})
@@ -307,17 +309,17 @@ func TestUserLookupWaitEndsWithTheRequest(t *testing.T) {
 	h := userHandler(t, f, func(h *Handler) { h.UserDetails = &UserDetails{Timeout: caddy.Duration(time.Hour)} })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-f.arrived; cancel() }()
-	if _, err := h.users.get(ctx, "user_1"); err == nil {
+	if _, err := h.users.Get(ctx, "user_1"); err == nil {
 		t.Fatal("a lookup whose request went away succeeded")
 	}
 }
 
 func TestUserDetailsNeedTheSecretKey(t *testing.T) {
-	a, _ := testKeys(t)
+	a, _ := testkit.Keys(t)
 	for name, h := range map[string]*Handler{
-		"user_details":       {PublishableKey: testPK, JWTKey: publicPEM(t, a), UserDetails: &UserDetails{}},
-		"email_domain rule":  {PublishableKey: testPK, JWTKey: publicPEM(t, a), Require: []Rule{{Kind: "email_domain", Values: []string{"example.com"}}}},
-		"metadata rule":      {PublishableKey: testPK, JWTKey: publicPEM(t, a), Require: []Rule{{Kind: "metadata", Path: "a", Values: []string{"b"}}}},
+		"user_details":       {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), UserDetails: &UserDetails{}},
+		"email_domain rule":  {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), Require: []Rule{{Kind: "email_domain", Values: []string{"example.com"}}}},
+		"metadata rule":      {PublishableKey: testPK, JWTKey: testkit.PublicPEM(t, a), Require: []Rule{{Kind: "metadata", Path: "a", Values: []string{"b"}}}},
 		"demo with a lookup": {Demo: true, UserDetails: &UserDetails{}},
 	} {
 		t.Run(name, func(t *testing.T) {

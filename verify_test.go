@@ -1,90 +1,37 @@
 package clerkauth
 
 import (
-	"strings"
+	"context"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// Each allowed algorithm verifies a token it signed, with a key published
-// without "alg", and no other algorithm's signature passes for it: the
-// digest of each hash is computed over the whole signing input, whatever
-// its length.
-func TestSignatureOfEachAlgorithm(t *testing.T) {
-	a, b := testKeys(t)
-	anyAlg := &verificationKey{pub: &a.PublicKey}
-	for _, alg := range []string{"RS256", "RS384", "RS512"} {
-		for _, size := range []int{0, 511, 512, 513, 5000} {
-			claims := sessionClaims(func(c map[string]any) { c["pad"] = strings.Repeat("x", size) })
-			token := signJWT(t, a, map[string]any{"alg": alg}, claims)
-			d, derr := decodeJWT(token)
-			if derr != nil {
-				t.Fatalf("%s/%d: decode: %v", alg, size, derr)
-			}
-			if err := verifySignature(d, anyAlg); err != nil {
-				t.Errorf("%s/%d: a valid signature was refused: %v", alg, size, err)
-			}
-			if err := verifySignature(d, &verificationKey{pub: &b.PublicKey}); err == nil || err.reason != reasonTokenInvalidSignature {
-				t.Errorf("%s/%d: another key's verification gave %v, want %s", alg, size, err, reasonTokenInvalidSignature)
-			}
-			// The same signature under another algorithm's label.
-			for _, other := range []string{"RS256", "RS384", "RS512"} {
-				if other == alg {
-					continue
-				}
-				forged := relabel(t, token, other)
-				fd, _ := decodeJWT(forged)
-				if err := verifySignature(fd, anyAlg); err == nil || err.reason != reasonTokenInvalidSignature {
-					t.Errorf("%s relabelled %s: got %v, want %s", alg, other, err, reasonTokenInvalidSignature)
-				}
-			}
-		}
+// A token verifies once and is then served from the cache, as the same
+// session; a token of another instance's key is refused with Clerk's reason.
+func TestVerifySessionCaches(t *testing.T) {
+	h := newTestHandler(t)
+	tok := sessionToken(t)
+	d, err := tokencache.Decode(tok)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// relabel changes the alg of a token's header, keeping its payload and
-// signature.
-func relabel(t *testing.T, token, alg string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(token, ".")
-	if !ok {
-		t.Fatalf("not a JWT: %q", token)
+	s, verr := h.verifySession(context.Background(), d, testNow)
+	if verr != nil || s.UserID != "user_1" {
+		t.Fatalf("%v, %v", s, verr)
 	}
-	return rawURL(`{"alg":"`+alg+`"}`) + "." + rest
-}
-
-// The signature segment is checked without being decoded: the check must
-// accept exactly what the strict decoder accepts, but for CR and LF, which
-// Go's decoder skips and Clerk's base64url parser refuses.
-func TestSignatureSegmentCheckMatchesDecoder(t *testing.T) {
-	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. \r\n\x00\xff"
-	var check func(s string, depth int)
-	check = func(s string, depth int) {
-		_, err := rawURLStrict.DecodeString(s)
-		if got := isStrictRawURLBase64(s); got != (err == nil && !strings.ContainsAny(s, "\r\n")) {
-			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
-		}
-		if depth == 0 {
-			return
-		}
-		for i := 0; i < len(alphabet); i++ {
-			check(s+alphabet[i:i+1], depth-1)
-		}
+	e := h.cache.Get(tok)
+	if e == nil || &e.Session != s {
+		t.Fatal("the verified token is not cached with its session")
 	}
-	// Every string of up to 3 characters over the alphabet and a few
-	// others, and each of them after a valid 4-character block.
-	check("", 3)
-	check("QUJD", 3)
-}
-
-func FuzzSignatureSegmentCheck(f *testing.F) {
-	f.Add("QUJD")
-	f.Add("QUI")
-	f.Add("QUJ")
-	f.Add("Q")
-	f.Fuzz(func(t *testing.T, s string) {
-		_, err := rawURLStrict.DecodeString(s)
-		if got := isStrictRawURLBase64(s); got != (err == nil && !strings.ContainsAny(s, "\r\n")) {
-			t.Fatalf("isStrictRawURLBase64(%q) = %v, decoder error %v", s, got, err)
-		}
-	})
+	if again, verr := h.verifySession(context.Background(), &e.JWT, testNow); verr != nil || again != s {
+		t.Fatalf("cache hit: %v, %v", again, verr)
+	}
+	_, b := testkit.Keys(t)
+	other, _ := tokencache.Decode(testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "kid": "ins_a"}, sessionClaims()))
+	if _, verr := h.verifySession(context.Background(), other, testNow); verr == nil || verr.Reason != wire.ReasonTokenInvalidSignature {
+		t.Fatalf("another key's token: %v", verr)
+	}
 }

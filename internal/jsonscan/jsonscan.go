@@ -1,4 +1,4 @@
-package clerkauth
+package jsonscan
 
 import (
 	"encoding/json"
@@ -9,50 +9,51 @@ import (
 	"unicode/utf8"
 )
 
-// jsonKind is the JSON type of a member, as JavaScript's typeof would tell
+// Kind is the JSON type of a member, as JavaScript's typeof would tell
 // them apart: a claim of the wrong type must be seen as such, never as a zero
 // value that passes.
-type jsonKind uint8
+type Kind uint8
 
 const (
-	jsonAbsent jsonKind = iota
-	jsonNull
-	jsonFalse
-	jsonTrue
-	jsonNumber
-	jsonString
-	jsonObject
-	jsonArray
+	Absent Kind = iota
+	Null
+	False
+	True
+	Number
+	String
+	Object
+	Array
 )
 
-// jsonValue is one member read by readMembers. str is the unescaped string
+// Value is one member read by ReadMembers. str is the unescaped string
 // of a jsonString, or the raw text of a jsonObject (to read its members) or
 // of a jsonArray (to decode it when a check needs its elements).
-type jsonValue struct {
-	str  string
-	num  float64
-	kind jsonKind
+type Value struct {
+	Str  string
+	Num  float64
+	Kind Kind
 }
 
-func (v jsonValue) present() bool { return v.kind != jsonAbsent }
+// Present tells whether the member was there, whatever its value.
+func (v Value) Present() bool { return v.Kind != Absent }
 
-// asString is the value when it is a string, else "".
-func (v jsonValue) asString() string {
-	if v.kind == jsonString {
-		return v.str
+// AsString is the value when it is a string, else "".
+func (v Value) AsString() string {
+	if v.Kind == String {
+		return v.Str
 	}
 	return ""
 }
 
-// truthy is JavaScript's Boolean(v).
-func (v jsonValue) truthy() bool {
-	switch v.kind {
-	case jsonAbsent, jsonNull, jsonFalse:
+// Truthy is JavaScript's Boolean(v).
+func (v Value) Truthy() bool {
+	switch v.Kind {
+	case Absent, Null, False:
 		return false
-	case jsonNumber:
-		return v.num != 0
-	case jsonString:
-		return v.str != ""
+	case Number:
+		return v.Num != 0
+	case String:
+		return v.Str != ""
 	}
 	return true
 }
@@ -66,13 +67,13 @@ var (
 // json.Valid refused stays refused (a 16 KiB token cannot reach it).
 const maxJSONDepth = 10000
 
-// readMembers reads the members named in names from s in one pass that also
+// ReadMembers reads the members named in names from s in one pass that also
 // checks s is JSON as json.Valid would: out[i] receives the last value of
 // names[i], as JSON.parse keeps the last of duplicate keys. A top-level value
 // that is not an object has no members. It also fails where encoding/json
 // would fail to decode s into an interface (a number beyond float64), for
 // every number in s when checkAll is set, else only within the named members.
-func readMembers(s string, names *memberNames, out []jsonValue, checkAll bool) error {
+func ReadMembers(s string, names *Names, out []Value, checkAll bool) error {
 	p := jsonScanner{s: s, checkNums: checkAll}
 	p.skipSpace()
 	if p.i >= len(p.s) {
@@ -93,18 +94,19 @@ func readMembers(s string, names *memberNames, out []jsonValue, checkAll bool) e
 	return nil
 }
 
-// memberNames are the names readMembers looks for, indexed by first byte:
+// Names are the names ReadMembers looks for, indexed by first byte:
 // most keys of a payload are compared with one name or none.
-type memberNames struct {
+type Names struct {
 	names   []string
 	byFirst [256]uint32 // bit n: names[n] starts with this byte
 }
 
-func newMemberNames(names []string) *memberNames {
+// NewNames indexes names, at most 32, for ReadMembers.
+func NewNames(names []string) *Names {
 	if len(names) > 32 {
-		panic("memberNames: more than 32 names")
+		panic("Names: more than 32 names")
 	}
-	m := &memberNames{names: names}
+	m := &Names{names: names}
 	for n, name := range names {
 		m.byFirst[name[0]] |= 1 << n
 	}
@@ -112,7 +114,7 @@ func newMemberNames(names []string) *memberNames {
 }
 
 // slot is the index of key among the names, or -1.
-func (m *memberNames) slot(key string) int {
+func (m *Names) slot(key string) int {
 	if m == nil || key == "" {
 		return -1
 	}
@@ -134,7 +136,7 @@ type jsonScanner struct {
 
 // object checks the object at s[i] and moves past it, reading the members
 // named in names into out (names nil: none).
-func (p *jsonScanner) object(names *memberNames, out []jsonValue) error {
+func (p *jsonScanner) object(names *Names, out []Value) error {
 	if empty, err := p.open('}'); empty || err != nil {
 		return err
 	}
@@ -168,33 +170,33 @@ func (p *jsonScanner) object(names *memberNames, out []jsonValue) error {
 
 // readValue reads a named member's value. Numbers anywhere in it are
 // checked for range.
-func (p *jsonScanner) readValue() (jsonValue, error) {
+func (p *jsonScanner) readValue() (Value, error) {
 	start := p.i
 	switch p.peek() {
 	case '"':
 		str, err := p.stringValue()
-		return jsonValue{kind: jsonString, str: str}, err
+		return Value{Kind: String, Str: str}, err
 	case '{', '[':
 		all := p.checkNums
 		p.checkNums = true
 		err := p.skipValue()
 		p.checkNums = all
 		if p.s[start] == '[' {
-			return jsonValue{kind: jsonArray, str: p.s[start:p.i]}, err
+			return Value{Kind: Array, Str: p.s[start:p.i]}, err
 		}
-		return jsonValue{kind: jsonObject, str: p.s[start:p.i]}, err
+		return Value{Kind: Object, Str: p.s[start:p.i]}, err
 	case 't':
-		return jsonValue{kind: jsonTrue}, p.literal("true")
+		return Value{Kind: True}, p.literal("true")
 	case 'f':
-		return jsonValue{kind: jsonFalse}, p.literal("false")
+		return Value{Kind: False}, p.literal("false")
 	case 'n':
-		return jsonValue{kind: jsonNull}, p.literal("null")
+		return Value{Kind: Null}, p.literal("null")
 	}
 	if err := p.skipNumber(); err != nil {
-		return jsonValue{}, err
+		return Value{}, err
 	}
 	f, err := parseNumber(p.s[start:p.i])
-	return jsonValue{kind: jsonNumber, num: f}, err
+	return Value{Kind: Number, Num: f}, err
 }
 
 // parseNumber is strconv.ParseFloat of a JSON number, with a fast path for
@@ -492,9 +494,9 @@ func unquote(lit string) string {
 	return out
 }
 
-// skipSpaceAt is the index of the first byte at or after i that is not JSON
+// SkipSpaceAt is the index of the first byte at or after i that is not JSON
 // white space.
-func skipSpaceAt(s string, i int) int {
+func SkipSpaceAt(s string, i int) int {
 	p := jsonScanner{s: s, i: i}
 	p.skipSpace()
 	return p.i

@@ -1,4 +1,8 @@
-package clerkauth
+// Package tokencache remembers session tokens that verified: the decoded
+// token, the key that verified it and its session, in one allocation made
+// when the token is decoded (Decode), found by a keyed hash of the token's
+// tail and confirmed by comparing the whole token.
+package tokencache
 
 import (
 	"hash/maphash"
@@ -7,12 +11,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
 // defaultCacheSize is how many verified tokens a handler keeps. Session
 // tokens live 60 s, so it is about the number of sessions active in a
 // minute that the cache serves without verifying again.
-const defaultCacheSize = 10000
+const DefaultSize = 10000
 
 // tokenCache remembers tokens that verified, so that the same token is not
 // verified again while nothing that decided its answer can have changed: it
@@ -36,7 +45,7 @@ const defaultCacheSize = 10000
 // hit at least once per sweep of its shard stays: the hot set is not
 // dropped wholesale, and the read path never takes a write lock, as an LRU
 // list would.
-type tokenCache struct {
+type Cache struct {
 	seed   maphash.Seed
 	shift  uint // a hash's top bits choose its shard
 	shards []cacheShard
@@ -45,30 +54,30 @@ type tokenCache struct {
 type cacheShard struct {
 	mu    sync.RWMutex
 	index map[uint64]int // hash → position in ring
-	ring  []*cacheEntry
+	ring  []*Entry
 	cap   int
 	hand  int
 	_     [64]byte // keeps shards' locks on separate cache lines
 }
 
 // cacheEntry is a verified token. It is immutable once published, but for
-// the CLOCK bit. decodeJWT allocates it around the token it decodes, so that
+// the CLOCK bit. Decode allocates it around the token it decodes, so that
 // a token that verifies needs no second allocation for its entry.
-type cacheEntry struct {
+type Entry struct {
 	hash uint64
-	jwt  decodedJWT
-	key  *verificationKey
-	// expiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
+	JWT  Token
+	Key  *keys.Key
+	// ExpiresMs is exp in JavaScript milliseconds, +Inf when exp is not a
 	// valid date (then it never expires, as in Clerk).
-	expiresMs float64
+	ExpiresMs float64
 	used      atomic.Bool
-	// session is the token's, in the same allocation as the entry.
-	session session
+	// Session is the token's, in the same allocation as the entry.
+	Session session.Session
 }
 
 // newTokenCache returns a cache of size entries, or nil (no caching) when
 // size is not positive.
-func newTokenCache(size int) *tokenCache {
+func New(size int) *Cache {
 	if size <= 0 {
 		return nil
 	}
@@ -76,7 +85,7 @@ func newTokenCache(size int) *tokenCache {
 	if size >= 1024 {
 		shards = 16
 	}
-	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]cacheShard, shards)}
+	c := &Cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, shards)}
 	for n := shards; n > 1; n >>= 1 {
 		c.shift++
 	}
@@ -92,7 +101,7 @@ func newTokenCache(size int) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) shardOf(h uint64) *cacheShard {
+func (c *Cache) shardOf(h uint64) *cacheShard {
 	if c.shift == 64 {
 		return &c.shards[0]
 	}
@@ -107,19 +116,19 @@ func (c *tokenCache) shardOf(h uint64) *cacheShard {
 // costs nothing in safety, and a 1 KB token is not hashed on every request.
 const hashedTail = 64
 
-func (c *tokenCache) hashToken(token string) uint64 {
+func (c *Cache) hashToken(token string) uint64 {
 	return maphash.String(c.seed, token[max(0, len(token)-hashedTail):])
 }
 
-// get returns the entry of token (any spelling canonicalToken folds), or nil.
-func (c *tokenCache) get(token string) *cacheEntry {
+// Get returns the entry of token (any spelling canonicalToken folds), or nil.
+func (c *Cache) Get(token string) *Entry {
 	if c == nil {
 		return nil
 	}
-	token = canonicalToken(token)
+	token = jwt.Canonical(token)
 	h := c.hashToken(token)
 	sh := c.shardOf(h)
-	var e *cacheEntry
+	var e *Entry
 	sh.mu.RLock()
 	if i, ok := sh.index[h]; ok {
 		e = sh.ring[i]
@@ -127,7 +136,7 @@ func (c *tokenCache) get(token string) *cacheEntry {
 	sh.mu.RUnlock()
 	// Reaching the comparison takes a collision of a secretly seeded hash;
 	// the comparison makes a collision a miss, never another's session.
-	if e == nil || e.jwt.token != token {
+	if e == nil || e.JWT.Raw != token {
 		return nil
 	}
 	if !e.used.Load() {
@@ -139,30 +148,30 @@ func (c *tokenCache) get(token string) *cacheEntry {
 // newCacheEntry completes the entry around d, a token that has just
 // verified, with its session, and links it from d, before anyone else can
 // see d.
-func newCacheEntry(d *decodedJWT, key *verificationKey) *cacheEntry {
-	e := d.entry
+func Complete(d *Token, key *keys.Key) *Entry {
+	e := d.Entry
 	// The token as sent may be a slice of a whole Cookie or Authorization
 	// header: the entry keeps its own copy of the canonical spelling, so
 	// that it holds the token's bytes and nothing around them, and is found
 	// by every spelling of the same credential.
-	tok := strings.Clone(canonicalToken(d.token))
-	d.token, d.signingInput, d.sig = tok, tok[:len(d.signingInput)], tok[len(d.signingInput)+1:]
-	e.key, e.expiresMs = key, math.Inf(1)
-	e.session.init(&d.claims, d.payload)
-	if t, ok := jsDateMs(d.claims[clExp].num); ok {
-		e.expiresMs = t
+	tok := strings.Clone(jwt.Canonical(d.Raw))
+	d.Raw, d.SigningInput, d.Sig = tok, tok[:len(d.SigningInput)], tok[len(d.SigningInput)+1:]
+	e.Key, e.ExpiresMs = key, math.Inf(1)
+	e.Session.Init(&d.Claims, d.Payload)
+	if t, ok := jsparse.DateMs(d.Claims[jwt.ClaimExp].Num); ok {
+		e.ExpiresMs = t
 	}
-	d.verified = true
+	d.Verified = true
 	return e
 }
 
-// put stores e, evicting when its shard is full. now and skew say which
+// Put stores e, evicting when its shard is full. now and skew say which
 // entries are expired and go first.
-func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
+func (c *Cache) Put(e *Entry, now time.Time, skew time.Duration) {
 	if c == nil {
 		return
 	}
-	e.hash = c.hashToken(e.jwt.token)
+	e.hash = c.hashToken(e.JWT.Raw)
 	deadMs := float64(now.UnixMilli() - skew.Milliseconds())
 	sh := c.shardOf(e.hash)
 	sh.mu.Lock()
@@ -179,7 +188,7 @@ func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
 	// Terminates within one sweep and a step: every pass clears a bit.
 	for {
 		v := sh.ring[sh.hand]
-		if v.used.Load() && v.expiresMs > deadMs {
+		if v.used.Load() && v.ExpiresMs > deadMs {
 			v.used.Store(false)
 			sh.hand = (sh.hand + 1) % len(sh.ring)
 			continue
@@ -192,8 +201,8 @@ func (c *tokenCache) put(e *cacheEntry, now time.Time, skew time.Duration) {
 	}
 }
 
-// remove drops e if it is still stored.
-func (c *tokenCache) remove(e *cacheEntry) {
+// Remove drops e if it is still stored.
+func (c *Cache) Remove(e *Entry) {
 	if c == nil {
 		return
 	}
@@ -217,8 +226,8 @@ func (c *tokenCache) remove(e *cacheEntry) {
 	}
 }
 
-// len is the number of entries.
-func (c *tokenCache) len() int {
+// Len is the number of entries.
+func (c *Cache) Len() int {
 	if c == nil {
 		return 0
 	}
@@ -232,8 +241,8 @@ func (c *tokenCache) len() int {
 	return n
 }
 
-// capacity is the bound in entries.
-func (c *tokenCache) capacity() int {
+// Capacity is the bound in entries.
+func (c *Cache) Capacity() int {
 	if c == nil {
 		return 0
 	}
@@ -242,4 +251,26 @@ func (c *tokenCache) capacity() int {
 		n += c.shards[i].cap
 	}
 	return n
+}
+
+// Token is a decoded token as the module holds it: inside the cache
+// entry it was decoded into (Decode allocates both at once). Verified
+// says the entry is complete (the token verified), set before the entry is
+// published; once it is, the token is shared read-only through the cache.
+type Token struct {
+	jwt.Token
+	Entry    *Entry
+	Verified bool
+}
+
+// Decode is @clerk/backend decodeJwt (jwt.DecodeInto), into a new cache
+// entry: a token that verifies needs no second allocation for its entry.
+func Decode(token string) (*Token, *jwt.Error) {
+	e := new(Entry)
+	d := &e.JWT
+	d.Entry = e
+	if err := jwt.DecodeInto(&d.Token, token); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
