@@ -34,6 +34,13 @@ var allowedImports = map[string][]string{
 	"internal/tokencache": {"internal/wire", "internal/jsparse", "internal/jwt", "internal/keys", "internal/session"},
 	// The user lookup.
 	"internal/users": {"internal/clerkapi"},
+	// Organization sync's URL patterns (path-to-regexp 6.x) and targets.
+	"internal/orgsync": nil,
+	// Machine tokens: kinds, acceptsToken, the Backend API verify calls as
+	// data, their cache, and the JWT-format checks (not wired in yet).
+	"internal/machine": nil,
+	// Demo mode's stand-in for Clerk's hosted pages and handshake.
+	"internal/demo": nil,
 	// Tests only.
 	"internal/testkit": nil,
 }
