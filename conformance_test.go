@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -295,26 +294,10 @@ func sameLocation(a, b string, ignore ...string) string {
 }
 
 // ensureConformanceRunner makes sure node and the pinned @clerk/backend are
-// there: in CI their absence fails, elsewhere npm ci installs them once.
+// there (testkit.EnsureConformanceRunner on conformance/).
 func ensureConformanceRunner(t *testing.T) {
 	t.Helper()
-	_, nodeErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join("conformance", "node_modules", "@clerk", "backend", "package.json"))
-	if nodeErr == nil && modErr == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("conformance runner not installed (node: %v, node_modules: %v); run `cd conformance && npm ci`", nodeErr, modErr)
-	}
-	npm, npmErr := exec.LookPath("npm")
-	if nodeErr != nil || npmErr != nil {
-		t.Skipf("skipping conformance with @clerk/backend: node or npm is not installed (install Node >= 20.9, then `cd conformance && npm ci`)")
-	}
-	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = "conformance"
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in conformance/: %v\n%s", err, out)
-	}
+	testkit.EnsureConformanceRunner(t, "conformance")
 }
 
 // fakeBackendAPI answers /v1/clients/handshake_payload for the nonces the

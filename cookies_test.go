@@ -1,12 +1,9 @@
 package clerkauth
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,21 +15,8 @@ import (
 func npmCookieParse(t *testing.T, headers []string) [][][2]string {
 	t.Helper()
 	ensureConformanceRunner(t)
-	in, err := json.Marshal(headers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command("node", filepath.Join("conformance", "cookies.mjs"))
-	cmd.Stdin = bytes.NewReader(in)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("conformance/cookies.mjs: %v\n%s", err, stderr.String())
-	}
 	var out [][][2]string
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("conformance/cookies.mjs output: %v", err)
-	}
+	testkit.RunNode(t, "conformance", "cookies.mjs", headers, &out)
 	if len(out) != len(headers) {
 		t.Fatalf("cookies.mjs parsed %d headers of %d", len(out), len(headers))
 	}

@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -210,14 +210,7 @@ func conformanceTokens() []string {
 // (conformance/machine.mjs). Without node it is skipped, except in CI.
 func TestConformanceWithClerk(t *testing.T) {
 	dir := filepath.Join("..", "..", "conformance")
-	_, nodeErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "@clerk", "backend", "package.json"))
-	if nodeErr != nil || modErr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("conformance runner not installed (node: %v, node_modules: %v); run `cd conformance && npm ci`", nodeErr, modErr)
-		}
-		t.Skip("node or conformance/node_modules missing (cd conformance && npm ci)")
-	}
+	testkit.EnsureConformanceRunner(t, dir)
 	tokens := conformanceTokens()
 	acceptsIn := [][]string{{"any"}, {"session_token"}, {"api_key"}, {"m2m_token"}, {"oauth_token"},
 		{"api_key", "m2m_token"}, {"session_token", "oauth_token"}, {"session_token", "api_key", "m2m_token", "oauth_token"}}

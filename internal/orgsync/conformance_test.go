@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"math/rand"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -18,28 +18,12 @@ import (
 // package's directory.
 var conformanceDir = filepath.Join("..", "..", "conformance")
 
-// ensureOrgsyncRunner follows the project's rule (ensureConformanceRunner in
-// the root package): without node the test skips, except in CI (CI set),
-// where a missing runner fails.
+// ensureOrgsyncRunner follows the project's rule
+// (testkit.EnsureConformanceRunner): without node the test skips, except in
+// CI, where a missing runner fails.
 func ensureOrgsyncRunner(t *testing.T) {
 	t.Helper()
-	_, nodeErr := exec.LookPath("node")
-	_, modErr := os.Stat(filepath.Join(conformanceDir, "node_modules", "@clerk", "backend", "package.json"))
-	if nodeErr == nil && modErr == nil {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("conformance runner not installed (node: %v, node_modules: %v); run `cd conformance && npm ci`", nodeErr, modErr)
-	}
-	npm, npmErr := exec.LookPath("npm")
-	if nodeErr != nil || npmErr != nil {
-		t.Skipf("skipping organization sync conformance: node or npm is not installed (install Node >= 20.9, then `cd conformance && npm ci`)")
-	}
-	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = conformanceDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in conformance/: %v\n%s", err, out)
-	}
+	testkit.EnsureConformanceRunner(t, conformanceDir)
 }
 
 type confCase struct {

@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -18,6 +19,9 @@ import (
 	"go/token"
 	"math/big"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,4 +172,51 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// EnsureConformanceRunner makes sure node and the pinned @clerk/backend are
+// installed in dir (the repository's conformance/ folder): in CI (CI set)
+// their absence fails the test; elsewhere npm ci installs them once, and
+// without node or npm the test is skipped.
+func EnsureConformanceRunner(t testing.TB, dir string) {
+	t.Helper()
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "@clerk", "backend", "package.json"))
+	if nodeErr == nil && modErr == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("conformance runner not installed (node: %v, node_modules: %v); run `cd conformance && npm ci`", nodeErr, modErr)
+	}
+	npm, npmErr := exec.LookPath("npm")
+	if nodeErr != nil || npmErr != nil {
+		t.Skipf("skipping a comparison with @clerk/backend: node or npm is not installed (install Node >= 20.9, then `cd conformance && npm ci`)")
+	}
+	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+}
+
+// RunNode runs the script (a file in dir) with node, in as JSON on its
+// standard input, and decodes its standard output into out. Its standard
+// error is shown when it fails.
+func RunNode(t testing.TB, dir, script string, in, out any) {
+	t.Helper()
+	body, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("node", script)
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(body)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("node %s: output: %v\n%s", script, err, stderr.String())
+	}
 }
