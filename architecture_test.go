@@ -35,10 +35,10 @@ var allowedImports = map[string][]string{
 	// The user lookup.
 	"internal/users": {"internal/clerkapi"},
 	// Organization sync's URL patterns (path-to-regexp 6.x) and targets.
-	"internal/orgsync": nil,
+	"internal/orgsync": {"internal/jsparse"},
 	// Machine tokens: kinds, acceptsToken, the Backend API verify calls as
 	// data, their cache, and the JWT-format checks (not wired in yet).
-	"internal/machine": nil,
+	"internal/machine": {"internal/jsparse"},
 	// Demo mode's stand-in for Clerk's hosted pages and handshake.
 	"internal/demo": nil,
 	// Tests only.

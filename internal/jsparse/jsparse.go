@@ -128,3 +128,20 @@ func TrimBytes(s string, cut func(byte) bool) string {
 	}
 	return s
 }
+
+// Truthy is JavaScript's truthiness of a value decoded by encoding/json:
+// false for null, false, 0, NaN and "", true for everything else (objects
+// and arrays, even empty).
+func Truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case float64:
+		return x != 0 && !math.IsNaN(x)
+	case string:
+		return x != ""
+	}
+	return true
+}

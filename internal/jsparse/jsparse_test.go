@@ -68,3 +68,17 @@ func TestTrimBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestTruthy(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{nil, false}, {false, false}, {true, true}, {0.0, false}, {math.NaN(), false}, {-1.5, true},
+		{"", false}, {"0", true}, {[]any{}, true}, {map[string]any{}, true},
+	} {
+		if got := Truthy(c.v); got != c.want {
+			t.Errorf("Truthy(%#v) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}

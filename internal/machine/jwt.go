@@ -1,7 +1,7 @@
 package machine
 
 import (
-	"math"
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"net/http"
 	"strings"
 	"time"
@@ -132,7 +132,7 @@ func CheckJWTClaims(kind TokenType, payload map[string]any, opts JWTOptions, now
 	if !isNum {
 		return fail("Invalid JWT expiry date claim (exp) " + jsStringifyClaim(exp, present) + ". Expected number.")
 	}
-	expMs, expValid := jsDateMs(expNum)
+	expMs, expValid := jsparse.DateMs(expNum)
 	if expValid && expMs <= nowMs-skewMs {
 		return fail("JWT is expired. Expiry date: " + utcString(expMs, expValid) + ", Current date: " + utcString(nowMs, true) + ".")
 	}
@@ -141,7 +141,7 @@ func CheckJWTClaims(kind TokenType, payload map[string]any, opts JWTOptions, now
 		if !isNum {
 			return fail("Invalid JWT not before date claim (nbf) " + jsStringifyClaim(nbf, true) + ". Expected number.")
 		}
-		if ms, ok := jsDateMs(n); ok && ms > nowMs+skewMs {
+		if ms, ok := jsparse.DateMs(n); ok && ms > nowMs+skewMs {
 			return fail("JWT cannot be used prior to not before date claim (nbf). Not before date: " + utcString(ms, true) + "; Current date: " + utcString(nowMs, true) + ";")
 		}
 	}
@@ -151,7 +151,7 @@ func CheckJWTClaims(kind TokenType, payload map[string]any, opts JWTOptions, now
 		if !isNum {
 			return fail("Invalid JWT issued at date claim (iat) " + jsStringifyClaim(iat, true) + ". Expected number.")
 		}
-		if ms, ok := jsDateMs(n); ok && ms > nowMs+skewMs {
+		if ms, ok := jsparse.DateMs(n); ok && ms > nowMs+skewMs {
 			return fail("JWT issued at date claim (iat) is in the future. Issued at date: " + utcString(ms, true) + "; Current date: " + utcString(nowMs, true) + ";")
 		}
 	}
@@ -211,12 +211,12 @@ func checkAudienceClaim(aud any, audience []string) string {
 	switch a := aud.(type) {
 	case []any:
 		for _, x := range a {
-			if truthy(x) {
+			if jsparse.Truthy(x) {
 				audList = append(audList, x)
 			}
 		}
 	default:
-		if truthy(a) {
+		if jsparse.Truthy(a) {
 			audList = []any{a}
 		}
 	}
@@ -245,32 +245,6 @@ func checkAudienceClaim(aud any, audience []string) string {
 		return "Invalid JWT audience claim array (aud) " + jsStringify(a) + ". Is not included in \"" + jsStringify(toAny(list)) + "\"."
 	}
 	return ""
-}
-
-// truthy is JS truthiness of a decoded JSON value.
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0 && !math.IsNaN(x)
-	case string:
-		return x != ""
-	}
-	return true
-}
-
-// jsDateMs is new Date(0).setUTCSeconds(v): whole seconds (truncated), in
-// milliseconds; not ok for an invalid date (beyond ±8.64e15 ms), which
-// Clerk's comparisons never find expired or early.
-func jsDateMs(v float64) (float64, bool) {
-	ms := math.Trunc(v) * 1000
-	if math.IsNaN(ms) || math.Abs(ms) > 8.64e15 {
-		return 0, false
-	}
-	return ms, true
 }
 
 // utcString is Date.prototype.toUTCString for years 0 to 9999.

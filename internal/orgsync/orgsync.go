@@ -8,10 +8,14 @@
 // It follows OrganizationMatcher (src/tokens/organizationMatcher.ts) and the
 // comparison of handleMaybeOrganizationSyncHandshake (src/tokens/request.ts)
 // in @clerk/backend 3.25, with the patterns of @clerk/shared's pathToRegexp.
-// It imports only the standard library.
+// It imports nothing of ours but internal/jsparse.
 package orgsync
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/clerk-edge/clerk_auth/internal/jsparse"
+)
 
 // Options are the two pattern lists of Clerk's OrganizationSyncOptions.
 type Options struct {
@@ -181,19 +185,5 @@ func TokenOrganization(claims map[string]any) (orgID, orgSlug string, hasOrg boo
 	}
 	orgID, _ = id.(string)
 	orgSlug, _ = slug.(string)
-	return orgID, orgSlug, truthy(id)
-}
-
-func truthy(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return x
-	case float64:
-		return x != 0
-	case string:
-		return x != ""
-	}
-	return true
+	return orgID, orgSlug, jsparse.Truthy(id)
 }
