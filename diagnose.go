@@ -129,10 +129,10 @@ var errDeniedByRule = errors.New("the request would be denied by an authorizatio
 // diagnoseStatus is the exit status and error for a decision.
 func diagnoseStatus(d *decision) (int, error) {
 	switch {
-	case d.status == wire.StatusSignedIn && d.reason == "":
-		return diagnoseExitSignedIn, nil
+	case d.kind == outcomeDenied:
+		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule.text, d.reason)
 	case d.status == wire.StatusSignedIn:
-		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule, d.reason)
+		return diagnoseExitSignedIn, nil
 	case d.status == wire.StatusHandshake:
 		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
 	case d.status == wire.StatusSignedOut:
@@ -659,16 +659,16 @@ func (dg *diagnosis) write(w io.Writer) {
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
 	if d.status == wire.StatusSignedIn && d.session != nil {
 		s := d.session
-		if d.rule != "" {
-			fmt.Fprintf(w, "rule:      %s\n", d.rule)
+		if d.kind == outcomeDenied {
+			fmt.Fprintf(w, "rule:      %s\n", d.rule.text)
 		}
 		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
 		if s.OrgID != "" {
 			fmt.Fprintf(w, "org:       %s role %s\n", s.OrgID, s.OrgRole)
 		}
-		if d.reason != "" {
+		if d.kind == outcomeDenied {
 			// A rule refused the session: the token itself is fine.
-			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule.text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
 			if doc, ok := explainReason(d.reason); ok {
 				fmt.Fprintf(w, "%s\n", indent(doc.Meaning))
 				fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))

@@ -31,6 +31,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var a authRequest
 	h.initAuthRequest(&a, r, h.now())
 	d := h.authenticate(r.Context(), &a)
+	if d.kind == outcomeSignedIn {
+		h.authorize(r.Context(), &a, d)
+	}
 	return h.respond(w, r, next, repl, &a, d)
 }
 
@@ -55,27 +58,27 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
 		setDebugHeaders(hdr, d)
 	}
-	switch {
-	case d.location != "" && !isBuiltLocation(d.location):
-		// Every Location is one we built on the request's host: without a
-		// host (an HTTP/1.0 request may have none) it would be host-less or
-		// scheme-relative, and a browser would take the path for a host.
+	switch d.kind {
+	case outcomeHandshake:
 		h.recordDecision(d)
-		return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("clerk_auth: no redirect without a Host"))
-	case d.location != "":
-		h.recordDecision(d)
+		if !isBuiltLocation(d.location) {
+			// Every Location is one we built on the request's host: without a
+			// host (an HTTP/1.0 request may have none) it would be host-less or
+			// scheme-relative, and a browser would take the path for a host.
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("clerk_auth: no redirect without a Host"))
+		}
 		// A handshake, a sync redirect, or the clean-URL redirect after a
 		// development handshake: every one a URL we built.
 		hdr.Set("Location", d.location)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
-	case d.status == wire.StatusSignedIn:
+	case outcomeDenied:
 		publishSession(r, d.session, h.headers)
-		// A rule's denial is counted by deny, with its reason.
-		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
-			return err
-		}
+		return h.deny(w, repl, a, d)
+	case outcomeSignedIn:
+		publishSession(r, d.session, h.headers)
+		h.publishDetails(r, repl, a, d.session)
 		h.recordDecision(d)
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
