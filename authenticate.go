@@ -77,10 +77,9 @@ type decision struct {
 // key source, or the cache entry's), or the kid asked for and the key
 // source's error.
 type keyUse struct {
-	kid    string
-	key    *keys.Key
-	err    *jwt.Error
-	looked bool // the key source was asked
+	kid string
+	key *keys.Key
+	err *jwt.Error
 }
 
 // authRequest is Clerk's AuthenticateContext: what one request offers.

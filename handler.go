@@ -14,14 +14,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// ServeHTTP decides on the request before anything else sees it.
+// ServeHTTP decides on the request before anything else sees it, then
+// answers from the outcome.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if h.demo != nil && h.demo.Owns(r) {
 		return h.serveDemo(w, r) // demo mode's stand-in for Clerk (demo.go)
 	}
-	// Identity headers are ours alone: whatever a client sent is removed
-	// first, whatever the outcome, and nothing it sent may remove ours.
-	stripIdentityHeaders(r)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -29,12 +27,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// The request's state lives on this stack frame: a warm request
 	// allocates only the copies of the header values it publishes.
 	var a authRequest
-	h.initAuthRequest(&a, r, h.now())
-	d := h.authenticate(r.Context(), &a)
-	if d.kind == outcomeSignedIn {
-		h.authorize(r.Context(), &a, d)
-	}
+	d := h.decide(&a, r)
 	return h.respond(w, r, next, repl, &a, d)
+}
+
+// decide is the whole decision on r: authenticate (Clerk's
+// authenticateRequest), then the rules on a signed-in session. It answers
+// nothing; respond answers from its outcome. ServeHTTP and clerk-diagnose
+// both call it. The outcome may point into a, which holds the request's
+// state.
+func (h *Handler) decide(a *authRequest, r *http.Request) *decision {
+	// Identity headers are ours alone: whatever a client sent is removed
+	// first, whatever the outcome, and nothing it sent may remove ours.
+	stripIdentityHeaders(r)
+	h.initAuthRequest(a, r, h.now())
+	d := h.authenticate(r.Context(), a)
+	if d.kind == outcomeSignedIn {
+		h.authorize(r.Context(), a, d)
+	}
+	return d
 }
 
 // respond turns a decision into the response (docs/architecture.md,

@@ -205,8 +205,6 @@ type Handler struct {
 	users            *users.Lookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
-	// decisionHook, when set, sees every decision (the diagnose command).
-	decisionHook func(*decision)
 }
 
 // CaddyModule returns the Caddy module information.

@@ -82,7 +82,7 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token
 	}
 	key, kerr := h.keys.KeyFor(ctx, d.Kid())
 	if ku != nil {
-		*ku = keyUse{kid: d.Kid(), key: key, err: kerr, looked: true}
+		*ku = keyUse{kid: d.Kid(), key: key, err: kerr}
 	}
 	if kerr != nil {
 		return nil, kerr
