@@ -15,6 +15,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/users"
@@ -66,7 +67,7 @@ type decision struct {
 	tokenPresented bool
 	// rule is the authorization rule that refused the session (its 403),
 	// when kind is outcomeDenied; reason is then the rule's reason.
-	rule *rule
+	rule *policy.Rule
 	// key verified the session's token, and token is that token, when a
 	// session signed in (outcomeSignedIn, outcomeDenied).
 	key   *keys.Key

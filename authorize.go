@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -22,17 +23,17 @@ import (
 // the session turns d into the denied outcome, with the rule and its
 // reason (still Clerk's signed-in status: the token is fine).
 func (h *Handler) authorize(ctx context.Context, a *authRequest, d *decision) {
-	if h.policy.empty() {
+	if h.policy.Empty() {
 		return
 	}
 	s := d.session
 	lookup := func() (*users.Details, error) { return h.lookupUser(ctx, a, s.UserID) }
 	var urlOrg orgsync.Target
-	if h.policy.needsURLOrg {
+	if h.policy.NeedsURLOrg() {
 		urlOrg = h.ruleOrgTarget(a)
 	}
-	if dn := h.policy.evaluateAt(s, lookup, urlOrg); dn != nil {
-		d.kind, d.reason, d.rule = outcomeDenied, dn.reason, dn.rule
+	if dn := h.policy.Evaluate(s, lookup, urlOrg); dn != nil {
+		d.kind, d.reason, d.rule = outcomeDenied, dn.Reason, dn.Rule
 	}
 }
 
@@ -75,9 +76,9 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 	hdr.Set(wire.HeaderAuthReason, d.reason)
 	repl.Set("http.auth.clerk.reason", d.reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", d.rule.name), zap.String("reason", d.reason), zap.String("user_id", d.session.UserID))
-	if d.rule.reverify != nil && d.reason == wire.ReasonReverificationRequired && !a.isDocument() {
-		body, err := json.Marshal(reverificationHint(d.rule.reverify))
+		zap.String("rule", d.rule.Name), zap.String("reason", d.reason), zap.String("user_id", d.session.UserID))
+	if d.rule.Reverify != nil && d.reason == wire.ReasonReverificationRequired && !a.isDocument() {
+		body, err := json.Marshal(reverificationHint(d.rule.Reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
@@ -91,7 +92,7 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 }
 
 // reverificationHint is @clerk/shared's reverificationError(config).
-func reverificationHint(rv *reverification) map[string]any {
+func reverificationHint(rv *policy.Reverification) map[string]any {
 	return map[string]any{
 		"clerk_error": map[string]any{
 			"type":     "forbidden",

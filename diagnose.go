@@ -130,7 +130,7 @@ var errDeniedByRule = errors.New("the request would be denied by an authorizatio
 func diagnoseStatus(d *decision) (int, error) {
 	switch {
 	case d.kind == outcomeDenied:
-		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule.text, d.reason)
+		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule.Text, d.reason)
 	case d.status == wire.StatusSignedIn:
 		return diagnoseExitSignedIn, nil
 	case d.status == wire.StatusHandshake:
@@ -652,7 +652,7 @@ func (dg *diagnosis) write(w io.Writer) {
 	if d.status == wire.StatusSignedIn && d.session != nil {
 		s := d.session
 		if d.kind == outcomeDenied {
-			fmt.Fprintf(w, "rule:      %s\n", d.rule.text)
+			fmt.Fprintf(w, "rule:      %s\n", d.rule.Text)
 		}
 		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
 		if s.OrgID != "" {
@@ -660,7 +660,7 @@ func (dg *diagnosis) write(w io.Writer) {
 		}
 		if d.kind == outcomeDenied {
 			// A rule refused the session: the token itself is fine.
-			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule.text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule.Text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
 			if doc, ok := explainReason(d.reason); ok {
 				fmt.Fprintf(w, "%s\n", indent(doc.Meaning))
 				fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))

@@ -95,7 +95,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return next.ServeHTTP(w, r)
 	}
 	h.recordDecision(d)
-	if h.optional && h.policy.empty() {
+	if h.optional && h.policy.Empty() {
 		// Rules are about a session: without one there is nothing to
 		// check, so with rules a signed-out request is denied as in
 		// require mode.
