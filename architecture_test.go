@@ -36,6 +36,10 @@ var allowedImports = map[string][]string{
 	"internal/users": {"internal/clerkapi"},
 	// Organization sync's URL patterns (path-to-regexp 6.x) and targets.
 	"internal/orgsync": {"internal/jsparse"},
+	// The authorization rules: compiled from their config, evaluated on a
+	// session (and the user, and the URL's organization). jwt and jsonscan
+	// are below session: its tests read claims into a session with them.
+	"internal/policy": {"internal/wire", "internal/jsonscan", "internal/jwt", "internal/session", "internal/users", "internal/orgsync"},
 	// Machine tokens: kinds, acceptsToken, the Backend API verify calls as
 	// data, their cache, and the JWT-format checks (not wired in yet).
 	"internal/machine": {"internal/jsparse"},

@@ -13,16 +13,41 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
+	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// decision is the outcome of authenticating one request, as Clerk's
-// RequestState: signed-in with a session, signed-out with a reason, or a
-// handshake redirect.
+// outcomeKind is what happened to a request (docs/architecture.md, "The
+// request path"). status keeps Clerk's status string, which the headers,
+// the placeholders and the metrics' labels show: a denial is signed-in
+// there, as is the clean-URL redirect after a development handshake.
+type outcomeKind uint8
+
+const (
+	// outcomeUnknown is no decision (clerk-diagnose's placeholder).
+	outcomeUnknown outcomeKind = iota
+	// outcomeSignedIn: a verified session that every rule lets in.
+	outcomeSignedIn
+	// outcomeSignedOut: no session, with Clerk's reason (or ours).
+	outcomeSignedOut
+	// outcomeHandshake: a redirect we built: the handshake, a multi-domain
+	// sync, or the clean URL after a resolved development handshake.
+	outcomeHandshake
+	// outcomeDenied: a verified session that an authorization rule
+	// refuses (rule, reason): a 403.
+	outcomeDenied
+)
+
+// decision is the one outcome of a request, as Clerk's RequestState plus
+// our authorization: the handler answers from it, the metrics count it and
+// clerk-diagnose explains it.
 type decision struct {
+	kind    outcomeKind
 	status  string
 	reason  string
 	message string
@@ -40,9 +65,22 @@ type decision struct {
 	extraHeaders http.Header
 	// tokenPresented tells the 401 whether to name an invalid token.
 	tokenPresented bool
-	// rule is the authorization rule that refused a signed-in session
-	// (its 403), as written; empty otherwise.
-	rule string
+	// rule is the authorization rule that refused the session (its 403),
+	// when kind is outcomeDenied; reason is then the rule's reason.
+	rule *policy.Rule
+	// key verified the session's token, and token is that token, when a
+	// session signed in (outcomeSignedIn, outcomeDenied).
+	key   *keys.Key
+	token string
+}
+
+// keyUse is what one verification learned of its key: the key (from the
+// key source, or the cache entry's), or the kid asked for and the key
+// source's error.
+type keyUse struct {
+	kid string
+	key *keys.Key
+	err *jwt.Error
 }
 
 // authRequest is Clerk's AuthenticateContext: what one request offers.
@@ -74,6 +112,18 @@ type authRequest struct {
 	// signedIn is the decision of the signed-in path, kept here so that
 	// it costs no allocation of its own.
 	signedIn decision
+
+	// key is what the last verification of this request learned of its
+	// key (verifyRequestSession).
+	key keyUse
+	// verified is the token that verification was about.
+	verified string
+
+	// user is the user lookup of the rules and user_details, done at most
+	// once per request (lookupUser, authorize.go).
+	user       *users.Details
+	userErr    error
+	userLooked bool
 
 	// orgTarget is what organization_sync finds in the URL, once
 	// orgTargetFound (urlOrgTarget, orgsync.go).
@@ -445,7 +495,7 @@ func (h *Handler) signedInChecks(a *authRequest, s *session.Session, carrier str
 	if s.Status == "pending" && !h.AllowPending {
 		return signedOut(wire.ReasonSessionPending, "The session is pending: the user has tasks to finish.", carrier, true)
 	}
-	a.signedIn = decision{status: wire.StatusSignedIn, carrier: carrier, session: s}
+	a.signedIn = decision{kind: outcomeSignedIn, status: wire.StatusSignedIn, carrier: carrier, session: s, key: a.key.key, token: a.verified}
 	return &a.signedIn
 }
 
@@ -613,7 +663,7 @@ func (h *Handler) refreshError(a *authRequest) string {
 }
 
 func signedOut(reason, message, carrier string, tokenPresented bool) *decision {
-	return &decision{status: wire.StatusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
+	return &decision{kind: outcomeSignedOut, status: wire.StatusSignedOut, reason: reason, message: message, carrier: carrier, tokenPresented: tokenPresented}
 }
 
 // isDocumentRequest is isRequestEligibleForHandshake: a GET that is probably
@@ -645,12 +695,19 @@ func (h *Handler) maybeHandshake(a *authRequest, reason, message, location strin
 	if location == "" {
 		location = h.handshakeURL(a, reason)
 	}
+	kind := outcomeHandshake
+	if location == "" {
+		// Nothing to redirect to: answered as signed out, with Clerk's
+		// handshake status.
+		kind = outcomeSignedOut
+	}
 	// The SDK stops at exactly 3; any count of 3 or more stops here, so a
 	// forged counter cannot restart the loop.
 	if a.redirectCount >= 3 {
 		return out
 	}
 	return &decision{
+		kind:       kind,
 		status:     wire.StatusHandshake,
 		reason:     reason,
 		message:    message,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
@@ -73,13 +75,13 @@ func ruleDecision(t *testing.T, c hasCase) bool {
 	r := Rule{Kind: c.kind, Values: []string{c.value}}
 	if c.kind == "reverification" {
 		rv := parseReverificationQuestion(t, c.value)
-		r = Rule{Kind: ruleVerifiedWithin, Within: caddy.Duration(time.Duration(rv.AfterMinutes) * time.Minute), Level: rv.Level}
+		r = Rule{Kind: policy.KindVerifiedWithin, Within: caddy.Duration(time.Duration(rv.AfterMinutes) * time.Minute), Level: rv.Level}
 	}
 	p, err := compilePolicy([]Rule{r}, false)
 	if err != nil {
 		return false
 	}
-	return p.evaluate(session.New(jsonClaims(t, c.claims)), nil) == nil
+	return p.Evaluate(session.New(jsonClaims(t, c.claims)), nil, orgsync.Target{}) == nil
 }
 
 // TestAuthorizationMatchesClerk asks @clerk/backend 3.25's has() every

@@ -1,6 +1,7 @@
 package clerkauth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -17,60 +19,66 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// authorize publishes the session's organization and billing fields, then
-// applies the rules to it. It reports whether it answered the request (a
-// 403); if not, the request goes on.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, a *authRequest, s *session.Session) (bool, error) {
-	if h.policy.empty() && h.UserDetails == nil {
-		return false, nil
+// authorize applies the rules to a signed-in outcome: a rule that refuses
+// the session turns d into the denied outcome, with the rule and its
+// reason (still Clerk's signed-in status: the token is fine).
+func (h *Handler) authorize(ctx context.Context, a *authRequest, d *decision) {
+	if h.policy.Empty() {
+		return
 	}
-	var u *users.Details
-	var uerr error
-	looked := false
-	lookup := func() (*users.Details, error) {
-		if !looked {
-			looked = true
-			if h.users == nil || s.UserID == "" {
-				uerr = users.ErrLookup
-			} else {
-				u, uerr = h.users.Get(r.Context(), s.UserID)
-			}
-		}
-		return u, uerr
-	}
+	s := d.session
+	lookup := func() (*users.Details, error) { return h.lookupUser(ctx, a, s.UserID) }
 	var urlOrg orgsync.Target
-	if h.policy.needsURLOrg {
+	if h.policy.NeedsURLOrg() {
 		urlOrg = h.ruleOrgTarget(a)
 	}
-	if dn := h.policy.evaluateAt(s, lookup, urlOrg); dn != nil {
-		return true, h.deny(w, repl, a, s, dn)
+	if dn := h.policy.Evaluate(s, lookup, urlOrg); dn != nil {
+		d.kind, d.reason, d.rule = outcomeDenied, dn.Reason, dn.Rule
 	}
-	if h.UserDetails != nil {
-		// Details are a convenience here: without them the request goes on.
-		if u, err := lookup(); err == nil {
-			publishUserDetails(r, repl, u, h.UserDetails.Metadata, h.headers != upstreamOff)
-		}
-	}
-	return false, nil
 }
 
-// deny answers a signed-in request that failed a rule: 403 with Clerk's
-// status header and our reason. A failed verified_within rule on a request
+// lookupUser is the user lookup of request a, done at most once: the rules
+// and user_details share it.
+func (h *Handler) lookupUser(ctx context.Context, a *authRequest, userID string) (*users.Details, error) {
+	if !a.userLooked {
+		a.userLooked = true
+		if h.users == nil || userID == "" {
+			a.userErr = users.ErrLookup
+		} else {
+			a.user, a.userErr = h.users.Get(ctx, userID)
+		}
+	}
+	return a.user, a.userErr
+}
+
+// publishDetails publishes the user details of a signed-in request that
+// goes on. They are a convenience: without them the request goes on.
+func (h *Handler) publishDetails(r *http.Request, repl *caddy.Replacer, a *authRequest, s *session.Session) {
+	if h.UserDetails == nil {
+		return
+	}
+	if u, err := h.lookupUser(r.Context(), a, s.UserID); err == nil {
+		publishUserDetails(r, repl, u, h.UserDetails.Metadata, h.headers != upstreamOff)
+	}
+}
+
+// deny answers the denied outcome: 403 with Clerk's status header and our
+// reason. A failed verified_within rule on a request
 // that is not a page load answers with the body of Clerk's
 // reverificationError, which Clerk's frontend (useReverification) reads to
 // prompt for the factor. That body is written here, not returned as a
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
-func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, s *session.Session, dn *denial) error {
-	h.recordDecision(&decision{status: wire.StatusSignedIn, reason: dn.reason, session: s, rule: dn.rule.text})
+func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, d *decision) error {
+	h.recordDecision(d)
 	hdr := w.Header()
-	hdr.Set(wire.HeaderAuthStatus, wire.StatusSignedIn)
-	hdr.Set(wire.HeaderAuthReason, dn.reason)
-	repl.Set("http.auth.clerk.reason", dn.reason)
+	hdr.Set(wire.HeaderAuthStatus, d.status)
+	hdr.Set(wire.HeaderAuthReason, d.reason)
+	repl.Set("http.auth.clerk.reason", d.reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", dn.rule.name), zap.String("reason", dn.reason), zap.String("user_id", s.UserID))
-	if dn.rule.reverify != nil && dn.reason == wire.ReasonReverificationRequired && !a.isDocument() {
-		body, err := json.Marshal(reverificationHint(dn.rule.reverify))
+		zap.String("rule", d.rule.Name), zap.String("reason", d.reason), zap.String("user_id", d.session.UserID))
+	if d.rule.Reverify != nil && d.reason == wire.ReasonReverificationRequired && !a.isDocument() {
+		body, err := json.Marshal(reverificationHint(d.rule.Reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
@@ -80,11 +88,11 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 		_, _ = w.Write(body)
 		return nil
 	}
-	return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("clerk_auth: forbidden: %s", dn.reason))
+	return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("clerk_auth: forbidden: %s", d.reason))
 }
 
 // reverificationHint is @clerk/shared's reverificationError(config).
-func reverificationHint(rv *reverification) map[string]any {
+func reverificationHint(rv *policy.Reverification) map[string]any {
 	return map[string]any{
 		"clerk_error": map[string]any{
 			"type":     "forbidden",

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 )
 
 func init() {
@@ -215,7 +216,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Require = append(h.Require, r)
 		case "deny":
-			if !d.NextArg() || d.Val() != ruleImpersonated || d.NextArg() {
+			if !d.NextArg() || d.Val() != policy.KindImpersonated || d.NextArg() {
 				return d.Errf("deny: the only form is 'deny impersonated'")
 			}
 			h.DenyImpersonated = true

@@ -129,10 +129,10 @@ var errDeniedByRule = errors.New("the request would be denied by an authorizatio
 // diagnoseStatus is the exit status and error for a decision.
 func diagnoseStatus(d *decision) (int, error) {
 	switch {
-	case d.status == wire.StatusSignedIn && d.reason == "":
-		return diagnoseExitSignedIn, nil
+	case d.kind == outcomeDenied:
+		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule.Text, d.reason)
 	case d.status == wire.StatusSignedIn:
-		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule, d.reason)
+		return diagnoseExitSignedIn, nil
 	case d.status == wire.StatusHandshake:
 		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
 	case d.status == wire.StatusSignedOut:
@@ -503,21 +503,6 @@ func diagnoseRequest(h *Handler, method, rawURL, token, authorization, cookie st
 	return r, nil
 }
 
-// recordingKeys notes the key handed out for a token, so that the
-// diagnosis can say which key verified it.
-type recordingKeys struct {
-	inner keys.Provider
-	kid   string
-	key   *keys.Key
-	err   *jwt.Error
-}
-
-func (k *recordingKeys) KeyFor(ctx context.Context, kid string) (*keys.Key, *jwt.Error) {
-	key, err := k.inner.KeyFor(ctx, kid)
-	k.kid, k.key, k.err = kid, key, err
-	return key, err
-}
-
 // diagnosis is what the command reports about one request.
 type diagnosis struct {
 	request  string
@@ -531,31 +516,36 @@ type diagnosis struct {
 	evaluateAt time.Time
 }
 
-// diagnose runs the handler itself on r, with the decision observed, then
-// verifies the token once more through the same code to tell which key
-// verified it and whether its claims can be trusted.
+// diagnose runs the handler's own decision on r (decide, as ServeHTTP
+// does), answers it into a recorder (respond), and reads the outcome. The
+// key line comes from the outcome when its session signed in with the token
+// shown; otherwise that token is verified once more through the same code,
+// to tell which key it names and whether its claims can be trusted.
 func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	dg := &diagnosis{request: r.Method + " " + r.URL.String(), evaluateAt: h.now()}
-	h.decisionHook = func(d *decision) { dg.decision = d }
-	defer func() { h.decisionHook = nil }()
 
 	repl := caddy.NewReplacer()
 	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
 	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
+	r = r.WithContext(ctx)
 	rec := httptest.NewRecorder()
 	passed := false
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
 		passed = true
 		return nil
 	})
-	// newAuthRequest reads the same request; build it before ServeHTTP
-	// strips headers, to know which token the decision was about.
-	a := h.newAuthRequest(r.WithContext(ctx), h.now())
-	err := h.ServeHTTP(rec, r.WithContext(ctx), next)
-	dg.response = describeResponse(rec, err, passed)
-	if dg.decision == nil {
+	a := new(authRequest)
+	var err error
+	if h.demo != nil && h.demo.Owns(r) {
+		// Demo mode's own pages: no decision.
+		h.initAuthRequest(a, r, h.now())
+		err = h.serveDemo(rec, r)
 		dg.decision = &decision{status: "unknown", reason: wire.ReasonUnexpectedError}
+	} else {
+		dg.decision = h.decide(a, r)
+		err = h.respond(rec, r, next, repl, a, dg.decision)
 	}
+	dg.response = describeResponse(rec, err, passed)
 
 	raw := ""
 	switch {
@@ -574,12 +564,14 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 		return dg
 	}
 	dg.token = tok
-	inner := h.keys
-	rk := &recordingKeys{inner: inner}
-	h.keys = rk
-	_, dg.verifyErr = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
-	h.keys = inner
-	dg.keyLine = describeKey(rk, tok, dg.verifyErr)
+	var ku keyUse
+	if d := dg.decision; (d.kind == outcomeSignedIn || d.kind == outcomeDenied) && d.key != nil && d.token == raw {
+		ku = keyUse{kid: d.key.Kid, key: d.key}
+	} else {
+		_, dg.verifyErr = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
+		ku = a.key
+	}
+	dg.keyLine = describeKey(&ku, tok, dg.verifyErr)
 	return dg
 }
 
@@ -610,7 +602,7 @@ func authHeaders(rec *httptest.ResponseRecorder) string {
 	return b.String()
 }
 
-func describeKey(rk *recordingKeys, tok *tokencache.Token, verifyErr *jwt.Error) string {
+func describeKey(rk *keyUse, tok *tokencache.Token, verifyErr *jwt.Error) string {
 	if rk.key == nil {
 		if rk.err != nil {
 			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.Reason, rk.err.LogText())
@@ -659,16 +651,16 @@ func (dg *diagnosis) write(w io.Writer) {
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
 	if d.status == wire.StatusSignedIn && d.session != nil {
 		s := d.session
-		if d.rule != "" {
-			fmt.Fprintf(w, "rule:      %s\n", d.rule)
+		if d.kind == outcomeDenied {
+			fmt.Fprintf(w, "rule:      %s\n", d.rule.Text)
 		}
 		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
 		if s.OrgID != "" {
 			fmt.Fprintf(w, "org:       %s role %s\n", s.OrgID, s.OrgRole)
 		}
-		if d.reason != "" {
+		if d.kind == outcomeDenied {
 			// A rule refused the session: the token itself is fine.
-			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule.Text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
 			if doc, ok := explainReason(d.reason); ok {
 				fmt.Fprintf(w, "%s\n", indent(doc.Meaning))
 				fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))

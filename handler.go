@@ -14,14 +14,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// ServeHTTP decides on the request before anything else sees it.
+// ServeHTTP decides on the request before anything else sees it, then
+// answers from the outcome.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if h.demo != nil && h.demo.Owns(r) {
 		return h.serveDemo(w, r) // demo mode's stand-in for Clerk (demo.go)
 	}
-	// Identity headers are ours alone: whatever a client sent is removed
-	// first, whatever the outcome, and nothing it sent may remove ours.
-	stripIdentityHeaders(r)
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -29,9 +27,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// The request's state lives on this stack frame: a warm request
 	// allocates only the copies of the header values it publishes.
 	var a authRequest
-	h.initAuthRequest(&a, r, h.now())
-	d := h.authenticate(r.Context(), &a)
+	d := h.decide(&a, r)
 	return h.respond(w, r, next, repl, &a, d)
+}
+
+// decide is the whole decision on r: authenticate (Clerk's
+// authenticateRequest), then the rules on a signed-in session. It answers
+// nothing; respond answers from its outcome. ServeHTTP and clerk-diagnose
+// both call it. The outcome may point into a, which holds the request's
+// state.
+func (h *Handler) decide(a *authRequest, r *http.Request) *decision {
+	// Identity headers are ours alone: whatever a client sent is removed
+	// first, whatever the outcome, and nothing it sent may remove ours.
+	stripIdentityHeaders(r)
+	h.initAuthRequest(a, r, h.now())
+	d := h.authenticate(r.Context(), a)
+	if d.kind == outcomeSignedIn {
+		h.authorize(r.Context(), a, d)
+	}
+	return d
 }
 
 // respond turns a decision into the response (docs/architecture.md,
@@ -55,33 +69,33 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
 		setDebugHeaders(hdr, d)
 	}
-	switch {
-	case d.location != "" && !isBuiltLocation(d.location):
-		// Every Location is one we built on the request's host: without a
-		// host (an HTTP/1.0 request may have none) it would be host-less or
-		// scheme-relative, and a browser would take the path for a host.
+	switch d.kind {
+	case outcomeHandshake:
 		h.recordDecision(d)
-		return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("clerk_auth: no redirect without a Host"))
-	case d.location != "":
-		h.recordDecision(d)
+		if !isBuiltLocation(d.location) {
+			// Every Location is one we built on the request's host: without a
+			// host (an HTTP/1.0 request may have none) it would be host-less or
+			// scheme-relative, and a browser would take the path for a host.
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("clerk_auth: no redirect without a Host"))
+		}
 		// A handshake, a sync redirect, or the clean-URL redirect after a
 		// development handshake: every one a URL we built.
 		hdr.Set("Location", d.location)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
-	case d.status == wire.StatusSignedIn:
+	case outcomeDenied:
 		publishSession(r, d.session, h.headers)
-		// A rule's denial is counted by deny, with its reason.
-		if answered, err := h.authorize(w, r, repl, a, d.session); answered {
-			return err
-		}
+		return h.deny(w, repl, a, d)
+	case outcomeSignedIn:
+		publishSession(r, d.session, h.headers)
+		h.publishDetails(r, repl, a, d.session)
 		h.recordDecision(d)
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
 	}
 	h.recordDecision(d)
-	if h.optional && h.policy.empty() {
+	if h.optional && h.policy.Empty() {
 		// Rules are about a session: without one there is nothing to
 		// check, so with rules a signed-out request is denied as in
 		// require mode.

@@ -319,7 +319,10 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		}
 	}
 	if sessionToken == "" {
-		out.status, out.reason, out.carrier = wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
+		out.kind, out.status, out.reason, out.carrier = outcomeSignedOut, wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
+		if out.location != "" {
+			out.kind = outcomeHandshake
+		}
 		return out
 	}
 	tok, err := tokencache.Decode(sessionToken)
@@ -337,6 +340,9 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 	}
 	checked := h.signedInChecks(a, s, "cookie")
 	checked.setCookies, checked.extraHeaders, checked.location = out.setCookies, out.extraHeaders, out.location
+	if checked.location != "" {
+		checked.kind = outcomeHandshake // the clean-URL redirect
+	}
 	return checked
 }
 

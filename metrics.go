@@ -70,13 +70,9 @@ func registerMetrics(reg *prometheus.Registry) error {
 	return nil
 }
 
-// recordDecision counts one request's outcome.
+// recordDecision counts one request's outcome, labelled with its Clerk
+// status and reason: a denial counts as signed-in with the rule's reason.
 func (h *Handler) recordDecision(d *decision) {
-	if h.decisionHook != nil {
-		// The hook keeps a copy: d may live on the request's stack.
-		seen := *d
-		h.decisionHook(&seen)
-	}
 	if h.DisableMetrics {
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -200,13 +201,11 @@ type Handler struct {
 	logger           *zap.Logger
 	now              func() time.Time
 	cache            *tokencache.Cache
-	policy           *policy
+	policy           *policy.Policy
 	orgSync          *orgsync.Matcher // nil without organization_sync
 	users            *users.Lookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
-	// decisionHook, when set, sees every decision (the diagnose command).
-	decisionHook func(*decision)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -380,7 +379,7 @@ func (h *Handler) provisionPolicy() error {
 		return fmt.Errorf("clerk_auth: %v", err)
 	}
 	h.policy = p
-	if !p.needsUser && h.UserDetails == nil {
+	if !p.NeedsUser() && h.UserDetails == nil {
 		return nil
 	}
 	if h.SecretKey == "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 )
 
 // This file is the glue of organization sync (docs/organization-sync.md):
@@ -70,8 +71,8 @@ func (h *Handler) provisionOrgSync() error {
 		}
 		h.orgSync = m
 	}
-	if h.policy != nil && h.policy.needsURLOrg && !h.orgSync.Enabled() {
-		return fmt.Errorf("clerk_auth: require %s: needs organization_sync (the patterns that say which organization a URL names)", ruleOrgFromURL)
+	if h.policy.NeedsURLOrg() && !h.orgSync.Enabled() {
+		return fmt.Errorf("clerk_auth: require %s: needs organization_sync (the patterns that say which organization a URL names)", policy.KindOrgFromURL)
 	}
 	return nil
 }

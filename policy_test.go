@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/orgsync"
+	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -236,28 +238,28 @@ func askHas(t testing.TB, c hasCase) bool {
 	}
 	switch c.kind {
 	case "role":
-		return hasRole(s, c.value)
+		return policy.HasRole(s, c.value)
 	case "permission":
-		return hasPermission(s, c.value)
+		return policy.HasPermission(s, c.value)
 	case "feature":
-		return hasEntitlement(s, s.Entitlements().Features, c.value)
+		return policy.HasEntitlement(s, s.Entitlements().Features, c.value)
 	case "plan":
-		return hasEntitlement(s, s.Entitlements().Plans, c.value)
+		return policy.HasEntitlement(s, s.Entitlements().Plans, c.value)
 	case "reverification":
 		rv := parseReverificationQuestion(t, c.value)
-		return hasReverification(s, rv)
+		return policy.HasReverification(s, rv)
 	}
 	t.Fatalf("unknown kind %q", c.kind)
 	return false
 }
 
-func parseReverificationQuestion(t testing.TB, v string) *reverification {
+func parseReverificationQuestion(t testing.TB, v string) *policy.Reverification {
 	level, minutes, _ := strings.Cut(v, ":")
 	d, err := time.ParseDuration(minutes + "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &reverification{Level: level, AfterMinutes: int64(d / time.Minute)}
+	return &policy.Reverification{Level: level, AfterMinutes: int64(d / time.Minute)}
 }
 
 func TestHasAnswersAsClerk(t *testing.T) {
@@ -569,7 +571,7 @@ func BenchmarkPolicyEvaluate(b *testing.B) {
 	}
 	s := session.New(jsonClaims(b, with(v2Claims)))
 	for b.Loop() {
-		if p.evaluate(s, nil) != nil {
+		if p.Evaluate(s, nil, orgsync.Target{}) != nil {
 			b.Fatal("denied")
 		}
 	}
@@ -619,18 +621,18 @@ func TestWrongClaimTypesDeny(t *testing.T) {
 				c[claim] = v
 			}
 			s := session.New(jsonClaims(t, c))
-			dn := p.evaluate(s, nil)
+			dn := p.Evaluate(s, nil, orgsync.Target{})
 			if claim == "o.slg" {
 				// The org rule also matches by id: only a wrong id denies.
 				continue
 			}
-			if dn == nil || (dn.reason != reason && s.Entitlements().Malformed == "") {
+			if dn == nil || (dn.Reason != reason && s.Entitlements().Malformed == "") {
 				t.Errorf("%s = %#v: denial %+v, want %s", claim, v, dn, reason)
 			}
 		}
 	}
 	for _, v := range weird {
-		if dn := reverify.evaluate(session.New(jsonClaims(t, with(set("fva", v)))), nil); dn == nil {
+		if dn := reverify.Evaluate(session.New(jsonClaims(t, with(set("fva", v)))), nil, orgsync.Target{}); dn == nil {
 			t.Errorf("fva = %#v: allowed", v)
 		}
 	}

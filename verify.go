@@ -16,13 +16,15 @@ import (
 // handler's configured issuer; a request's token goes through
 // verifyRequestSession, which also knows the issuer of a relative proxy URL.
 func (h *Handler) verifySession(ctx context.Context, d *tokencache.Token, now time.Time) (*session.Session, *jwt.Error) {
-	return h.verifySessionWithSkew(ctx, d, now, h.verify.Skew, h.verify.Issuer)
+	return h.verifySessionWithSkew(ctx, d, now, h.verify.Skew, h.verify.Issuer, nil)
 }
 
 // verifyRequestSession is verifySession for the token of request a, with
-// the issuer expected for it.
+// the issuer expected for it. What it learns of the key is left in a.key,
+// and the token in a.verified: the outcome carries them.
 func (h *Handler) verifyRequestSession(ctx context.Context, a *authRequest, d *tokencache.Token, skew time.Duration) (*session.Session, *jwt.Error) {
-	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a))
+	a.key, a.verified = keyUse{}, d.Raw
+	return h.verifySessionWithSkew(ctx, d, a.now, skew, h.expectedIssuer(a), &a.key)
 }
 
 // expectedIssuer is the iss a's token must carry: the configured or
@@ -39,7 +41,9 @@ func (h *Handler) expectedIssuer(a *authRequest) string {
 // errNoRequestIssuer: a relative proxy URL's issuer needs a request.
 var errNoRequestIssuer = &jwt.Error{Reason: wire.ReasonTokenInvalidIssuer, Message: "Invalid JWT issuer claim (iss): the proxy URL is a path and there is no request to resolve it against."}
 
-func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token, now time.Time, skew time.Duration, issuer string) (*session.Session, *jwt.Error) {
+// verifySessionWithSkew notes in ku, unless it is nil, the key it used, or
+// the kid it asked for and the key source's error.
+func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token, now time.Time, skew time.Duration, issuer string, ku *keyUse) (*session.Session, *jwt.Error) {
 	if h.issuerPerRequest && issuer == "" {
 		return nil, errNoRequestIssuer
 	}
@@ -53,6 +57,9 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token
 			// issuer, which depends on the request's origin.
 			if h.issuerPerRequest && d.Claims[jwt.ClaimIss].AsString() != issuer {
 				return nil, jwt.IssuerMismatch(issuer)
+			}
+			if ku != nil {
+				ku.key = e.Key
 			}
 			if err := jwt.VerifyTimeClaims(&d.Claims, skew, now); err != nil {
 				if err == jwt.ErrExpired {
@@ -74,6 +81,9 @@ func (h *Handler) verifySessionWithSkew(ctx context.Context, d *tokencache.Token
 		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during verification."}
 	}
 	key, kerr := h.keys.KeyFor(ctx, d.Kid())
+	if ku != nil {
+		*ku = keyUse{kid: d.Kid(), key: key, err: kerr}
+	}
 	if kerr != nil {
 		return nil, kerr
 	}
