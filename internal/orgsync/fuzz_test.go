@@ -49,8 +49,14 @@ func FuzzPatternCompile(f *testing.F) {
 				}
 			}
 			v := vals[rng.Intn(len(vals))]
-			if tk.lookaheadText != nil && strings.ContainsRune(strings.ToLower(v), []rune(strings.ToLower(str(tk.lookaheadText)))[0]) {
-				v = "x"
+			if tk.lookaheadText != nil {
+				// path-to-regexp 6.3's default pattern refuses the text
+				// before the key (case folded): pick a value without it.
+				v = valueWithout(append(vals, "q", "7"), []rune(strings.ToLower(str(tk.lookaheadText)))[0])
+				if v == "" {
+					simple = false
+					break
+				}
 			}
 			b.WriteString(str(tk.prefix) + v + str(tk.suffix))
 			if tk.hasName && tk.modifier != "*" && tk.modifier != "+" {
@@ -76,4 +82,15 @@ func FuzzPatternCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// valueWithout is the first of vals that does not hold c (case folded), or
+// "" when all do.
+func valueWithout(vals []string, c rune) string {
+	for _, v := range vals {
+		if !strings.ContainsRune(strings.ToLower(v), c) {
+			return v
+		}
+	}
+	return ""
 }
