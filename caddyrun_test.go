@@ -23,6 +23,13 @@ func loadCaddy(t testing.TB, cfg any) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loadCaddyJSON(t, raw)
+}
+
+// loadCaddyJSON runs a Caddy JSON config until the test ends: the one
+// loader of loadCaddy and runCaddy.
+func loadCaddyJSON(t testing.TB, raw []byte) {
+	t.Helper()
 	if err := caddy.Load(raw, true); err != nil {
 		t.Fatalf("loading the config: %v", err)
 	}

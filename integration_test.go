@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
@@ -84,10 +83,7 @@ func runCaddy(t testing.TB, caddyfile string) {
 	for _, w := range warnings {
 		t.Logf("adapt warning: %v", w)
 	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	t.Cleanup(stopCaddy)
+	loadCaddyJSON(t, cfg)
 }
 
 func get(t testing.TB, url string, headers ...string) *http.Response {
