@@ -362,6 +362,7 @@ func gcMetrics() func() (gcSec float64, cycles uint64) {
 // the collections per request, which its allocations decide.
 func BenchmarkCacheGC(b *testing.B) {
 	variant := cacheTokenVariants(b)
+	var emptyScan, emptyLive float64
 	for _, full := range []bool{false, true} {
 		name := "empty"
 		if full {
@@ -379,10 +380,17 @@ func BenchmarkCacheGC(b *testing.B) {
 			if full && c.Len() < tokencache.DefaultSize*9/10 { // shards fill unevenly
 				b.Fatalf("%d entries", c.Len())
 			}
-			total := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+			total := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/scan/heap:bytes"}, {Name: "/gc/heap/live:bytes"}}
 			runtime.GC()
 			metrics.Read(total)
 			start := total[0].Value.Float64()
+			// The heap the last cycle could scan (objects with pointers, up
+			// to their last pointer) and the heap it found live: with the
+			// cache full, their growth over the empty cache's, per entry.
+			scan, live := float64(total[1].Value.Uint64()), float64(total[2].Value.Uint64())
+			if !full {
+				emptyScan, emptyLive = scan, live
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				runtime.GC()
@@ -390,6 +398,10 @@ func BenchmarkCacheGC(b *testing.B) {
 			b.StopTimer()
 			metrics.Read(total)
 			b.ReportMetric((total[0].Value.Float64()-start)*1e6/float64(b.N), "gc-cpu-µs/cycle")
+			if full {
+				b.ReportMetric((scan-emptyScan)/float64(c.Len()), "scan-B/entry")
+				b.ReportMetric((live-emptyLive)/float64(c.Len()), "live-B/entry")
+			}
 			runtime.KeepAlive(c)
 		})
 	}

@@ -72,6 +72,10 @@ func TestEntryPointers(t *testing.T) {
 	e := Complete(d, nil)
 	slots, live := pointerWords(reflect.ValueOf(e).Elem())
 	t.Logf("entry: %d bytes, %d pointer slots, %d set", unsafe.Sizeof(*e), slots, live)
+	// What docs/performance.md records; more is a regression to look at.
+	if slots > 39 || live > 26 {
+		t.Errorf("%d pointer slots, %d set: want at most 39 and 26", slots, live)
+	}
 	if e.Session.Entitlements().PermsValue == "" {
 		t.Fatal("no permissions")
 	}
