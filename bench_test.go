@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -69,6 +70,7 @@ func benchRequests(b *testing.B, h caddyhttp.MiddlewareHandler, reqs []*http.Req
 	b.ReportAllocs()
 	done := reportCPU(b)
 	defer done()
+	defer reportGC(b)()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := serveAsCaddy(h, w, reqs[i%len(reqs)]); (err != nil) != wantErr {
@@ -296,15 +298,7 @@ func BenchmarkVerify(b *testing.B) {
 // heap per entry after the fill and after the flood.
 func BenchmarkCacheMemory(b *testing.B) {
 	token := sessionToken(b, realisticClaims)
-	d0, _ := tokencache.Decode(token)
-	head, _, _ := strings.Cut(token, ".")
-	sig := token[strings.LastIndexByte(token, '.'):]
-	// Distinct tokens that decode like the real one; their signatures are
-	// not checked here.
-	variant := func(i int) string {
-		payload := strings.Replace(d0.Payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
-		return head + "." + testkit.RawURL(payload) + sig
-	}
+	variant := cacheTokenVariants(b)
 	for n := 0; n < b.N; n++ {
 		c := tokencache.New(tokencache.DefaultSize)
 		fill := func(from, to int) {
@@ -325,6 +319,106 @@ func BenchmarkCacheMemory(b *testing.B) {
 		b.ReportMetric(float64(afterFlood-before)/float64(c.Len()), "B/entry-after-flood")
 		b.ReportMetric(float64(len(token)), "token-bytes")
 		runtime.KeepAlive(c)
+	}
+}
+
+// reportGC reports the garbage collector's CPU per operation, all threads
+// (gc-ns/op: mark assists, dedicated background marking and pauses, as
+// runtime/metrics estimates them; not the marking done on idle processors,
+// which a loaded server has none of), and the collections per thousand
+// operations. reportCPU counts only the benchmark's thread, which leaves
+// out the background mark workers.
+func reportGC(b *testing.B) func() {
+	read := gcMetrics()
+	runtime.GC()
+	gc0, n0 := read()
+	return func() {
+		gc1, n1 := read()
+		b.ReportMetric((gc1-gc0)*1e9/float64(b.N), "gc-ns/op")
+		b.ReportMetric(float64(n1-n0)*1000/float64(b.N), "gcs/kop")
+	}
+}
+
+// gcMetrics returns a reader of the collector's CPU seconds (but idle
+// marking) and its number of cycles.
+func gcMetrics() func() (gcSec float64, cycles uint64) {
+	samples := []metrics.Sample{
+		{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"},
+		{Name: "/cpu/classes/gc/pause:cpu-seconds"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}
+	return func() (float64, uint64) {
+		metrics.Read(samples)
+		return samples[0].Value.Float64() + samples[1].Value.Float64() + samples[2].Value.Float64(), samples[3].Value.Uint64()
+	}
+}
+
+// BenchmarkCacheGC is what a full default-sized cache of realistic entries
+// costs each garbage collection: one forced collection per operation, its
+// wall time, and the collector's CPU (all threads, idle marking included,
+// as a forced cycle's marking is all the work there is), against the same
+// collection with the cache empty. A cold request's share is this times
+// the collections per request, which its allocations decide.
+func BenchmarkCacheGC(b *testing.B) {
+	variant := cacheTokenVariants(b)
+	var emptyScan, emptyLive float64
+	for _, full := range []bool{false, true} {
+		name := "empty"
+		if full {
+			name = "full"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := tokencache.New(tokencache.DefaultSize)
+			for i := 0; full && i < tokencache.DefaultSize; i++ {
+				d, err := tokencache.Decode(variant(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Put(tokencache.Complete(d, nil), testNow, 0)
+			}
+			if full && c.Len() < tokencache.DefaultSize*9/10 { // shards fill unevenly
+				b.Fatalf("%d entries", c.Len())
+			}
+			total := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/scan/heap:bytes"}, {Name: "/gc/heap/live:bytes"}}
+			runtime.GC()
+			metrics.Read(total)
+			start := total[0].Value.Float64()
+			// The heap the last cycle could scan (objects with pointers, up
+			// to their last pointer) and the heap it found live: with the
+			// cache full, their growth over the empty cache's, per entry.
+			scan, live := float64(total[1].Value.Uint64()), float64(total[2].Value.Uint64())
+			if !full {
+				emptyScan, emptyLive = scan, live
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+			}
+			b.StopTimer()
+			metrics.Read(total)
+			b.ReportMetric((total[0].Value.Float64()-start)*1e6/float64(b.N), "gc-cpu-µs/cycle")
+			if full {
+				b.ReportMetric((scan-emptyScan)/float64(c.Len()), "scan-B/entry")
+				b.ReportMetric((live-emptyLive)/float64(c.Len()), "live-B/entry")
+			}
+			runtime.KeepAlive(c)
+		})
+	}
+}
+
+// cacheTokenVariants returns distinct tokens that decode like a realistic one:
+// the i-th has jti i and i in its signature's tail, which the cache hashes
+// (their signatures are not checked here).
+func cacheTokenVariants(b *testing.B) func(i int) string {
+	token := sessionToken(b, realisticClaims)
+	d0, _ := tokencache.Decode(token)
+	head, _, _ := strings.Cut(token, ".")
+	sig := token[strings.LastIndexByte(token, '.'):]
+	return func(i int) string {
+		payload := strings.Replace(d0.Payload, `"jti":"a1b2c3d4e5f6a7b8c9d0"`, fmt.Sprintf(`"jti":"%020d"`, i), 1)
+		// Digits are base64url; the last character keeps its clean bits.
+		return head + "." + testkit.RawURL(payload) + sig[:len(sig)-21] + fmt.Sprintf("%020d", i) + sig[len(sig)-1:]
 	}
 }
 

@@ -169,10 +169,21 @@ func DecodeInto(d *Token, token string) *Error {
 	if err1 != nil || err2 != nil || !IsStrictRawURLBase64(s) {
 		return ErrDecode
 	}
-	d.Raw, d.SigningInput, d.Sig = token, signingInput, s
-	text := string(buf[:hn+pn])
+	// One allocation, without pointers, holds the decoded header and
+	// payload and a copy of the token as sent: the token may be a slice of
+	// a whole Cookie or Authorization header, and a token that verifies is
+	// kept in the cache with nothing around it and no second allocation
+	// (docs/performance.md, "The cache entry and the garbage collector").
+	var b strings.Builder
+	b.Grow(hn + pn + len(token))
+	_, _ = b.Write(buf[:hn+pn])
+	_, _ = b.WriteString(token)
+	text := b.String()
 	hl := hn
-	d.Payload = text[hl:]
+	raw := text[hn+pn:]
+	d.Raw, d.SigningInput = raw, raw[:len(signingInput)]
+	d.Sig = raw[len(signingInput)+1:][:len(s)]
+	d.Payload = text[hl : hn+pn]
 	// readMembers checks the JSON as it reads it. The header was decoded
 	// into a struct: any JSON but an object or null failed to decode.
 	if jsonscan.ReadMembers(text[:hl], headerNames, d.Header[:], false) != nil {

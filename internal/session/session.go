@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
@@ -37,28 +38,49 @@ type Session struct {
 	// value (no control characters); init sets it.
 	Publishable bool
 
-	// boxes are the placeholder values as interface values, made once on
-	// the first placeholder read so that reading them allocates nothing per
-	// request, and a session whose placeholders nobody reads never pays.
-	boxOnce sync.Once
-	boxes   *placeholderBoxes
-	// Placeholders is s.placeholder, made once for the same reason.
+	// Placeholders is s.placeholder, made once so that reading the
+	// placeholders allocates nothing per request.
 	Placeholders func(key string) (any, bool)
 
 	// Payload is the token's payload JSON, decoded on first use by
 	// rawClaims.
 	Payload string
 	Typed   *jwt.Claims // the verified token's, shared read-only
-	// orgPer and orgFpm are the members of a v2 "o" claim that
-	// entitlements read.
-	orgPer, orgFpm jsonscan.Value
-	rawOnce        sync.Once
-	rawClaimM      map[string]any
 
+	// lazy is what is made on first read, once per session: a session
+	// in the cache that nobody asks for it costs one pointer slot for it,
+	// not the fifteen and the three sync.Once that its fields take
+	// (docs/performance.md, "The cache entry and the garbage collector").
+	lazy atomic.Pointer[lazyParts]
+}
+
+// lazyParts are a session's values made on first read.
+type lazyParts struct {
 	// ent is what authorization reads, decoded from the raw claims on first
 	// use: a session verified once and served from the cache pays for it once.
 	entOnce sync.Once
 	ent     Entitlements
+
+	rawOnce   sync.Once
+	rawClaimM map[string]any
+
+	// boxes are the placeholder values as interface values, made once on
+	// the first placeholder read so that reading them allocates nothing per
+	// request, and a session whose placeholders nobody reads never pays.
+	boxOnce sync.Once
+	boxes   placeholderBoxes
+}
+
+// parts is s.lazy, made on first call.
+func (s *Session) parts() *lazyParts {
+	if p := s.lazy.Load(); p != nil {
+		return p
+	}
+	p := new(lazyParts)
+	if s.lazy.CompareAndSwap(nil, p) {
+		return p
+	}
+	return s.lazy.Load()
 }
 
 // placeholderBoxes are a session's placeholder values, boxed.
@@ -69,16 +91,16 @@ type placeholderBoxes struct {
 
 // boxed returns the session's boxed placeholder values.
 func (s *Session) boxed() *placeholderBoxes {
-	s.boxOnce.Do(func() {
-		b := new(placeholderBoxes)
+	p := s.parts()
+	p.boxOnce.Do(func() {
+		b := &p.boxes
 		for i, v := range s.Identity() {
 			b.identity[i] = v
 		}
 		e := s.Entitlements()
 		b.entitlements = [...]any{e.PermsValue, e.PlansValue, e.FeaturesValue}
-		s.boxes = b
 	})
-	return s.boxes
+	return &p.boxes
 }
 
 // Entitlements are the parts of the payload Clerk's has() reads, decoded as
@@ -139,7 +161,6 @@ func (s *Session) Init(c *jwt.Claims, payload string) {
 		if o := c[jwt.ClaimO]; o.Kind == jsonscan.Object {
 			var m [numOrgMembers]jsonscan.Value
 			_ = jsonscan.ReadMembers(o.Str, orgClaimNames, m[:], false)
-			s.orgPer, s.orgFpm = m[oPer], m[oFpm]
 			s.OrgID = m[oID].AsString()
 			s.OrgSlug = m[oSlg].AsString()
 			if rol := m[oRol].AsString(); rol != "" {
@@ -174,14 +195,16 @@ func (s *Session) Identity() [len(IdentityHeaders)]string {
 // and rules that read claims the typed fields do not hold. It is decoded
 // once per session and shared: callers must not modify it.
 func (s *Session) RawClaims() map[string]any {
-	s.rawOnce.Do(func() { s.rawClaimM = jwt.RawClaims(s.Payload) })
-	return s.rawClaimM
+	p := s.parts()
+	p.rawOnce.Do(func() { p.rawClaimM = jwt.RawClaims(s.Payload) })
+	return p.rawClaimM
 }
 
 // Entitlements decodes, once per session, what authorization reads.
 func (s *Session) Entitlements() *Entitlements {
-	s.entOnce.Do(func() { s.ent = s.decodeEntitlements() })
-	return &s.ent
+	p := s.parts()
+	p.entOnce.Do(func() { p.ent = s.decodeEntitlements() })
+	return &p.ent
 }
 
 // decodeEntitlements reads the typed claims; only a v1 org_permissions array
@@ -193,8 +216,14 @@ func (s *Session) decodeEntitlements() Entitlements {
 	e.Plans = c[jwt.ClaimPla].AsString()
 	e.Impersonated = c[jwt.ClaimAct].Present() && c[jwt.ClaimAct].Kind != jsonscan.Null
 	if v := c[jwt.ClaimV]; v.Kind == jsonscan.Number && v.Num == 2 {
-		if c[jwt.ClaimO].Truthy() {
-			e.decodeOrgV2(c, s.orgPer, s.orgFpm)
+		if o := c[jwt.ClaimO]; o.Truthy() {
+			// o.per and o.fpm are read again here rather than kept from
+			// Init: two fewer pointers in every cached session.
+			var m [numOrgMembers]jsonscan.Value
+			if o.Kind == jsonscan.Object {
+				_ = jsonscan.ReadMembers(o.Str, orgClaimNames, m[:], false)
+			}
+			e.decodeOrgV2(c, m[oPer], m[oFpm])
 		}
 	} else if c[jwt.ClaimOrgPermissions].Kind == jsonscan.Array {
 		e.HasOrgPermissions = true

@@ -7,7 +7,6 @@ package tokencache
 import (
 	"hash/maphash"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,10 +150,11 @@ func (c *Cache) Get(token string) *Entry {
 func Complete(d *Token, key *keys.Key) *Entry {
 	e := d.Entry
 	// The token as sent may be a slice of a whole Cookie or Authorization
-	// header: the entry keeps its own copy of the canonical spelling, so
-	// that it holds the token's bytes and nothing around them, and is found
+	// header: DecodeInto copied it into the allocation of the decoded
+	// payload, so that the entry holds the token's bytes and nothing around
+	// them. The entry keys on the canonical spelling, so that it is found
 	// by every spelling of the same credential.
-	tok := strings.Clone(jwt.Canonical(d.Raw))
+	tok := jwt.Canonical(d.Raw)
 	d.Raw, d.SigningInput, d.Sig = tok, tok[:len(d.SigningInput)], tok[len(d.SigningInput)+1:]
 	e.Key, e.ExpiresMs = key, math.Inf(1)
 	e.Session.Init(&d.Claims, d.Payload)
