@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
@@ -57,7 +58,7 @@ type confConfig struct {
 	allowPending bool
 }
 
-func (c *confConfig) suffix() string { return cookieSuffix(c.pk) }
+func (c *confConfig) suffix() string { return authn.CookieSuffix(c.pk) }
 
 // confCase is one generated request. tags say what the generator put in it,
 // for the predicates of the deliberate differences.
@@ -346,7 +347,7 @@ func newConfHandler(t *testing.T, c *confConfig, apiURL string) *Handler {
 		h.Mode = "optional"
 	})
 	// Hundreds of rejected tokens would flood the test log at debug level.
-	h.logger = zap.NewNop()
+	h.useLogger(zap.NewNop())
 	return h
 }
 
