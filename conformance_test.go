@@ -129,7 +129,7 @@ var deliberateDifferences = []deliberateDifference{
 			ours.status == wire.StatusSignedOut && ours.reason == clerk.reason && ours.location == ""
 	}},
 	{"refresh-not-attempted", func(c *confCase, clerk, ours confOutcome) bool {
-		// We never call the Backend API refresh (authenticate.go refreshError):
+		// We never call the Backend API refresh (internal/authn, authenticate.go refreshError):
 		// Clerk's attempt fails offline, ours is not made.
 		const prefix = wire.ReasonSessionTokenExpired + "-refresh-"
 		return c.tags["refresh-cookie"] && clerk.status == ours.status &&
@@ -162,7 +162,7 @@ var deliberateDifferences = []deliberateDifference{
 		// A development primary answering a satellite sync redirects to the
 		// __clerk_redirect_url it is given; Clerk takes any URL (javascript:
 		// too, and throws on a relative one), we only an absolute http(s)
-		// URL (handshake.go multiDomainSync) and otherwise go on.
+		// URL (internal/authn, sync.go multiDomainSync) and otherwise go on.
 		clerkSynced := clerk.status == "error" ||
 			(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
 		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != wire.ReasonPrimaryRespondsToSyncing

@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/clerk-edge/clerk_auth/internal/authn"
-	"github.com/clerk-edge/clerk_auth/internal/session"
-
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
 // This file is the glue of organization sync (docs/organization-sync.md):
@@ -17,9 +16,11 @@ import (
 // internal/orgsync. It follows @clerk/backend 3.25's
 // handleMaybeOrganizationSyncHandshake (src/tokens/request.ts) and
 // HandshakeService.buildRedirectToHandshake (src/tokens/handshake.ts).
-// The decision calls in here at three places only: authenticateCookie
-// (orgSyncHandshake), handshakeURL (appendOrgSyncParam) and respond
-// (publishURLOrg); a site without organization_sync pays a nil check.
+// Organization sync's decision part (the URL's target, the mismatch
+// handshake, organization_id on the handshake URL) is internal/authn's
+// (orgsync.go there); this file keeps the configuration, the placeholder
+// (publishURLOrg, called by respond) and the org_from_url rule. A site
+// without organization_sync pays a nil check.
 
 // OrganizationSync is Clerk's OrganizationSyncOptions: which organization (or
 // the personal account) a URL is about. When a signed-in page load's session

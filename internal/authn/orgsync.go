@@ -8,6 +8,15 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
+// Organization sync's part of the decision (docs/organization-sync.md):
+// Clerk's organizationSyncOptions of authenticateRequest, whose matcher is
+// internal/orgsync, following @clerk/backend 3.25's
+// handleMaybeOrganizationSyncHandshake (src/tokens/request.ts) and
+// getOrganizationSyncQueryParams (src/tokens/handshake.ts). The decision
+// calls in here at two places: authenticateCookie (orgSyncHandshake) and
+// handshakeURL (appendOrgSyncParam); the root's placeholder and
+// org_from_url rule read URLOrgTarget.
+
 // URLOrgTarget is OrganizationMatcher.findTarget on the request's pathname,
 // found once per request (the decision, the handshake URL, the placeholder
 // and the org_from_url rule all ask). The pathname is the URL's, as WHATWG
