@@ -44,8 +44,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.respond(w, r, next, repl, &a, d)
 }
 
-// decide is the whole decision on r: authenticate (Clerk's
-// authenticateRequest), then the rules on a signed-in session. It answers
+// decide is the whole decision on r: the engine's Authenticate
+// (internal/authn: Clerk's authenticateRequest), then the rules on a
+// signed-in session. It answers
 // nothing; respond answers from its outcome. ServeHTTP and clerk-diagnose
 // both call it. The outcome may point into a, which holds the request's
 // state.

@@ -9,8 +9,6 @@
 package authn
 
 import (
-	"time"
-
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
@@ -109,6 +107,3 @@ func (e *Engine) cacheMiss() {
 		e.onCacheMiss()
 	}
 }
-
-// Skew is the configured clock skew for the time claims.
-func (e *Engine) Skew() time.Duration { return e.verify.Skew }

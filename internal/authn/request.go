@@ -84,9 +84,6 @@ func (e *Engine) Init(a *Request, r *http.Request, now time.Time, clerkURL *url.
 // URL is the request's Clerk URL (clerkUrl).
 func (a *Request) URL() *url.URL { return &a.clerkURL }
 
-// HTTP is the request a was made from.
-func (a *Request) HTTP() *http.Request { return a.r }
-
 // KeyUse is what the last verification of a learned of its key.
 func (a *Request) KeyUse() KeyUse { return a.key }
 

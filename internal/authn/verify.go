@@ -143,18 +143,6 @@ func (e *Engine) VerifySession(ctx context.Context, d *tokencache.Token, now tim
 	return e.verifySession(ctx, d, now)
 }
 
-// VerifySessionWithSkew is verifySessionWithSkew for clerk-diagnose: the
-// token d against issuer with skew, noting in ku what it learned of the key.
-func (e *Engine) VerifySessionWithSkew(ctx context.Context, d *tokencache.Token, now time.Time, skew time.Duration, issuer string, ku *KeyUse) (*session.Session, *jwt.Error) {
-	return e.verifySessionWithSkew(ctx, d, now, skew, issuer, ku)
-}
-
-// ExpectedIssuer is the iss a's token must carry.
-func (e *Engine) ExpectedIssuer(a *Request) string { return e.expectedIssuer(a) }
-
-// KeyStillHeld tells whether the key source still has key.
-func (e *Engine) KeyStillHeld(key *keys.Key) bool { return e.keyStillHeld(key) }
-
 // VerifyRequestSession is verifyRequestSession for clerk-diagnose: a's
 // token d, with the issuer expected for a; a.KeyUse() says what it learned
 // of the key.

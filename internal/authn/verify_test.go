@@ -52,7 +52,7 @@ func TestVerifyKeySource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ent := e.cache.Get(tok)
-	if !e.KeyStillHeld(ent.Key) || e.KeyStillHeld(keys.NewKey("other", "RS256", ent.Key.Pub, "")) {
+	if !e.keyStillHeld(ent.Key) || e.keyStillHeld(keys.NewKey("other", "RS256", ent.Key.Pub, "")) {
 		t.Fatal("KeyStillHeld")
 	}
 }
@@ -66,7 +66,7 @@ func TestExpectedIssuerOfRelativeProxy(t *testing.T) {
 	e := testEngine(t, func(c *Config) { c.Instance, c.IssuerPerRequest, c.Verify.Issuer = in, true, "" })
 	tok := sessionToken(t, func(c map[string]any) { c["iss"] = testOrigin + "/__clerk" })
 	a, out := decide(t, e, http.MethodGet, testOrigin+"/", "Authorization", "Bearer "+tok)
-	if got := e.ExpectedIssuer(a); got != testOrigin+"/__clerk" || out.Kind != SignedIn {
+	if got := e.expectedIssuer(a); got != testOrigin+"/__clerk" || out.Kind != SignedIn {
 		t.Fatalf("issuer %q, outcome %+v", got, out)
 	}
 	d, _ := tokencache.Decode(tok)
