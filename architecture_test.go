@@ -40,6 +40,9 @@ var allowedImports = map[string][]string{
 	// session (and the user, and the URL's organization). jwt and jsonscan
 	// are below session: its tests read claims into a session with them.
 	"internal/policy": {"internal/wire", "internal/jsonscan", "internal/jwt", "internal/session", "internal/users", "internal/orgsync"},
+	// The decision: Clerk's authenticateRequest on one request, ending in
+	// an Outcome (policy only for the Rule a denied outcome names).
+	"internal/authn": {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/jwt", "internal/clerkapi", "internal/keys", "internal/session", "internal/tokencache", "internal/orgsync", "internal/policy"},
 	// Machine tokens: kinds, acceptsToken, the Backend API verify calls as
 	// data, their cache, and the JWT-format checks (not wired in yet).
 	"internal/machine": {"internal/jsparse"},

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -488,7 +489,7 @@ func TestAttackNonceFloodIsRateLimited(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
-	bound := nonceExchangeBurst + int(elapsed.Seconds()*nonceExchangeRate) + 1
+	bound := authn.NonceExchangeBurst + int(elapsed.Seconds()*authn.NonceExchangeRate) + 1
 	got := int(bapi.calls.Load())
 	t.Logf("%d distinct bogus nonces in %v: %d Backend API calls (bound %d)", n, elapsed.Round(time.Millisecond), got, bound)
 	if got > bound {

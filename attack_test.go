@@ -508,7 +508,7 @@ func TestAttackHandshakeForeignDirectiveDroppedOthersKept(t *testing.T) {
 // memory, not one proportional to its size (decoding is never started).
 func TestAttackHugeTokenBoundedWork(t *testing.T) {
 	h := newTestHandler(t)
-	h.logger = zap.NewNop()
+	h.useLogger(zap.NewNop())
 	tok := hugeToken(t, 1<<20)
 	for _, r := range []*http.Request{
 		newRequest(http.MethodGet, "https://app.example.com/api", "Authorization", "Bearer "+tok),
@@ -558,7 +558,7 @@ func wantRedirect(prefix, redirectURL string) func(*testing.T, served) {
 // recording everything from debug up.
 func observeLogs(h *Handler) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.DebugLevel)
-	h.logger = zap.New(core)
+	h.useLogger(zap.New(core))
 	if ks, ok := h.keys.(*remoteKeySet); ok {
 		ks.Logger.Store(h.logger)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
@@ -22,18 +23,18 @@ import (
 // authorize applies the rules to a signed-in outcome: a rule that refuses
 // the session turns d into the denied outcome, with the rule and its
 // reason (still Clerk's signed-in status: the token is fine).
-func (h *Handler) authorize(ctx context.Context, a *authRequest, d *decision) {
+func (h *Handler) authorize(ctx context.Context, a *authRequest, d *authn.Outcome) {
 	if h.policy.Empty() {
 		return
 	}
-	s := d.session
+	s := d.Session
 	lookup := func() (*users.Details, error) { return h.lookupUser(ctx, a, s.UserID) }
 	var urlOrg orgsync.Target
 	if h.policy.NeedsURLOrg() {
 		urlOrg = h.ruleOrgTarget(a)
 	}
 	if dn := h.policy.Evaluate(s, lookup, urlOrg); dn != nil {
-		d.kind, d.reason, d.rule = outcomeDenied, dn.Reason, dn.Rule
+		d.Deny(dn.Rule, dn.Reason)
 	}
 }
 
@@ -69,16 +70,16 @@ func (h *Handler) publishDetails(r *http.Request, repl *caddy.Replacer, a *authR
 // prompt for the factor. That body is written here, not returned as a
 // caddyhttp.Error, because an error carries no body and handle_errors would
 // have to rebuild Clerk's JSON by hand.
-func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, d *decision) error {
+func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authRequest, d *authn.Outcome) error {
 	h.recordDecision(d)
 	hdr := w.Header()
-	hdr.Set(wire.HeaderAuthStatus, d.status)
-	hdr.Set(wire.HeaderAuthReason, d.reason)
-	repl.Set("http.auth.clerk.reason", d.reason)
+	hdr.Set(wire.HeaderAuthStatus, d.Status)
+	hdr.Set(wire.HeaderAuthReason, d.Reason)
+	repl.Set("http.auth.clerk.reason", d.Reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", d.rule.Name), zap.String("reason", d.reason), zap.String("user_id", d.session.UserID))
-	if d.rule.Reverify != nil && d.reason == wire.ReasonReverificationRequired && !a.isDocument() {
-		body, err := json.Marshal(reverificationHint(d.rule.Reverify))
+		zap.String("rule", d.Rule.Name), zap.String("reason", d.Reason), zap.String("user_id", d.Session.UserID))
+	if d.Rule.Reverify != nil && d.Reason == wire.ReasonReverificationRequired && !a.IsDocument() {
+		body, err := json.Marshal(reverificationHint(d.Rule.Reverify))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
@@ -88,7 +89,7 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 		_, _ = w.Write(body)
 		return nil
 	}
-	return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("clerk_auth: forbidden: %s", d.reason))
+	return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("clerk_auth: forbidden: %s", d.Reason))
 }
 
 // reverificationHint is @clerk/shared's reverificationError(config).

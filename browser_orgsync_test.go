@@ -2,11 +2,13 @@ package clerkauth
 
 import (
 	"fmt"
-	"github.com/clerk-edge/clerk_auth/internal/testkit"
-	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/authn"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 
 	"github.com/chromedp/chromedp"
 )
@@ -90,7 +92,7 @@ func TestBrowserOrgSyncSwitchesOrganization(t *testing.T) {
 		t.Fatalf("handshakes: got %d, want 1", len(hs))
 	}
 	wantHandshakeQuery(t, hs[0].query, want, wire.ReasonActiveOrganizationMismatch, "nonce")
-	if got := hs[0].query.Get(queryOrganizationID); got != "beta" {
+	if got := hs[0].query.Get(authn.QueryOrganizationID); got != "beta" {
 		t.Errorf("handshake organization_id %q, want beta", got)
 	}
 	end.wantFreshSession(t, clerk)
@@ -102,7 +104,7 @@ func TestBrowserOrgSyncSwitchesOrganization(t *testing.T) {
 	if other.status != 403 || !strings.Contains(other.text, wire.ReasonOrganizationNotFromURL) {
 		t.Errorf("the page of a foreign organization: %d %q, want 403 %s", other.status, other.text, wire.ReasonOrganizationNotFromURL)
 	}
-	if hs := clerk.handshakeRequests(); len(hs) != 2 || hs[1].query.Get(queryOrganizationID) != "gamma" {
+	if hs := clerk.handshakeRequests(); len(hs) != 2 || hs[1].query.Get(authn.QueryOrganizationID) != "gamma" {
 		t.Errorf("handshakes for the foreign organization: %d, want 1 with organization_id=gamma", len(hs)-1)
 	}
 }

@@ -40,7 +40,7 @@ func countKeyLookups(t *testing.T, h *Handler) *countingKeys {
 		t.Fatalf("keys are %T, want keys.Static", h.keys)
 	}
 	c := &countingKeys{Static: sk}
-	h.keys = c
+	h.useKeys(c)
 	return c
 }
 

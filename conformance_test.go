@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
@@ -57,7 +58,7 @@ type confConfig struct {
 	allowPending bool
 }
 
-func (c *confConfig) suffix() string { return cookieSuffix(c.pk) }
+func (c *confConfig) suffix() string { return authn.CookieSuffix(c.pk) }
 
 // confCase is one generated request. tags say what the generator put in it,
 // for the predicates of the deliberate differences.
@@ -128,7 +129,7 @@ var deliberateDifferences = []deliberateDifference{
 			ours.status == wire.StatusSignedOut && ours.reason == clerk.reason && ours.location == ""
 	}},
 	{"refresh-not-attempted", func(c *confCase, clerk, ours confOutcome) bool {
-		// We never call the Backend API refresh (authenticate.go refreshError):
+		// We never call the Backend API refresh (internal/authn, authenticate.go refreshError):
 		// Clerk's attempt fails offline, ours is not made.
 		const prefix = wire.ReasonSessionTokenExpired + "-refresh-"
 		return c.tags["refresh-cookie"] && clerk.status == ours.status &&
@@ -161,7 +162,7 @@ var deliberateDifferences = []deliberateDifference{
 		// A development primary answering a satellite sync redirects to the
 		// __clerk_redirect_url it is given; Clerk takes any URL (javascript:
 		// too, and throws on a relative one), we only an absolute http(s)
-		// URL (handshake.go multiDomainSync) and otherwise go on.
+		// URL (internal/authn, sync.go multiDomainSync) and otherwise go on.
 		clerkSynced := clerk.status == "error" ||
 			(clerk.status == wire.StatusHandshake && clerk.reason == wire.ReasonPrimaryRespondsToSyncing && !strings.HasPrefix(clerk.location, "http"))
 		return c.tags["redirect-url-not-web"] && !c.cfg.production && clerkSynced && ours.reason != wire.ReasonPrimaryRespondsToSyncing
@@ -346,7 +347,7 @@ func newConfHandler(t *testing.T, c *confConfig, apiURL string) *Handler {
 		h.Mode = "optional"
 	})
 	// Hundreds of rejected tokens would flood the test log at debug level.
-	h.logger = zap.NewNop()
+	h.useLogger(zap.NewNop())
 	return h
 }
 

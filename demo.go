@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/demo"
 )
 
@@ -44,7 +45,7 @@ func (h *Handler) provisionDemo() error {
 	h.ProxyURL, h.Issuer = demo.DefaultPrefix, "https://clerk.demo.localhost"
 	d, err := demo.New(demo.Config{
 		PublishableKey: h.PublishableKey, PrivateKey: rk, KeyID: "demo", Issuer: h.Issuer,
-		CookieSuffix: cookieSuffix(h.PublishableKey), TokenLifetime: demoTokenLifetime,
+		CookieSuffix: authn.CookieSuffix(h.PublishableKey), TokenLifetime: demoTokenLifetime,
 		Now: func() time.Time { return h.now() },
 	})
 	if err != nil {
@@ -61,7 +62,7 @@ func (h *Handler) provisionDemo() error {
 // placeholders known and empty (no session is decided on there).
 func (h *Handler) serveDemo(w http.ResponseWriter, r *http.Request) error {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Map(placeholdersFor(&decision{}))
+		repl.Map(placeholdersFor(&authn.Outcome{}))
 	}
 	h.demo.ServeHTTP(w, r)
 	return nil

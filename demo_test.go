@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/clerk-edge/clerk_auth/internal/testkit"
-	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +13,10 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/demo"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
 // TestDemoStandInOnlyInDemoMode: the reserved path is ours in demo mode
@@ -163,7 +164,7 @@ func TestDemoBrowser(t *testing.T) {
 	if hs := seen.documentsUnder(origin + "/__clerk_demo/v1/client/handshake"); len(hs) != 1 {
 		t.Errorf("handshakes at the stand-in: %d, want 1 (%v)", len(hs), seen.documents())
 	}
-	if fresh := end.cookie(wire.CookieSession); fresh == "" || fresh == first || end.cookie(wire.CookieSession+"_"+cookieSuffix(demo.PublishableKey)) != fresh {
+	if fresh := end.cookie(wire.CookieSession); fresh == "" || fresh == first || end.cookie(wire.CookieSession+"_"+authn.CookieSuffix(demo.PublishableKey)) != fresh {
 		t.Errorf("no fresh session token under both names after the handshake")
 	}
 	end.wantNoCookie(t, wire.CookieHandshake)

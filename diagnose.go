@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
@@ -127,18 +128,18 @@ var errNotSignedIn = errors.New("the request would not be signed in")
 var errDeniedByRule = errors.New("the request would be denied by an authorization rule")
 
 // diagnoseStatus is the exit status and error for a decision.
-func diagnoseStatus(d *decision) (int, error) {
+func diagnoseStatus(d *authn.Outcome) (int, error) {
 	switch {
-	case d.kind == outcomeDenied:
-		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.rule.Text, d.reason)
-	case d.status == wire.StatusSignedIn:
+	case d.Kind == authn.Denied:
+		return diagnoseExitDenied, fmt.Errorf("%w: %s (%s)", errDeniedByRule, d.Rule.Text, d.Reason)
+	case d.Status == wire.StatusSignedIn:
 		return diagnoseExitSignedIn, nil
-	case d.status == wire.StatusHandshake:
-		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.reason)
-	case d.status == wire.StatusSignedOut:
-		return diagnoseExitSignedOut, fmt.Errorf("%w (%s)", errNotSignedIn, d.reason)
+	case d.Status == wire.StatusHandshake:
+		return diagnoseExitHandshake, fmt.Errorf("%w: handshake (%s)", errNotSignedIn, d.Reason)
+	case d.Status == wire.StatusSignedOut:
+		return diagnoseExitSignedOut, fmt.Errorf("%w (%s)", errNotSignedIn, d.Reason)
 	}
-	return diagnoseExitError, fmt.Errorf("%w: no decision (%s)", errNotSignedIn, d.reason)
+	return diagnoseExitError, fmt.Errorf("%w: no decision (%s)", errNotSignedIn, d.Reason)
 }
 
 // runDiagnose runs the command and returns its exit status.
@@ -506,7 +507,7 @@ func diagnoseRequest(h *Handler, method, rawURL, token, authorization, cookie st
 // diagnosis is what the command reports about one request.
 type diagnosis struct {
 	request  string
-	decision *decision
+	decision *authn.Outcome
 	response string
 	// token is the session token the decision was about, if any.
 	token      *tokencache.Token
@@ -538,9 +539,11 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 	var err error
 	if h.demo != nil && h.demo.Owns(r) {
 		// Demo mode's own pages: no decision.
-		h.initAuthRequest(a, r, h.now())
+		var u url.URL
+		h.setRequestURL(&u, r)
+		h.engine.Init(&a.Request, r, h.now(), &u)
 		err = h.serveDemo(rec, r)
-		dg.decision = &decision{status: "unknown", reason: wire.ReasonUnexpectedError}
+		dg.decision = &authn.Outcome{Status: "unknown", Reason: wire.ReasonUnexpectedError}
 	} else {
 		dg.decision = h.decide(a, r)
 		err = h.respond(rec, r, next, repl, a, dg.decision)
@@ -549,10 +552,10 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 
 	raw := ""
 	switch {
-	case a.tokenInHeader != "":
-		raw, dg.tokenFrom = a.tokenInHeader, "the Authorization header"
-	case a.sessionCookie != "":
-		raw, dg.tokenFrom = a.sessionCookie, "the "+h.cookieName(wire.CookieSession, a.suffixed)+" cookie"
+	case a.HeaderToken() != "":
+		raw, dg.tokenFrom = a.HeaderToken(), "the Authorization header"
+	case a.SessionCookie() != "":
+		raw, dg.tokenFrom = a.SessionCookie(), "the "+h.engine.SessionCookieName(&a.Request)+" cookie"
 	}
 	if raw == "" {
 		return dg
@@ -564,12 +567,12 @@ func (h *Handler) diagnose(r *http.Request) *diagnosis {
 		return dg
 	}
 	dg.token = tok
-	var ku keyUse
-	if d := dg.decision; (d.kind == outcomeSignedIn || d.kind == outcomeDenied) && d.key != nil && d.token == raw {
-		ku = keyUse{kid: d.key.Kid, key: d.key}
+	var ku authn.KeyUse
+	if d := dg.decision; (d.Kind == authn.SignedIn || d.Kind == authn.Denied) && d.Key != nil && d.Token == raw {
+		ku = authn.KeyUse{Kid: d.Key.Kid, Key: d.Key}
 	} else {
-		_, dg.verifyErr = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
-		ku = a.key
+		_, dg.verifyErr = h.engine.VerifyRequestSession(ctx, &a.Request, tok, h.verify.Skew)
+		ku = a.KeyUse()
 	}
 	dg.keyLine = describeKey(&ku, tok, dg.verifyErr)
 	return dg
@@ -602,21 +605,21 @@ func authHeaders(rec *httptest.ResponseRecorder) string {
 	return b.String()
 }
 
-func describeKey(rk *keyUse, tok *tokencache.Token, verifyErr *jwt.Error) string {
-	if rk.key == nil {
-		if rk.err != nil {
-			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.kid, rk.err.Reason, rk.err.LogText())
+func describeKey(rk *authn.KeyUse, tok *tokencache.Token, verifyErr *jwt.Error) string {
+	if rk.Key == nil {
+		if rk.Err != nil {
+			return fmt.Sprintf("none: no key for kid %q (%s: %s)", rk.Kid, rk.Err.Reason, rk.Err.LogText())
 		}
 		if verifyErr != nil {
 			return "none: the token was refused before a key was looked up (" + verifyErr.Reason + ")"
 		}
 		return "none"
 	}
-	key := fmt.Sprintf("kid %q from %s", rk.key.Kid, keySourceName(rk.key))
-	if rk.key.Source == "jwt_key" {
+	key := fmt.Sprintf("kid %q from %s", rk.Key.Kid, keySourceName(rk.Key))
+	if rk.Key.Source == "jwt_key" {
 		key = "the configured jwt_key (PEM)"
 	}
-	if sigErr := rk.key.Verify(&tok.Token); sigErr != nil {
+	if sigErr := rk.Key.Verify(&tok.Token); sigErr != nil {
 		return fmt.Sprintf("%s does NOT verify the signature (%s)", key, sigErr.Reason)
 	}
 	return fmt.Sprintf("signature verified with %s, %s", key, tok.Alg())
@@ -638,37 +641,37 @@ func (dg *diagnosis) write(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "token:     none\n")
 	}
-	fmt.Fprintf(w, "decision:  %s\n", d.status)
-	if d.reason != "" {
-		fmt.Fprintf(w, "reason:    %s\n", d.reason)
+	fmt.Fprintf(w, "decision:  %s\n", d.Status)
+	if d.Reason != "" {
+		fmt.Fprintf(w, "reason:    %s\n", d.Reason)
 	}
-	if d.message != "" {
-		fmt.Fprintf(w, "detail:    %s\n", d.message)
-		if d.detail != "" {
-			fmt.Fprintf(w, "cause:     %s\n", d.detail)
+	if d.Message != "" {
+		fmt.Fprintf(w, "detail:    %s\n", d.Message)
+		if d.Detail != "" {
+			fmt.Fprintf(w, "cause:     %s\n", d.Detail)
 		}
 	}
 	fmt.Fprintf(w, "response:  %s\n", dg.response)
-	if d.status == wire.StatusSignedIn && d.session != nil {
-		s := d.session
-		if d.kind == outcomeDenied {
-			fmt.Fprintf(w, "rule:      %s\n", d.rule.Text)
+	if d.Status == wire.StatusSignedIn && d.Session != nil {
+		s := d.Session
+		if d.Kind == authn.Denied {
+			fmt.Fprintf(w, "rule:      %s\n", d.Rule.Text)
 		}
 		fmt.Fprintf(w, "user:      %s (session %s)\n", s.UserID, s.SessionID)
 		if s.OrgID != "" {
 			fmt.Fprintf(w, "org:       %s role %s\n", s.OrgID, s.OrgRole)
 		}
-		if d.kind == outcomeDenied {
+		if d.Kind == authn.Denied {
 			// A rule refused the session: the token itself is fine.
-			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.rule.Text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.reason+" and the request does not go on."))
-			if doc, ok := explainReason(d.reason); ok {
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid and signed in, but the rule \""+d.Rule.Text+"\" refuses this session: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.Reason+" and the request does not go on."))
+			if doc, ok := explainReason(d.Reason); ok {
 				fmt.Fprintf(w, "%s\n", indent(doc.Meaning))
 				fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))
 			}
 		} else {
 			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in the {http.auth.user.*} placeholders and in the X-Clerk-* headers that upstream_headers passes on."))
 		}
-	} else if doc, ok := explainReason(d.reason); ok {
+	} else if doc, ok := explainReason(d.Reason); ok {
 		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent(doc.Meaning))
 		fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
@@ -100,13 +101,13 @@ const (
 func newFakeClerk(t testing.TB, pk, secret string) *fakeClerk {
 	t.Helper()
 	a, _ := testkit.Keys(t)
-	_, production, err := parsePublishableKey(pk)
+	_, production, err := authn.ParsePublishableKey(pk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeClerk{
 		t: t, key: a, kid: "ins_browser", secret: secret,
-		development: !production, suffix: cookieSuffix(pk),
+		development: !production, suffix: authn.CookieSuffix(pk),
 		nonces: map[string][]string{},
 	}
 	fapi := http.NewServeMux()
@@ -175,7 +176,7 @@ func (f *fakeClerk) sessionToken(azp string, iat time.Time, ttl time.Duration) s
 // activateOrganization is the Frontend API's handling of a handshake's
 // organization_id; f.mu is held.
 func (f *fakeClerk) activateOrganization(q url.Values) {
-	v, ok := q[queryOrganizationID]
+	v, ok := q[authn.QueryOrganizationID]
 	if !ok {
 		return
 	}
@@ -215,7 +216,7 @@ func (f *fakeClerk) serveHandshake(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"handshake": directives, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
 	}
 	if f.development {
-		back.RawQuery = appendQueryParam(back.RawQuery, carrierName, carrierValue)
+		back.RawQuery = authn.AppendQueryParam(back.RawQuery, carrierName, carrierValue)
 	} else {
 		http.SetCookie(w, &http.Cookie{Name: carrierName, Value: carrierValue, Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}

@@ -9,10 +9,23 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"go.uber.org/zap"
 )
+
+// authRequest is one request's state: Clerk's (authn.Request) and the user
+// lookup the rules and user_details share (lookupUser, authorize.go).
+// ServeHTTP keeps it on its stack.
+type authRequest struct {
+	authn.Request
+
+	user       *users.Details
+	userErr    error
+	userLooked bool
+}
 
 // ServeHTTP decides on the request before anything else sees it, then
 // answers from the outcome.
@@ -31,18 +44,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.respond(w, r, next, repl, &a, d)
 }
 
-// decide is the whole decision on r: authenticate (Clerk's
-// authenticateRequest), then the rules on a signed-in session. It answers
+// decide is the whole decision on r: the engine's Authenticate
+// (internal/authn: Clerk's authenticateRequest), then the rules on a
+// signed-in session. It answers
 // nothing; respond answers from its outcome. ServeHTTP and clerk-diagnose
 // both call it. The outcome may point into a, which holds the request's
 // state.
-func (h *Handler) decide(a *authRequest, r *http.Request) *decision {
+func (h *Handler) decide(a *authRequest, r *http.Request) *authn.Outcome {
 	// Identity headers are ours alone: whatever a client sent is removed
 	// first, whatever the outcome, and nothing it sent may remove ours.
 	stripIdentityHeaders(r)
-	h.initAuthRequest(a, r, h.now())
-	d := h.authenticate(r.Context(), a)
-	if d.kind == outcomeSignedIn {
+	var u url.URL
+	h.setRequestURL(&u, r)
+	h.engine.Init(&a.Request, r, h.now(), &u)
+	d := h.engine.Authenticate(r.Context(), &a.Request)
+	if d.Kind == authn.SignedIn {
 		h.authorize(r.Context(), a, d)
 	}
 	return d
@@ -50,12 +66,12 @@ func (h *Handler) decide(a *authRequest, r *http.Request) *decision {
 
 // respond turns a decision into the response (docs/architecture.md,
 // "Decision: responses").
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, repl *caddy.Replacer, a *authRequest, d *decision) error {
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, repl *caddy.Replacer, a *authRequest, d *authn.Outcome) error {
 	hdr := w.Header()
-	for _, c := range d.setCookies {
+	for _, c := range d.SetCookies {
 		hdr.Add("Set-Cookie", c)
 	}
-	for k, v := range d.extraHeaders {
+	for k, v := range d.ExtraHeaders {
 		hdr[k] = v
 	}
 	// Our placeholders are answered on demand by one provider rather than
@@ -63,16 +79,16 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	repl.Map(placeholdersFor(d))
 	h.publishURLOrg(repl, a) // organization_sync's {http.auth.clerk.url_org}
 
-	if d.status != wire.StatusSignedIn {
+	if d.Status != wire.StatusSignedIn {
 		h.logger.Debug("clerk session not accepted",
-			zap.String("status", d.status), zap.String("reason", d.reason),
-			zap.String("token_carrier", d.carrier), zap.String("detail", d.message), zap.String("cause", d.detail))
+			zap.String("status", d.Status), zap.String("reason", d.Reason),
+			zap.String("token_carrier", d.Carrier), zap.String("detail", d.Message), zap.String("cause", d.Detail))
 		setDebugHeaders(hdr, d)
 	}
-	switch d.kind {
-	case outcomeHandshake:
+	switch d.Kind {
+	case authn.Handshake:
 		h.recordDecision(d)
-		if !isBuiltLocation(d.location) {
+		if !isBuiltLocation(d.Location) {
 			// Every Location is one we built on the request's host: without a
 			// host (an HTTP/1.0 request may have none) it would be host-less or
 			// scheme-relative, and a browser would take the path for a host.
@@ -80,16 +96,16 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		// A handshake, a sync redirect, or the clean-URL redirect after a
 		// development handshake: every one a URL we built.
-		hdr.Set("Location", d.location)
+		hdr.Set("Location", d.Location)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
-	case outcomeDenied:
-		publishSession(r, d.session, h.headers)
+	case authn.Denied:
+		publishSession(r, d.Session, h.headers)
 		return h.deny(w, repl, a, d)
-	case outcomeSignedIn:
-		publishSession(r, d.session, h.headers)
-		h.publishDetails(r, repl, a, d.session)
+	case authn.SignedIn:
+		publishSession(r, d.Session, h.headers)
+		h.publishDetails(r, repl, a, d.Session)
 		h.recordDecision(d)
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
@@ -102,18 +118,18 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
 	}
-	if target := h.signInRedirect(a); target != "" {
+	if target := h.engine.SignInRedirect(&a.Request); target != "" {
 		hdr.Set("Location", target)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	}
 	challenge := `Bearer realm="clerk"`
-	if d.tokenPresented {
-		challenge += `, error="invalid_token", error_description="` + d.reason + `"`
+	if d.TokenPresented {
+		challenge += `, error="invalid_token", error_description="` + d.Reason + `"`
 	}
 	hdr.Set("WWW-Authenticate", challenge)
-	return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("clerk_auth: signed out: %s", d.reason))
+	return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("clerk_auth: signed out: %s", d.Reason))
 }
 
 // isBuiltLocation tells whether a redirect target has the shape of the
@@ -202,55 +218,12 @@ func dropQueryParams(raw string, names []string) (string, bool) {
 	return strings.TrimSuffix(b.String(), "&"), true
 }
 
-func setDebugHeaders(hdr http.Header, d *decision) {
-	hdr.Set(wire.HeaderAuthStatus, d.status)
-	hdr.Set(wire.HeaderAuthReason, d.reason)
-	if d.message != "" {
-		hdr.Set(wire.HeaderAuthMessage, d.message)
+func setDebugHeaders(hdr http.Header, d *authn.Outcome) {
+	hdr.Set(wire.HeaderAuthStatus, d.Status)
+	hdr.Set(wire.HeaderAuthReason, d.Reason)
+	if d.Message != "" {
+		hdr.Set(wire.HeaderAuthMessage, d.Message)
 	}
-}
-
-// signInRedirect is where a signed-out page load goes: the sign-in URL with
-// redirect_url set to the page asked for. Empty when the request is not a
-// page load, when there is no sign-in URL, or when the request is for the
-// sign-in page itself (so that a protected sign-in page cannot loop).
-func (h *Handler) signInRedirect(a *authRequest) string {
-	if h.signInURL == "" || !a.isDocument() {
-		return ""
-	}
-	// The dev-browser token rides along to a cross-origin sign-in page.
-	h.loadCookieSources(a)
-	target, err := url.Parse(h.signInURL)
-	if err != nil {
-		return ""
-	}
-	relative := target.Host == ""
-	if relative {
-		target.Scheme, target.Host = a.clerkURL.Scheme, a.clerkURL.Host
-	}
-	if webOrigin(target) == webOrigin(&a.clerkURL) && target.Path == a.clerkURL.Path {
-		return ""
-	}
-	back := a.clerkURL
-	// createRedirect of @clerk/backend: "cross-origin" compares host and
-	// port only.
-	crossOrigin := target.Hostname()+":"+target.Port() != back.Hostname()+":"+back.Port()
-	if crossOrigin && h.Satellite {
-		// Back from the primary's sign-in, a satellite without cookies must
-		// sync, or it sends the user to sign in again.
-		back.RawQuery = setQueryParam(back.RawQuery, wire.QuerySynced, "false")
-	}
-	target.RawQuery = setQueryParam(target.RawQuery, wire.QueryRedirectURL, back.String())
-	if crossOrigin && h.isDevelopment() && a.devBrowser != "" {
-		// The Account Portal must sign in this browser's dev browser.
-		target.RawQuery = setQueryParam(target.RawQuery, wire.QueryDevBrowser, a.devBrowser)
-	}
-	if relative {
-		// A path stays a path: the Location must not take its host from
-		// the request's Host header, which the client writes.
-		return target.RequestURI()
-	}
-	return target.String()
 }
 
 // stripIdentityHeaders removes every X-Clerk-* request header (and the
@@ -326,7 +299,7 @@ func namesIdentityHeader(values []string) bool {
 		for len(v) != 0 {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
-			if isIdentityHeaderName(trimHTTPWhitespace(elem)) {
+			if isIdentityHeaderName(authn.TrimHTTPWhitespace(elem)) {
 				return true
 			}
 		}
@@ -341,7 +314,7 @@ func withoutIdentityTokens(values []string) []string {
 	for _, v := range values {
 		var kept []string
 		for _, elem := range strings.Split(v, ",") {
-			if elem = trimHTTPWhitespace(elem); elem != "" && !isIdentityHeaderName(elem) {
+			if elem = authn.TrimHTTPWhitespace(elem); elem != "" && !isIdentityHeaderName(elem) {
 				kept = append(kept, elem)
 			}
 		}
@@ -446,11 +419,11 @@ func publishSession(r *http.Request, s *session.Session, which upstreamHeaders) 
 // unknown placeholder would stay in the text as it is written, and a header
 // such as "X-User: {http.auth.user.id}" would reach an upstream with a
 // non-empty user id for an anonymous visitor.
-func placeholdersFor(d *decision) caddy.ReplacerFunc {
-	if d.status == wire.StatusSignedIn && d.session != nil {
-		return d.session.Placeholders
+func placeholdersFor(d *authn.Outcome) caddy.ReplacerFunc {
+	if d.Status == wire.StatusSignedIn && d.Session != nil {
+		return d.Session.Placeholders
 	}
-	status, reason := d.status, d.reason
+	status, reason := d.Status, d.Reason
 	return func(key string) (any, bool) {
 		switch key {
 		case "http.auth.clerk.status":

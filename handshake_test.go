@@ -32,14 +32,3 @@ func TestHandshakeTokenWithNonStringDirectiveIsIgnored(t *testing.T) {
 		})
 	}
 }
-
-// Header values are read as the Fetch API's Headers holds them: trimmed.
-func TestHeaderValueTrimsLikeFetchHeaders(t *testing.T) {
-	h := http.Header{"Accept": {" text/html\t"}, "Sec-Fetch-Dest": {"document ", " document"}}
-	if got := headerValue(h, "Accept"); got != "text/html" {
-		t.Errorf("Accept = %q", got)
-	}
-	if got := headerValue(h, "Sec-Fetch-Dest"); got != "document, document" {
-		t.Errorf("Sec-Fetch-Dest = %q", got)
-	}
-}

@@ -7,31 +7,12 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-func TestStripHTTPSchemes(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://clerk.example.com":        "clerk.example.com",
-		"HTTP://clerk.example.com":         "clerk.example.com",
-		"hTtPs://clerk.example.com":        "clerk.example.com",
-		"clerk.example.com":                "clerk.example.com",
-		"https://http://clerk.example.com": "clerk.example.com",
-		"xhttps://clerk.example.com":       "xclerk.example.com",
-		"https:/clerk.example.com":         "https:/clerk.example.com",
-		"httpsx://a":                       "httpsx://a",
-		"clerk.example.com/HTTPS://":       "clerk.example.com/",
-		"":                                 "",
-	} {
-		if got := stripHTTPSchemes(in); got != want {
-			t.Errorf("stripHTTPSchemes(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // A request with a header token reads its cookies only when the token
 // fails; then they count as before.
 func TestHeaderTokenFailureStillReadsCookies(t *testing.T) {
 	h := newTestHandler(t)
 	expired := sessionToken(t, func(c map[string]any) { c["exp"] = testNow.Unix() - 60 })
-	refresh := h.inst.suffixedCookie(wire.CookieRefresh)
+	refresh := h.inst.SuffixedCookie(wire.CookieRefresh)
 	for _, tc := range []struct {
 		name, cookie, accept, want string
 		wantStatus                 int

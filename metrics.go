@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,15 +73,15 @@ func registerMetrics(reg *prometheus.Registry) error {
 
 // recordDecision counts one request's outcome, labelled with its Clerk
 // status and reason: a denial counts as signed-in with the rule's reason.
-func (h *Handler) recordDecision(d *decision) {
+func (h *Handler) recordDecision(d *authn.Outcome) {
 	if h.DisableMetrics {
 		return
 	}
-	if d.status == wire.StatusSignedIn && d.reason == "" {
+	if d.Status == wire.StatusSignedIn && d.Reason == "" {
 		signedInCounter().Inc()
 		return
 	}
-	decisionCounter(d.status, d.reason).Inc()
+	decisionCounter(d.Status, d.Reason).Inc()
 }
 
 // signedInCounter is the series of most requests, looked up once.

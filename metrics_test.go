@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
@@ -259,7 +260,7 @@ func TestDisableMetrics(t *testing.T) {
 // BenchmarkRecordDecision is the hot-path cost of counting one decision.
 func BenchmarkRecordDecision(b *testing.B) {
 	h := &Handler{}
-	d := &decision{status: wire.StatusSignedOut, reason: wire.ReasonTokenInvalidSignature}
+	d := &authn.Outcome{Status: wire.StatusSignedOut, Reason: wire.ReasonTokenInvalidSignature}
 	b.ReportAllocs()
 	for b.Loop() {
 		h.recordDecision(d)

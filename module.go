@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/demo"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
@@ -183,7 +184,7 @@ type Handler struct {
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	inst *instance
+	inst *authn.Instance
 	keys keys.Provider
 	// issuerPerRequest says the expected iss is the relative proxy URL
 	// resolved against each request's origin (expectedIssuer), not
@@ -197,7 +198,6 @@ type Handler struct {
 	signInURL        string
 	apiURL           string
 	api              *clerkapi.Client
-	nonces           *nonceLimiter
 	logger           *zap.Logger
 	now              func() time.Time
 	cache            *tokencache.Cache
@@ -206,6 +206,9 @@ type Handler struct {
 	users            *users.Lookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
+	// engine is the decision (internal/authn), built from the fields above
+	// at Provision.
+	engine *authn.Engine
 }
 
 // CaddyModule returns the Caddy module information.
@@ -220,7 +223,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
-	h.nonces = newNonceLimiter()
 	if err := h.resolveSettings(); err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// The Backend API client of the handshake nonce exchange.
 	h.api = clerkapi.New(h.SecretKey, keys.FetchTimeout)
 	if h.PublishableKey != "" {
-		inst, err := newInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
+		inst, err := authn.NewInstance(h.PublishableKey, h.ProxyURL, h.Domain, h.Satellite)
 		if err != nil {
 			return fmt.Errorf("clerk_auth: publishable_key: %v", err)
 		}
@@ -253,15 +255,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.verify.Skew = time.Duration(*h.ClockSkew)
 	}
 	if h.verify.Issuer == "" && h.inst != nil {
-		h.verify.Issuer = h.inst.issuer(h.ProxyURL)
-		h.issuerPerRequest = h.inst.relativeProxy
+		h.verify.Issuer = h.inst.Issuer(h.ProxyURL)
+		h.issuerPerRequest = h.inst.RelativeProxy()
 	}
 	switch {
 	case h.SignInURL == "off":
 	case h.SignInURL != "":
 		h.signInURL = h.SignInURL
 	case h.inst != nil:
-		h.signInURL = h.inst.defaultSignInURL()
+		h.signInURL = h.inst.DefaultSignInURL()
 	}
 	if err := h.provisionKeys(); err != nil {
 		return err
@@ -277,6 +279,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		cacheSize = *h.CacheSize
 	}
 	h.cache = tokencache.New(cacheSize)
+	h.engine = authn.NewEngine(h.engineConfig())
 	if !h.DisableMetrics {
 		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 			return fmt.Errorf("clerk_auth: metrics: %v", err)
@@ -351,10 +354,10 @@ func (h *Handler) provisionKeys() error {
 		}
 	case h.SecretKey != "":
 		jwksURL, secret = h.apiURL+"/v1/jwks", h.SecretKey
-	case h.inst != nil && h.inst.relativeProxy:
+	case h.inst != nil && h.inst.RelativeProxy():
 		return fmt.Errorf("clerk_auth: proxy_url: a path (%q) needs secret_key or jwt_key: the public JWKS behind the proxy has no URL before a request gives the site's origin", h.ProxyURL)
 	case h.inst != nil:
-		jwksURL = h.inst.frontendAPIBase() + "/.well-known/jwks.json"
+		jwksURL = h.inst.FrontendAPIBase() + "/.well-known/jwks.json"
 	default:
 		return fmt.Errorf("clerk_auth: no key to verify tokens with: set publishable_key (and secret_key or jwt_key), or the CLERK_PUBLISHABLE_KEY / CLERK_SECRET_KEY / CLERK_JWT_KEY environment variables, or use demo")
 	}
@@ -396,7 +399,7 @@ func (h *Handler) provisionPolicy() error {
 func sameOrigin(a, b string) bool {
 	ua, err1 := url.Parse(a)
 	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && webOrigin(ua) == webOrigin(ub)
+	return err1 == nil && err2 == nil && authn.WebOrigin(ua) == authn.WebOrigin(ub)
 }
 
 // Validate checks the configuration; every message names the setting.
@@ -449,7 +452,7 @@ func (h *Handler) Validate() error {
 		if h.Domain == "" && h.ProxyURL == "" {
 			return fmt.Errorf("clerk_auth: is_satellite: needs domain or proxy_url")
 		}
-		if h.inst != nil && !h.inst.production && h.SignInURL == "" {
+		if h.inst != nil && !h.inst.Production() && h.SignInURL == "" {
 			return fmt.Errorf("clerk_auth: is_satellite: a development satellite needs sign_in_url (the primary's sign-in page)")
 		}
 	}
@@ -469,7 +472,7 @@ func checkAbsoluteURL(v string) error {
 // prefixing the request's origin, so it must be a plain path: no "//" start
 // (it reads as another host), no query or fragment.
 func checkProxyURL(v string) error {
-	if !isRelativeProxyURL(v) {
+	if !authn.IsRelativeProxyURL(v) {
 		if err := checkAbsoluteURL(v); err != nil {
 			return fmt.Errorf("%q is neither an absolute http(s) URL nor a path on this site (/__clerk)", v)
 		}
@@ -523,7 +526,17 @@ func (h *Handler) Cleanup() error {
 	return nil
 }
 
-func (h *Handler) isDevelopment() bool { return h.inst != nil && !h.inst.production }
+// engineConfig is the decision's configuration (internal/authn), from
+// the fields Provision resolved.
+func (h *Handler) engineConfig() authn.Config {
+	return authn.Config{
+		Instance: h.inst, Keys: h.keys, Verify: h.verify, IssuerPerRequest: h.issuerPerRequest,
+		Cache: h.cache, SecretKey: h.SecretKey, API: h.api, APIURL: h.apiURL,
+		SessionParam: h.sessionParam, SignInURL: h.signInURL, AuthorizedParties: h.AuthorizedParties,
+		AllowPending: h.AllowPending, Satellite: h.Satellite, SatelliteAutoSync: h.SatelliteAutoSync,
+		OrgSync: h.orgSync, Logger: h.logger, CacheHit: h.recordCacheHit, CacheMiss: h.recordCacheMiss,
+	}
+}
 
 // remoteKeySetPool shares key sets across handlers and config reloads.
 var remoteKeySetPool = caddy.NewUsagePool()

@@ -82,7 +82,7 @@ func TestEnvironmentKeys(t *testing.T) {
 	h := &Handler{AuthorizedParties: []string{testOrigin}}
 	provision(t, h)
 	h.now = func() time.Time { return testNow }
-	if h.inst == nil || h.inst.fapiHost != testFAPIHost {
+	if h.inst == nil || h.inst.FAPIHost() != testFAPIHost {
 		t.Fatalf("publishable key from the environment not used")
 	}
 	out := serve(h, newRequest("GET", testOrigin+"/", "Authorization", "Bearer "+sessionToken(t)))

@@ -2,13 +2,13 @@ package clerkauth
 
 import (
 	"fmt"
-	"github.com/clerk-edge/clerk_auth/internal/session"
-	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
+	"github.com/clerk-edge/clerk_auth/internal/session"
 )
 
 // This file is the glue of organization sync (docs/organization-sync.md):
@@ -16,9 +16,11 @@ import (
 // internal/orgsync. It follows @clerk/backend 3.25's
 // handleMaybeOrganizationSyncHandshake (src/tokens/request.ts) and
 // HandshakeService.buildRedirectToHandshake (src/tokens/handshake.ts).
-// The decision calls in here at three places only: authenticateCookie
-// (orgSyncHandshake), handshakeURL (appendOrgSyncParam) and respond
-// (publishURLOrg); a site without organization_sync pays a nil check.
+// Organization sync's decision part (the URL's target, the mismatch
+// handshake, organization_id on the handshake URL) is internal/authn's
+// (orgsync.go there); this file keeps the configuration, the placeholder
+// (publishURLOrg, called by respond) and the org_from_url rule. A site
+// without organization_sync pays a nil check.
 
 // OrganizationSync is Clerk's OrganizationSyncOptions: which organization (or
 // the personal account) a URL is about. When a signed-in page load's session
@@ -42,13 +44,8 @@ type OrganizationSync struct {
 	PersonalAccountPatterns []string `json:"personal_account_patterns,omitempty"`
 }
 
-// Placeholder of the organization the URL names, and the handshake query
-// parameter that asks the Frontend API to activate it (constants.ts
-// QueryParameters has no name for it: handshake.ts writes it literally).
-const (
-	placeholderURLOrg   = "http.auth.clerk.url_org"
-	queryOrganizationID = "organization_id"
-)
+// placeholderURLOrg is the placeholder of the organization the URL names.
+const placeholderURLOrg = "http.auth.clerk.url_org"
 
 // provisionOrgSync compiles organization_sync once. Clerk builds its
 // OrganizationMatcher on every authenticateRequest call and so throws on
@@ -100,82 +97,6 @@ func checkOrganizationSync(o *OrganizationSync) error {
 	return nil
 }
 
-// urlOrgTarget is OrganizationMatcher.findTarget on the request's pathname,
-// found once per request (the decision, the handshake URL, the placeholder
-// and the org_from_url rule all ask). The pathname is the URL's, as WHATWG
-// URL serializes it: percent-encoded, "/" when empty.
-func (h *Handler) urlOrgTarget(a *authRequest) orgsync.Target {
-	if !a.orgTargetFound {
-		a.orgTargetFound = true
-		if h.orgSync != nil {
-			path := a.clerkURL.EscapedPath()
-			if path == "" {
-				path = "/"
-			}
-			a.orgTarget = h.orgSync.FindTarget(path)
-		}
-	}
-	return a.orgTarget
-}
-
-// orgSyncHandshake is handleMaybeOrganizationSyncHandshake: for a verified
-// cookie session (after the cross-origin sync check), the handshake that
-// activates the organization the URL names, or nil when the request is
-// signed in as it is. Organization sync never signs anyone out: a mismatch
-// that cannot be handshaken (not a page load, no instance, or the loop
-// guard) stays signed in with the token's current organization.
-func (h *Handler) orgSyncHandshake(a *authRequest, s *session.Session) *decision {
-	// Clerk runs it only when toAuth() has a userId: toAuth() treats a
-	// pending session as signed out, so allow_pending never syncs one.
-	if s.UserID == "" || s.Status == "pending" {
-		return nil
-	}
-	t := h.urlOrgTarget(a)
-	if !t.Found() {
-		return nil
-	}
-	id, slug, hasOrg := sessionOrganization(s)
-	if !t.NeedsActivation(id, slug, hasOrg) {
-		return nil
-	}
-	if a.redirectCount >= 3 {
-		// Clerk warns "Organization activation handshake loop detected":
-		// the organization does not exist or the user is not a member. At
-		// debug level here: the counter is a cookie any client can send.
-		h.logger.Debug("clerk organization activation handshake loop detected; the organization in the URL is not activated")
-		return nil
-	}
-	d := h.maybeHandshake(a, wire.ReasonActiveOrganizationMismatch, "", "")
-	if d.status != wire.StatusHandshake {
-		return nil
-	}
-	return d
-}
-
-// sessionOrganization is the token's active organization as
-// orgsync.TokenOrganization reads it. The session's parsed id and slug follow
-// the same rules (v2's o.id and o.slg, else org_id and org_slug, strings
-// only); an id claim that is no string but truthy (a number) needs the raw
-// claims, which are decoded once per session.
-func sessionOrganization(s *session.Session) (id, slug string, hasOrg bool) {
-	if s.OrgID != "" {
-		return s.OrgID, s.OrgSlug, true
-	}
-	return orgsync.TokenOrganization(s.RawClaims())
-}
-
-// appendOrgSyncParam is getOrganizationSyncQueryParams: every handshake URL
-// of a request whose URL has a target carries organization_id (the id, else
-// the slug, "" for the personal account), whatever the handshake's reason.
-func (h *Handler) appendOrgSyncParam(q *strings.Builder, a *authRequest) {
-	if h.orgSync == nil {
-		return
-	}
-	if v, ok := h.urlOrgTarget(a).OrganizationIDParam(); ok {
-		appendParam(q, queryOrganizationID, v)
-	}
-}
-
 // publishURLOrg sets {http.auth.clerk.url_org} to the organization id or
 // slug the URL names, as the pathname spells it. Without a target (or for
 // the personal account) the placeholder is answered "" like every other of
@@ -184,7 +105,7 @@ func (h *Handler) publishURLOrg(repl *caddy.Replacer, a *authRequest) {
 	if h.orgSync == nil {
 		return
 	}
-	if t := h.urlOrgTarget(a); t.Kind == orgsync.OrganizationTarget {
+	if t := h.engine.URLOrgTarget(&a.Request); t.Kind == orgsync.OrganizationTarget {
 		v, _ := t.OrganizationIDParam()
 		repl.Set(placeholderURLOrg, v)
 	}
@@ -196,7 +117,7 @@ func (h *Handler) publishURLOrg(repl *caddy.Replacer, a *authRequest) {
 // or ".", a "\" or a ";" (path parameters). Clerk's sync reads the raw path
 // and is not an access check; the rule is.
 func (h *Handler) ruleOrgTarget(a *authRequest) orgsync.Target {
-	p := a.clerkURL.EscapedPath()
+	p := a.URL().EscapedPath()
 	if strings.ContainsAny(p, "\\;") || strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
 		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
 		return orgsync.Target{}
@@ -209,7 +130,7 @@ func (h *Handler) ruleOrgTarget(a *authRequest) orgsync.Target {
 			}
 		}
 	}
-	return h.urlOrgTarget(a)
+	return h.engine.URLOrgTarget(&a.Request)
 }
 
 // orgFromURL is the `require org_from_url` rule: the session's active
@@ -221,6 +142,6 @@ func orgFromURL(s *session.Session, t orgsync.Target) bool {
 	if s.UserID == "" || !t.Found() {
 		return false
 	}
-	id, slug, hasOrg := sessionOrganization(s)
+	id, slug, hasOrg := authn.SessionOrganization(s)
 	return !t.NeedsActivation(id, slug, hasOrg)
 }

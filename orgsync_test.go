@@ -2,14 +2,16 @@ package clerkauth
 
 import (
 	"encoding/json"
-	"github.com/clerk-edge/clerk_auth/internal/jwt"
-	"github.com/clerk-edge/clerk_auth/internal/testkit"
-	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clerk-edge/clerk_auth/internal/authn"
+	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
+	"github.com/clerk-edge/clerk_auth/internal/wire"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -159,7 +161,7 @@ func TestOrgSyncDecision(t *testing.T) {
 			case tc.orgID != orgIDAbsent && (!ok || got != tc.orgID):
 				t.Errorf("organization_id %q (present %v), want %q", got, ok, tc.orgID)
 			}
-			if tc.orgID != orgIDAbsent && !strings.HasSuffix(loc, "&organization_id="+formEncode(tc.orgID)) {
+			if tc.orgID != orgIDAbsent && !strings.HasSuffix(loc, "&organization_id="+authn.FormEncode(tc.orgID)) {
 				t.Errorf("organization_id is not the last parameter, form-encoded: %s", loc)
 			}
 			if c := s.rec.Header().Values("Set-Cookie"); len(c) != 1 || !strings.HasPrefix(c[0], wire.CookieRedirectCount+"=") {
@@ -318,7 +320,7 @@ func checkMultiTenantExample(t *testing.T, s *exampleSite) {
 	cookie := wire.CookieSession + "=" + token + "; " + wire.CookieClientUAT + "=" + formatCount(d.Claims[jwt.ClaimIat].Num)
 	resp, _ = s.get(t, "app.example.com", "/orgs/acme", "Cookie", cookie, "Accept", "text/html", "Sec-Fetch-Dest", "document")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != 307 || loc == nil || loc.Query().Get(queryOrganizationID) != "acme" ||
+	if resp.StatusCode != 307 || loc == nil || loc.Query().Get(authn.QueryOrganizationID) != "acme" ||
 		loc.Query().Get(wire.QueryHandshakeReason) != wire.ReasonActiveOrganizationMismatch {
 		t.Errorf("page load with another organization active: %d to %v", resp.StatusCode, loc)
 	}

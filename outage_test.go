@@ -172,7 +172,7 @@ func TestKeyEndpointDownAtStart(t *testing.T) {
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	ks.set(keysDown, nil)
 	h := jwksHandler(t, ks) // provisions: Caddy starts without Clerk
-	h.logger = zap.NewNop()
+	h.useLogger(zap.NewNop())
 	tok := sessionToken(t)
 	if got := outcome(h, tok); got != wire.ReasonJWKRemoteFailedToLoad {
 		t.Fatalf("with the key endpoint down: %q, want %s", got, wire.ReasonJWKRemoteFailedToLoad)
@@ -218,7 +218,7 @@ func TestKeyEndpointFailures(t *testing.T) {
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(c.mode, c.keys)
 			h := jwksHandler(t, ks)
-			h.logger = zap.NewNop()
+			h.useLogger(zap.NewNop())
 			if got := outcome(h, sessionToken(t)); got != c.atStart {
 				t.Errorf("outcome %q, want %q", got, c.atStart)
 			}
@@ -229,7 +229,7 @@ func TestKeyEndpointFailures(t *testing.T) {
 			})
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
-			h.logger = zap.NewNop()
+			h.useLogger(zap.NewNop())
 			tok := sessionToken(t)
 			if got := outcome(h, tok); got != "" {
 				t.Fatalf("warm-up request denied: %q", got)
@@ -264,7 +264,7 @@ func TestKeyEndpointSlow(t *testing.T) {
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			ks.set(keysHang, nil)
 			h := jwksHandler(t, ks)
-			h.logger = zap.NewNop()
+			h.useLogger(zap.NewNop())
 			<-ks.entered // the start-up fetch is hanging
 			tok := sessionToken(t)
 			var wg sync.WaitGroup
@@ -309,7 +309,7 @@ func TestUnknownKidFlood(t *testing.T) {
 			withKeyTiming(t, func(k *keys.Timing) { k.UnknownKid = interval })
 			ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 			h := jwksHandler(t, ks)
-			h.logger = zap.NewNop()
+			h.useLogger(zap.NewNop())
 			if got := outcome(h, sessionToken(t)); got != "" {
 				t.Fatalf("warm-up request denied: %q", got)
 			}
@@ -356,7 +356,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	a, b := testkit.Keys(t)
 	ks := newKeyServer(t, map[string]*rsa.PublicKey{"ins_a": &a.PublicKey})
 	h := jwksHandler(t, ks)
-	h.logger = zap.NewNop()
+	h.useLogger(zap.NewNop())
 	tokA := sessionToken(t)
 	tokB := testkit.SignJWT(t, b, map[string]any{"alg": "RS256", "typ": "JWT", "kid": "ins_b"}, sessionClaims())
 	forged := []string{

@@ -79,7 +79,7 @@ func TestRelativeProxyURLPerRequest(t *testing.T) {
 	} {
 		// A proxied instance's iss is not its Frontend API host: the
 		// browser holds the suffixed cookies, which Clerk then reads.
-		sfx := "_" + h.inst.cookieSuffix
+		sfx := "_" + h.inst.Suffix()
 		iss := strings.TrimSuffix(base, "/v1/client/handshake?")
 		expired := sessionToken(t, func(c map[string]any) { c["iss"], c["iat"], c["exp"] = iss, testNow.Unix()-120, testNow.Unix()-60 })
 		r := newRequest("GET", origin+"/page", "Sec-Fetch-Dest", "document",

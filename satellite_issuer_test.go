@@ -7,41 +7,6 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// A production satellite's Frontend API is clerk.<domain>, and so is the
-// issuer Clerk matches tokens against to choose between suffixed and plain
-// cookies (originalFrontendApi); the Account Portal stays the primary's.
-func TestProductionSatelliteInstance(t *testing.T) {
-	for _, tc := range []struct {
-		name                       string
-		proxy                      string
-		fapiHost, frontendAPI, iss string
-	}{
-		{"domain", "", "clerk.sat.example.org", "clerk.sat.example.org", "https://clerk.sat.example.org"},
-		{"domain and proxy", "https://sat.example.org/__clerk", "clerk.sat.example.org", "https://sat.example.org/__clerk", "https://sat.example.org/__clerk"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in, err := newInstance(testPK, tc.proxy, "sat.example.org", true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if in.fapiHost != tc.fapiHost || in.frontendAPI != tc.frontendAPI || in.issuer(tc.proxy) != tc.iss {
-				t.Errorf("fapiHost %q, frontendAPI %q, issuer %q; want %q, %q, %q", in.fapiHost, in.frontendAPI, in.issuer(tc.proxy), tc.fapiHost, tc.frontendAPI, tc.iss)
-			}
-			if got := in.defaultSignInURL(); got != "https://accounts.example.com/sign-in" {
-				t.Errorf("default sign-in URL %q, want the primary's Account Portal", got)
-			}
-		})
-	}
-	// A development key ignores the domain, as @clerk/shared does.
-	in, err := newInstance(testDevPK, "", "sat.example.org", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in.fapiHost != "foo-bar-13.clerk.accounts.dev" {
-		t.Errorf("development satellite fapiHost %q", in.fapiHost)
-	}
-}
-
 // The satellite's own session cookie signs in: its token names the
 // satellite's Frontend API, so the plain __session cookie is the one read.
 func TestProductionSatelliteCookieSignsIn(t *testing.T) {

@@ -5,13 +5,17 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/authn"
+	"github.com/clerk-edge/clerk_auth/internal/keys"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
+	"go.uber.org/zap"
 )
 
 // The test instance: Frontend API clerk.example.com, app at
@@ -122,3 +126,27 @@ func newRequest(method, target string, headers ...string) *http.Request {
 	}
 	return r
 }
+
+// newAuthRequest is one request's state, as decide builds it (without
+// removing identity headers).
+func (h *Handler) newAuthRequest(r *http.Request, now time.Time) *authRequest {
+	a := new(authRequest)
+	h.engine.Init(&a.Request, r, now, h.requestURL(r))
+	return a
+}
+
+// useLogger makes l the handler's logger, and its decision's.
+func (h *Handler) useLogger(l *zap.Logger) {
+	h.logger = l
+	h.engine = authn.NewEngine(h.engineConfig())
+}
+
+// useKeys makes k the handler's key source, and its decision's.
+func (h *Handler) useKeys(k keys.Provider) {
+	h.keys = k
+	h.engine = authn.NewEngine(h.engineConfig())
+}
+
+// formatCount writes a number as JavaScript's String(n) does for the
+// integers the tests use (__client_uat, the redirect counter).
+func formatCount(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }

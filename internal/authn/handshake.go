@@ -1,4 +1,4 @@
-package clerkauth
+package authn
 
 import (
 	"cmp"
@@ -26,7 +26,7 @@ import (
 // handshakeURL is buildRedirectToHandshake (@clerk/backend
 // tokens/authenticateContext.ts and tokens/request.ts): the Frontend
 // API's handshake endpoint, told where to come back to.
-func (h *Handler) handshakeURL(a *authRequest, reason string) string {
+func (e *Engine) handshakeURL(a *Request, reason string) string {
 	redirect := a.clerkURL
 	redirect.RawQuery = removeQueryParams(redirect.RawQuery, wire.QueryDevBrowser, wire.QueryLegacyDevBrowser)
 	var q strings.Builder
@@ -34,7 +34,7 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	appendParam(&q, wire.QueryAPIVersion, wire.APIVersion)
 	appendParam(&q, wire.QuerySuffixedCookies, strconv.FormatBool(a.suffixed))
 	appendParam(&q, wire.QueryHandshakeReason, reason)
-	if h.SecretKey != "" {
+	if e.secretKey != "" {
 		// docs/architecture.md, "Decision: the nonce handshake": with a
 		// secret key the payload comes back as a nonce
 		// we exchange at the Backend API; without one, as a signed token.
@@ -43,13 +43,13 @@ func (h *Handler) handshakeURL(a *authRequest, reason string) string {
 	if t := cmp.Or(a.sessionCookie, a.tokenInHeader); t != "" {
 		appendParam(&q, wire.QuerySession, t)
 	}
-	if h.isDevelopment() && a.devBrowser != "" {
+	if e.isDevelopment() && a.devBrowser != "" {
 		appendParam(&q, wire.QueryDevBrowser, a.devBrowser)
 	}
 	// organization_id, last, on every handshake of a URL organization_sync
 	// matches (orgsync.go).
-	h.appendOrgSyncParam(&q, a)
-	return h.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
+	e.appendOrgSyncParam(&q, a)
+	return e.inst.frontendAPIBaseFor(webOrigin(&a.clerkURL)) + "/v1/client/handshake?" + q.String()
 }
 
 func appendParam(b *strings.Builder, name, value string) {
@@ -154,160 +154,33 @@ func rewriteQuery(raw string, edit func([]queryPair) []queryPair) string {
 	return b.String()
 }
 
-// multiDomainSync is the satellite and primary-domain sync of
-// authenticateRequestWithTokenInCookie (@clerk/backend tokens/request.ts):
-// satellites sync with
-// the primary domain, and on development the primary answers them.
-func (h *Handler) multiDomainSync(a *authRequest) *decision {
-	if h.inst == nil {
-		return nil
-	}
-	synced := a.query.Get(wire.QuerySynced)
-	needsSync, completed := synced == "false", synced == "true"
-	hasCookies := a.sessionCookie != "" || a.clientUAT != 0
-	if h.Satellite && a.header("Sec-Fetch-Dest") == "document" && a.r.Method == http.MethodGet && !completed {
-		if !h.SatelliteAutoSync && !hasCookies && !needsSync {
-			return signedOut(wire.ReasonSessionTokenAndUATMissing, "", "", false)
-		}
-		if !hasCookies || needsSync {
-			if h.inst.production {
-				return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", "")
-			}
-			u, err := url.Parse(h.signInURL)
-			if err != nil {
-				return signedOut(wire.ReasonSatelliteNeedsSyncing, "", "", false)
-			}
-			u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryClerkRedirectURL, a.clerkURL.String())
-			return h.maybeHandshake(a, wire.ReasonSatelliteNeedsSyncing, "", u.String())
-		}
-	}
-	if h.isDevelopment() && !h.Satellite {
-		if back := a.query.Get(wire.QueryClerkRedirectURL); back != "" {
-			u, err := url.Parse(back)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				// Only an absolute web URL; never javascript: or a relative path.
-				return nil
-			}
-			if a.devBrowser != "" {
-				u.RawQuery = appendQueryParam(u.RawQuery, wire.QueryDevBrowser, a.devBrowser)
-			}
-			u.RawQuery = setQueryParam(u.RawQuery, wire.QuerySynced, "true")
-			return h.maybeHandshake(a, wire.ReasonPrimaryRespondsToSyncing, "", u.String())
-		}
-	}
-	return nil
-}
-
-// needsCrossOriginSync is the cross-origin referrer check of
-// authenticateRequestWithTokenInCookie (isCrossOriginReferrer in
-// @clerk/backend tokens/request.ts): a signed-in document navigation that
-// arrives from another site refreshes through the handshake once.
-func (h *Handler) needsCrossOriginSync(a *authRequest) bool {
-	if h.inst == nil || h.Satellite || a.r.Method != http.MethodGet || a.header("Sec-Fetch-Dest") != "document" || a.redirectCount != 0 {
-		return false
-	}
-	referer := a.header("Referer")
-	if referer == "" {
-		return false
-	}
-	ref, err := url.Parse(referer)
-	if err != nil || ref.Scheme == "" {
-		return false
-	}
-	if webOrigin(ref) == webOrigin(&a.clerkURL) {
-		return false
-	}
-	return !h.isKnownClerkReferrer(a, ref)
-}
-
-func (h *Handler) isKnownClerkReferrer(a *authRequest, ref *url.URL) bool {
-	host := strings.ToLower(ref.Hostname())
-	frontendAPI := h.inst.frontendAPIFor(webOrigin(&a.clerkURL))
-	fapi := frontendAPI
-	if u, err := url.Parse(fapi); err == nil && u.Host != "" {
-		fapi = u.Hostname()
-	}
-	if host == fapi {
-		return true
-	}
-	if !h.inst.production {
-		for _, sfx := range []string{".lcl.dev", ".lclstage.dev", ".lclclerk.com"} {
-			if strings.HasPrefix(host, "accounts.") && strings.HasSuffix(host, sfx) {
-				return true
-			}
-		}
-		for _, sfx := range []string{".accounts.dev", ".accountsstage.dev", ".accounts.lclclerk.com"} {
-			if strings.HasSuffix(host, sfx) && !strings.HasSuffix(host, ".clerk"+sfx) {
-				return true
-			}
-		}
-	}
-	if !strings.Contains(frontendAPI, "://") {
-		if acc, err := url.Parse(accountsBaseURL(frontendAPI)); err == nil && webOrigin(acc) == webOrigin(ref) {
-			return true
-		}
-	}
-	return false
-}
-
-// webOrigin serializes a URL's origin as the URL standard does: scheme and
-// host in lower case, the default port left out, "null" for other schemes.
-func webOrigin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	switch scheme {
-	case "http", "ws":
-		if port == "80" {
-			port = ""
-		}
-	case "https", "wss":
-		if port == "443" {
-			port = ""
-		}
-	case "ftp":
-		if port == "21" {
-			port = ""
-		}
-	default:
-		return "null"
-	}
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		return scheme + "://" + host + ":" + port
-	}
-	return scheme + "://" + host
-}
-
 // resolveHandshake is the return leg (resolveHandshake in @clerk/backend
 // tokens/handshake.ts, called from authenticateRequest in tokens/request.ts): the
 // cookie directives come from a nonce exchanged at the Backend API or from a
 // handshake token signed by the instance's key, never from anything else.
 // A nil result means the handshake did not resolve and the normal flow goes
 // on, as in Clerk's SDK.
-func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decision {
+func (e *Engine) resolveHandshake(ctx context.Context, a *Request) *Outcome {
 	var directives []string
 	if a.handshakeNonce != "" {
-		directives = h.exchangeHandshakeNonce(ctx, a.handshakeNonce)
+		directives = e.exchangeHandshakeNonce(ctx, a.handshakeNonce)
 	} else {
 		var err *jwt.Error
-		directives, err = h.verifyHandshakeToken(ctx, a.handshakeToken)
+		directives, err = e.verifyHandshakeToken(ctx, a.handshakeToken)
 		if err != nil {
-			h.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.Reason), zap.String("detail", err.LogText()))
+			e.logger.Debug("handshake token rejected; continuing without it", zap.String("reason", err.Reason), zap.String("detail", err.LogText()))
 			return nil
 		}
 	}
-	directives = h.directivesForHost(directives, a.clerkURL.Hostname())
-	out := &decision{setCookies: directives, extraHeaders: http.Header{
+	directives = e.directivesForHost(directives, a.clerkURL.Hostname())
+	out := &Outcome{SetCookies: directives, ExtraHeaders: http.Header{
 		"Access-Control-Allow-Origin":      {"null"},
 		"Access-Control-Allow-Credentials": {"true"},
 	}}
-	if h.isDevelopment() {
+	if e.isDevelopment() {
 		clean := a.clerkURL
 		clean.RawQuery = removeQueryParams(clean.RawQuery, wire.QueryHandshake, wire.QueryHandshakeHelp, wire.QueryDevBrowser, wire.QueryHandshakeNonce)
-		out.location = clean.String()
+		out.Location = clean.String()
 	}
 	sessionToken := ""
 	for _, d := range directives {
@@ -319,29 +192,29 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 		}
 	}
 	if sessionToken == "" {
-		out.kind, out.status, out.reason, out.carrier = outcomeSignedOut, wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
-		if out.location != "" {
-			out.kind = outcomeHandshake
+		out.Kind, out.Status, out.Reason, out.Carrier = SignedOut, wire.StatusSignedOut, wire.ReasonSessionTokenMissing, "cookie"
+		if out.Location != "" {
+			out.Kind = Handshake
 		}
 		return out
 	}
 	tok, err := tokencache.Decode(sessionToken)
 	var s *session.Session
 	if err == nil {
-		s, err = h.verifyRequestSession(ctx, a, tok, h.verify.Skew)
-		if err != nil && h.isDevelopment() && isTimeReason(err.Reason) {
+		s, err = e.verifyRequestSession(ctx, a, tok, e.verify.Skew)
+		if err != nil && e.isDevelopment() && isTimeReason(err.Reason) {
 			// Clerk's development clock-skew allowance for the handshake.
-			s, err = h.verifyRequestSession(ctx, a, tok, 24*time.Hour)
+			s, err = e.verifyRequestSession(ctx, a, tok, 24*time.Hour)
 		}
 	}
 	if err != nil {
-		h.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.Reason))
+		e.logger.Debug("handshake session token rejected; continuing without it", zap.String("reason", err.Reason))
 		return nil
 	}
-	checked := h.signedInChecks(a, s, "cookie")
-	checked.setCookies, checked.extraHeaders, checked.location = out.setCookies, out.extraHeaders, out.location
-	if checked.location != "" {
-		checked.kind = outcomeHandshake // the clean-URL redirect
+	checked := e.signedInChecks(a, s, "cookie")
+	checked.SetCookies, checked.ExtraHeaders, checked.Location = out.SetCookies, out.ExtraHeaders, out.Location
+	if checked.Location != "" {
+		checked.Kind = Handshake // the clean-URL redirect
 	}
 	return checked
 }
@@ -351,12 +224,12 @@ func (h *Handler) resolveHandshake(ctx context.Context, a *authRequest) *decisio
 // signed or the Backend API returned, but a cookie for another domain, or a
 // directive with control characters, is never something to pass on: the
 // browser rejects the first, and the second could split headers.
-func (h *Handler) directivesForHost(directives []string, host string) []string {
+func (e *Engine) directivesForHost(directives []string, host string) []string {
 	kept := directives[:0:0]
 	for _, d := range directives {
 		if domain, ok := directiveDomainMatches(d, host); !ok {
 			name, _, _ := strings.Cut(d, "=")
-			h.logger.Warn("handshake cookie directive dropped: not for this host",
+			e.logger.Warn("handshake cookie directive dropped: not for this host",
 				zap.String("cookie", strings.TrimSpace(name)), zap.String("domain", domain), zap.String("host", host))
 			continue
 		}
@@ -395,15 +268,15 @@ func isTimeReason(r string) bool {
 
 // verifyHandshakeToken checks a handshake token as verifyHandshakeJwt does:
 // typ, alg, category and signature; its time claims are not checked.
-func (h *Handler) verifyHandshakeToken(ctx context.Context, token string) ([]string, *jwt.Error) {
+func (e *Engine) verifyHandshakeToken(ctx context.Context, token string) ([]string, *jwt.Error) {
 	d, err := tokencache.Decode(token)
 	if err != nil {
 		return nil, err
 	}
-	if h.keys == nil {
+	if e.keys == nil {
 		return nil, &jwt.Error{Reason: wire.ReasonJWKFailedToResolve, Message: "Failed to resolve JWK during handshake verification."}
 	}
-	key, err := h.keys.KeyFor(ctx, d.Kid())
+	key, err := e.keys.KeyFor(ctx, d.Kid())
 	if err != nil {
 		return nil, err
 	}
@@ -505,23 +378,23 @@ func (l *nonceLimiter) take(now time.Time) (ok, warn bool) {
 // exchangeHandshakeNonce asks the Backend API for the payload of a nonce
 // handshake, within the nonceLimiter's bounds. Failures give no directives,
 // as in Clerk's SDK.
-func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []string {
-	if h.SecretKey == "" || h.nonces == nil {
+func (e *Engine) exchangeHandshakeNonce(ctx context.Context, nonce string) []string {
+	if e.secretKey == "" || e.nonces == nil {
 		return nil
 	}
-	l := h.nonces
+	l := e.nonces
 	k := maphash.String(l.seed, nonce)
 	if l.recentlyFailed(k, time.Now()) {
-		h.logger.Debug("handshake nonce failed recently; not exchanged again")
+		e.logger.Debug("handshake nonce failed recently; not exchanged again")
 		return nil
 	}
 	ch := l.group.DoChan(nonce, func() (any, error) {
 		if ok, warn := l.take(time.Now()); !ok {
 			if warn {
-				h.logger.Warn("handshake nonces not exchanged: more than the exchange limit allows (logged once per 10 s)",
+				e.logger.Warn("handshake nonces not exchanged: more than the exchange limit allows (logged once per 10 s)",
 					zap.Float64("per_second", nonceExchangeRate), zap.Int("burst", nonceExchangeBurst))
 			} else {
-				h.logger.Debug("handshake nonce not exchanged: over the exchange limit")
+				e.logger.Debug("handshake nonce not exchanged: over the exchange limit")
 			}
 			return []string(nil), nil
 		}
@@ -529,7 +402,7 @@ func (h *Handler) exchangeHandshakeNonce(ctx context.Context, nonce string) []st
 		// client that goes away does not fail the others waiting on it.
 		fctx, cancel := context.WithTimeout(context.Background(), keys.FetchTimeout)
 		defer cancel()
-		directives, ok := h.fetchHandshakePayload(fctx, nonce)
+		directives, ok := e.fetchHandshakePayload(fctx, nonce)
 		if !ok {
 			l.recordFailure(k, time.Now())
 		}
@@ -549,22 +422,22 @@ const maxHandshakePayloadBytes = 1 << 20
 
 // fetchHandshakePayload is one nonce exchange at the Backend API; ok is
 // false when it did not give a payload.
-func (h *Handler) fetchHandshakePayload(ctx context.Context, nonce string) (directives []string, ok bool) {
-	u := h.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
-	status, body, err := h.api.Get(ctx, u, maxHandshakePayloadBytes)
+func (e *Engine) fetchHandshakePayload(ctx context.Context, nonce string) (directives []string, ok bool) {
+	u := e.apiURL + "/v1/clients/handshake_payload?nonce=" + url.QueryEscape(nonce)
+	status, body, err := e.api.Get(ctx, u, maxHandshakePayloadBytes)
 	if err != nil && status == 0 {
-		h.logger.Warn("handshake nonce exchange failed", zap.String("error", clerkapi.RedactURLError(err)))
+		e.logger.Warn("handshake nonce exchange failed", zap.String("error", clerkapi.RedactURLError(err)))
 		return nil, false
 	}
 	if status != http.StatusOK {
-		h.logger.Warn("handshake nonce exchange failed", zap.Int("status", status))
+		e.logger.Warn("handshake nonce exchange failed", zap.Int("status", status))
 		return nil, false
 	}
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
 	if err != nil || json.Unmarshal(body, &payload) != nil {
-		h.logger.Warn("handshake nonce exchange answered something that is not a payload")
+		e.logger.Warn("handshake nonce exchange answered something that is not a payload")
 		return nil, false
 	}
 	return payload.Directives, true
@@ -580,3 +453,23 @@ const (
 	nonceFailureTTL    = 10 * time.Second
 	maxFailedNonces    = 4096
 )
+
+// NonceExchangeRate and NonceExchangeBurst are the nonceLimiter's bounds,
+// for the tests that hold a flood to them (docs/architecture.md, "Decision:
+// the nonce handshake").
+const (
+	NonceExchangeRate  = nonceExchangeRate
+	NonceExchangeBurst = nonceExchangeBurst
+)
+
+// FormEncode is formEncode, URLSearchParams' serializer.
+func FormEncode(s string) string { return formEncode(s) }
+
+// AppendQueryParam is URLSearchParams.append on a raw query, serialized again.
+func AppendQueryParam(raw, name, value string) string { return appendQueryParam(raw, name, value) }
+
+// DirectiveDomainMatches is directiveDomainMatches: whether a handshake
+// cookie directive is one a browser would accept for host.
+func DirectiveDomainMatches(directive, host string) (domain string, ok bool) {
+	return directiveDomainMatches(directive, host)
+}

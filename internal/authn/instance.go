@@ -1,4 +1,4 @@
-package clerkauth
+package authn
 
 import (
 	"crypto/sha1"
@@ -10,11 +10,11 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
-// instance holds what Clerk derives from the publishable key
+// Instance holds what Clerk derives from the publishable key
 // (parsePublishableKey in @clerk/shared keys.ts, and authenticateContext.ts
 // of @clerk/backend): the Frontend API host, the instance type and the
 // cookie suffix.
-type instance struct {
+type Instance struct {
 	publishableKey string
 	// keyHost is the Frontend API host encoded in the key: the primary's.
 	keyHost string
@@ -38,7 +38,7 @@ type instance struct {
 }
 
 // suffixedCookie is base + "_" + cookieSuffix.
-func (in *instance) suffixedCookie(base string) string {
+func (in *Instance) suffixedCookie(base string) string {
 	if n, ok := in.suffixedNames[base]; ok {
 		return n
 	}
@@ -76,12 +76,12 @@ func cookieSuffix(pk string) string {
 	return base64.URLEncoding.EncodeToString(sum[:])[:8]
 }
 
-func newInstance(pk, proxyURL, domain string, satellite bool) (*instance, error) {
+func NewInstance(pk, proxyURL, domain string, satellite bool) (*Instance, error) {
 	host, prod, err := parsePublishableKey(pk)
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{
+	in := &Instance{
 		publishableKey: pk,
 		keyHost:        host,
 		fapiHost:       host,
@@ -113,7 +113,7 @@ func isRelativeProxyURL(v string) bool { return strings.HasPrefix(v, "/") }
 // AuthenticateContext does in @clerk/backend (authenticateContext.ts):
 // `${clerkUrl.origin}${proxyUrl}`; anything else does not depend on the
 // request.
-func (in *instance) frontendAPIFor(origin string) string {
+func (in *Instance) frontendAPIFor(origin string) string {
 	if in.relativeProxy {
 		return origin + in.frontendAPI
 	}
@@ -121,7 +121,7 @@ func (in *instance) frontendAPIFor(origin string) string {
 }
 
 // frontendAPIBaseFor is frontendAPIBase for a request of origin origin.
-func (in *instance) frontendAPIBaseFor(origin string) string {
+func (in *Instance) frontendAPIBaseFor(origin string) string {
 	if in.relativeProxy {
 		return origin + in.frontendAPI
 	}
@@ -130,7 +130,7 @@ func (in *instance) frontendAPIBaseFor(origin string) string {
 
 // frontendAPIBase is the absolute base URL of the Frontend API. With a
 // relative proxy URL there is none without a request: see frontendAPIBaseFor.
-func (in *instance) frontendAPIBase() string {
+func (in *Instance) frontendAPIBase() string {
 	if strings.HasPrefix(in.frontendAPI, "http://") || strings.HasPrefix(in.frontendAPI, "https://") {
 		return strings.TrimRight(in.frontendAPI, "/")
 	}
@@ -141,7 +141,7 @@ func (in *instance) frontendAPIBase() string {
 // "Where we differ from Clerk's SDK"): the proxy URL when one is set, else
 // https://<fapi host>. A relative proxy URL gives no issuer here: it is
 // resolved per request (frontendAPIFor).
-func (in *instance) issuer(proxyURL string) string {
+func (in *Instance) issuer(proxyURL string) string {
 	if isRelativeProxyURL(proxyURL) {
 		return ""
 	}
@@ -171,14 +171,50 @@ func accountsBaseURL(fapiHost string) string {
 }
 
 // defaultSignInURL is the Account Portal sign-in page of the instance.
-func (in *instance) defaultSignInURL() string {
+func (in *Instance) defaultSignInURL() string {
 	return accountsBaseURL(in.keyHost) + "/sign-in"
 }
 
-func (in *instance) String() string {
+func (in *Instance) String() string {
 	kind := "development"
 	if in.production {
 		kind = "production"
 	}
 	return fmt.Sprintf("%s instance %s", kind, in.fapiHost)
+}
+
+// IsRelativeProxyURL is isRelativeProxyURL (@clerk/shared isProxyUrlRelative).
+func IsRelativeProxyURL(v string) bool { return isRelativeProxyURL(v) }
+
+// CookieSuffix is cookieSuffix (@clerk/shared getCookieSuffix).
+func CookieSuffix(pk string) string { return cookieSuffix(pk) }
+
+// Production tells whether the key is a production instance's (pk_live_).
+func (in *Instance) Production() bool { return in.production }
+
+// RelativeProxy says proxy_url is a path on the site.
+func (in *Instance) RelativeProxy() bool { return in.relativeProxy }
+
+// FAPIHost is the host tokens are issued by (originalFrontendApi).
+func (in *Instance) FAPIHost() string { return in.fapiHost }
+
+// Suffix is the cookie suffix of the instance (__session_<suffix>).
+func (in *Instance) Suffix() string { return in.cookieSuffix }
+
+// SuffixedCookie is base + "_" + the cookie suffix.
+func (in *Instance) SuffixedCookie(base string) string { return in.suffixedCookie(base) }
+
+// Issuer is issuer: the iss of the instance's tokens for proxyURL, "" for a
+// relative proxy URL (resolved per request).
+func (in *Instance) Issuer(proxyURL string) string { return in.issuer(proxyURL) }
+
+// FrontendAPIBase is frontendAPIBase: the absolute Frontend API base URL.
+func (in *Instance) FrontendAPIBase() string { return in.frontendAPIBase() }
+
+// DefaultSignInURL is the Account Portal sign-in page of the instance.
+func (in *Instance) DefaultSignInURL() string { return in.defaultSignInURL() }
+
+// ParsePublishableKey is parsePublishableKey (@clerk/shared).
+func ParsePublishableKey(pk string) (host string, production bool, err error) {
+	return parsePublishableKey(pk)
 }

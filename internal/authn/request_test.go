@@ -1,12 +1,14 @@
-package clerkauth
+package authn
 
 import (
 	"fmt"
-	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 )
 
 // npmCookieParse parses each header with the npm cookie package that
@@ -14,9 +16,9 @@ import (
 // must agree with.
 func npmCookieParse(t *testing.T, headers []string) [][][2]string {
 	t.Helper()
-	ensureConformanceRunner(t)
+	testkit.EnsureConformanceRunner(t, "../../conformance")
 	var out [][][2]string
-	testkit.RunNode(t, "conformance", "cookies.mjs", headers, &out)
+	testkit.RunNode(t, "../../conformance", "cookies.mjs", headers, &out)
 	if len(out) != len(headers) {
 		t.Fatalf("cookies.mjs parsed %d headers of %d", len(out), len(headers))
 	}
@@ -128,4 +130,24 @@ func checkCookieJarShape(t *testing.T, header string) {
 			t.Fatalf("%q: cookie %q = %q (found %v)", header, name, v, ok)
 		}
 	}
+}
+
+// Header values are read as the Fetch API's Headers holds them: trimmed.
+func TestHeaderValueTrimsLikeFetchHeaders(t *testing.T) {
+	h := http.Header{"Accept": {" text/html\t"}, "Sec-Fetch-Dest": {"document ", " document"}}
+	if got := headerValue(h, "Accept"); got != "text/html" {
+		t.Errorf("Accept = %q", got)
+	}
+	if got := headerValue(h, "Sec-Fetch-Dest"); got != "document, document" {
+		t.Errorf("Sec-Fetch-Dest = %q", got)
+	}
+}
+
+// FuzzCookieHeader holds the jar's shape on any Cookie header (it was part
+// of the root's FuzzAuthorizationHeader before the decision moved here).
+func FuzzCookieHeader(f *testing.F) {
+	for _, s := range cookieHeaderCases() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cookie string) { checkCookieJarShape(t, cookie) })
 }
