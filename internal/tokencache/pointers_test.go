@@ -5,8 +5,8 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"github.com/clerk-edge/clerk_auth/internal/session"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 )
 
 // pointerWords counts v's pointer-holding words (slots) and those that are
