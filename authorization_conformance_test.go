@@ -1,11 +1,8 @@
 package clerkauth
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
+	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"testing"
 	"time"
 
@@ -31,29 +28,10 @@ type nodeAuthResult struct {
 func runClerkAuthorization(t *testing.T, cases []map[string]any) []nodeAuthResult {
 	t.Helper()
 	ensureConformanceRunner(t)
-	dir, err := filepath.Abs("conformance")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := json.Marshal(map[string]any{"cases": cases})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join(dir, "authorization.mjs"))
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node authorization.mjs: %v\n%s", err, stderr.String())
-	}
 	var res struct {
 		Results []nodeAuthResult `json:"results"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("node output: %v\n%s", err, out)
-	}
+	testkit.RunNode(t, "conformance", "authorization.mjs", map[string]any{"cases": cases}, &res)
 	if len(res.Results) != len(cases) {
 		t.Fatalf("node answered %d cases, want %d", len(res.Results), len(cases))
 	}

@@ -1,13 +1,10 @@
 package machine
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"github.com/clerk-edge/clerk_auth/internal/testkit"
 	"math/rand/v2"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -222,16 +219,6 @@ func TestConformanceWithClerk(t *testing.T) {
 			jsAccepts = append(jsAccepts, a)
 		}
 	}
-	in, _ := json.Marshal(map[string]any{"tokens": tokens, "accepts": jsAccepts})
-	cmd := exec.Command("node", "machine.mjs")
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node machine.mjs: %v\n%s", err, stderr.Bytes())
-	}
 	var got struct {
 		Tokens []struct {
 			IsMachineToken bool            `json:"isMachineToken"`
@@ -241,9 +228,7 @@ func TestConformanceWithClerk(t *testing.T) {
 		} `json:"tokens"`
 		Accepted [][]bool `json:"accepted"`
 	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("decoding node output: %v\n%s", err, out)
-	}
+	testkit.RunNode(t, dir, "machine.mjs", map[string]any{"tokens": tokens, "accepts": jsAccepts}, &got)
 	if len(got.Tokens) != len(tokens) || len(got.Accepted) != len(acceptsIn) {
 		t.Fatalf("node answered %d tokens, %d accepts", len(got.Tokens), len(got.Accepted))
 	}
