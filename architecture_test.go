@@ -39,10 +39,10 @@ var allowedImports = map[string][]string{
 	// The authorization rules: compiled from their config, evaluated on a
 	// session (and the user, and the URL's organization). jwt and jsonscan
 	// are below session: its tests read claims into a session with them.
-	"internal/policy": {"internal/wire", "internal/jsonscan", "internal/jwt", "internal/session", "internal/users", "internal/orgsync"},
+	"internal/policy": {"internal/wire", "internal/jsonscan", "internal/jwt", "internal/session", "internal/users", "internal/orgsync", "internal/machine"},
 	// The decision: Clerk's authenticateRequest on one request, ending in
 	// an Outcome (policy only for the Rule a denied outcome names).
-	"internal/authn": {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/jwt", "internal/clerkapi", "internal/keys", "internal/session", "internal/tokencache", "internal/orgsync", "internal/policy"},
+	"internal/authn": {"internal/wire", "internal/jsonscan", "internal/jsparse", "internal/jwt", "internal/clerkapi", "internal/keys", "internal/session", "internal/tokencache", "internal/orgsync", "internal/policy", "internal/machine"},
 	// Machine tokens: kinds, acceptsToken, the Backend API verify calls as
 	// data, their cache, and the JWT-format checks (not wired in yet).
 	"internal/machine": {"internal/jsparse"},

@@ -27,6 +27,12 @@ func (h *Handler) authorize(ctx context.Context, a *authRequest, d *authn.Outcom
 	if h.policy.Empty() {
 		return
 	}
+	if d.Machine != nil {
+		if dn := h.policy.EvaluateMachine(d.Machine); dn != nil {
+			d.Deny(dn.Rule, dn.Reason)
+		}
+		return
+	}
 	s := d.Session
 	lookup := func() (*users.Details, error) { return h.lookupUser(ctx, a, s.UserID) }
 	var urlOrg orgsync.Target
@@ -77,7 +83,7 @@ func (h *Handler) deny(w http.ResponseWriter, repl *caddy.Replacer, a *authReque
 	hdr.Set(wire.HeaderAuthReason, d.Reason)
 	repl.Set("http.auth.clerk.reason", d.Reason)
 	h.logger.Debug("clerk session not authorized",
-		zap.String("rule", d.Rule.Name), zap.String("reason", d.Reason), zap.String("user_id", d.Session.UserID))
+		zap.String("rule", d.Rule.Name), zap.String("reason", d.Reason), zap.String("user_id", principalID(d)))
 	if d.Rule.Reverify != nil && d.Reason == wire.ReasonReverificationRequired && !a.IsDocument() {
 		body, err := json.Marshal(reverificationHint(d.Rule.Reverify))
 		if err != nil {

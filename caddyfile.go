@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
 )
@@ -45,6 +46,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    satellite_auto_sync
 //	    demo
 //
+//	    accepts_token   session_token|api_key|m2m_token|oauth_token|any...
+//	    machine_secret_key <ak_...>
+//	    machine_cache_ttl  <duration>
+//
 //	    require org [<id-or-slug>...]
 //	    require role <role>...
 //	    require permission <permission>...
@@ -66,6 +71,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        personal_account <pattern>...
 //	    }
 //	    require org_from_url
+//	    require scope <scope>...
+//	    require machine <mch_...>...
 //	    upstream_headers identity|all|off
 //	    cache_size      <entries>
 //	    disable_metrics
@@ -79,6 +86,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // a bad pattern fails here, naming it. `require org_from_url` denies a session
 // whose active organization is not the one the URL names. See
 // docs/organization-sync.md.
+//
+// accepts_token is Clerk's acceptsToken: which credentials the route takes
+// (one value is Clerk's single string, several its array); machine tokens
+// (API keys, M2M and OAuth tokens) come only in Authorization. See
+// docs/machine-auth.md.
 //
 // With no block (or no key setting), the keys come from the environment
 // variables CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY and CLERK_JWT_KEY.
@@ -239,6 +251,30 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if _, ok := parseUpstreamHeaders(h.UpstreamHeaders); !ok {
 				return d.Errf("upstream_headers: must be identity, all or off, not %q", h.UpstreamHeaders)
 			}
+		case "accepts_token":
+			args := d.RemainingArgs()
+			if _, err := machine.ParseAcceptsToken(args); err != nil {
+				return d.Err(err.Error())
+			}
+			h.AcceptsToken = append(h.AcceptsToken, args...)
+			if _, err := machine.ParseAcceptsToken(h.AcceptsToken); err != nil {
+				return d.Err(err.Error())
+			}
+		case "machine_secret_key":
+			if err := oneArg(d, &h.MachineSecretKey); err != nil {
+				return err
+			}
+		case "machine_cache_ttl":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < 0 {
+				return d.Errf("machine_cache_ttl: %q is not a duration (0 turns the cache off)", v)
+			}
+			cd := caddy.Duration(dur)
+			h.MachineCacheTTL = &cd
 		case "disable_metrics":
 			if err := noArgs(d); err != nil {
 				return err

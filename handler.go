@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/clerk-edge/clerk_auth/internal/authn"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/users"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -101,11 +102,13 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return nil
 	case authn.Denied:
-		publishSession(r, d.Session, h.headers)
+		h.publishIdentity(r, d)
 		return h.deny(w, repl, a, d)
 	case authn.SignedIn:
-		publishSession(r, d.Session, h.headers)
-		h.publishDetails(r, repl, a, d.Session)
+		h.publishIdentity(r, d)
+		if d.Session != nil {
+			h.publishDetails(r, repl, a, d.Session)
+		}
 		h.recordDecision(d)
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
@@ -118,7 +121,16 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		removeHandshakeParams(r)
 		return next.ServeHTTP(w, r)
 	}
-	if target := h.engine.SignInRedirect(&a.Request); target != "" {
+	if machineUnavailable(d) {
+		// The Backend API could not say: the caller's token may be fine.
+		hdr.Set("Retry-After", machineRetryAfter)
+		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("clerk_auth: machine token not verified: %s", d.Reason))
+	}
+	// Machine tokens never go to sign in, nor does a route that takes no
+	// session (Clerk never handshakes for them either).
+	if !h.sessionsAccepted || d.MachineRefused {
+		// no redirect
+	} else if target := h.engine.SignInRedirect(&a.Request); target != "" {
 		hdr.Set("Location", target)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
@@ -350,6 +362,16 @@ func isIdentityHeaderName(k string) bool {
 	return true
 }
 
+// publishIdentity sets the upstream headers of a signed-in (or denied)
+// outcome: the session's, or the machine token's.
+func (h *Handler) publishIdentity(r *http.Request, d *authn.Outcome) {
+	if d.Machine != nil {
+		publishMachine(r, d.Machine, h.headers)
+		return
+	}
+	publishSession(r, d.Session, h.headers, h.accepts.AcceptsMachine())
+}
+
 // upstreamHeaders is which session headers go on to the next handlers
 // (upstream_headers).
 type upstreamHeaders uint8
@@ -377,18 +399,25 @@ func parseUpstreamHeaders(v string) (upstreamHeaders, bool) {
 // to upstream headers: a later handler may edit a header value in place,
 // and the session they come from is shared by every request that carries
 // its token.
-type sessionHeaderValues [len(session.IdentityHeaders) + len(session.EntitlementHeaders)]string
+type sessionHeaderValues [len(session.IdentityHeaders) + len(session.EntitlementHeaders) + 1]string
 
 // publishSession sets the identity headers of a signed-in request and, with
 // upstream_headers all, its organization permission, plan and feature
 // headers, in one allocation. The placeholders come from the session
-// (session.placeholder) whatever is published here.
-func publishSession(r *http.Request, s *session.Session, which upstreamHeaders) {
+// (session.placeholder) whatever is published here. withType adds
+// X-Clerk-Token-Type: session_token, on handlers that also take machine
+// tokens, so that an upstream tells the two apart.
+func publishSession(r *http.Request, s *session.Session, which upstreamHeaders, withType bool) {
 	if which == upstreamOff {
 		return
 	}
 	vals := s.Identity()
 	buf := new(sessionHeaderValues)
+	if withType {
+		n := len(buf) - 1
+		buf[n] = string(machine.SessionToken)
+		r.Header[wire.HeaderTokenType] = buf[n : n+1 : n+1]
+	}
 	for i, v := range vals {
 		if v != "" {
 			buf[i] = v
@@ -422,6 +451,9 @@ func publishSession(r *http.Request, s *session.Session, which upstreamHeaders) 
 func placeholdersFor(d *authn.Outcome) caddy.ReplacerFunc {
 	if d.Status == wire.StatusSignedIn && d.Session != nil {
 		return d.Session.Placeholders
+	}
+	if d.Status == wire.StatusSignedIn && d.Machine != nil {
+		return machinePlaceholders(d.Machine)
 	}
 	status, reason := d.Status, d.Reason
 	return func(key string) (any, bool) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/authn"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,6 +26,8 @@ var clerkMetrics = struct {
 	keySetAge        prometheus.Collector
 	cacheHits        prometheus.Counter
 	cacheMisses      prometheus.Counter
+	machineCalls     *prometheus.CounterVec
+	machineCache     *prometheus.CounterVec
 }{
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy", Subsystem: "clerk_auth", Name: "decisions_total",
@@ -51,6 +54,14 @@ var clerkMetrics = struct {
 		Namespace: "caddy", Subsystem: "clerk_auth", Name: "cache_misses_total",
 		Help: "Verified-token cache misses.",
 	}),
+	machineCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "machine_verifications_total",
+		Help: "Backend API verifications of opaque machine tokens, by token type and result: ok, the reason code of a failure, or skipped (refused without a call: too many in flight or the call budget spent).",
+	}, []string{"kind", "result"}),
+	machineCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "clerk_auth", Name: "machine_cache_total",
+		Help: "Machine-token cache lookups, by token type and result: hit, negative_hit (a token Clerk rejected, answered without a call) or miss.",
+	}, []string{"kind", "result"}),
 }
 
 // registerMetrics adds the collectors to a config's registry. Every handler
@@ -60,7 +71,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 		return nil
 	}
 	m := &clerkMetrics
-	for _, c := range []prometheus.Collector{m.decisions, m.keyFetches, m.keyFetchDuration, m.keySetAge, m.cacheHits, m.cacheMisses} {
+	for _, c := range []prometheus.Collector{m.decisions, m.keyFetches, m.keyFetchDuration, m.keySetAge, m.cacheHits, m.cacheMisses, m.machineCalls, m.machineCache} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -182,4 +193,34 @@ func displayURL(raw string) string {
 		return "invalid-url"
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// machineCounters holds the machine metrics' series, made once for every
+// (kind, result) pair the verifier reports, so that counting a request
+// hashes no labels.
+var machineCounters = sync.OnceValue(func() map[[3]string]prometheus.Counter {
+	m := map[[3]string]prometheus.Counter{}
+	for _, kind := range []string{"api_key", "m2m_token", "oauth_token"} {
+		for _, r := range []string{"hit", "negative_hit", "miss"} {
+			m[[3]string{"cache", kind, r}] = clerkMetrics.machineCache.WithLabelValues(kind, r)
+		}
+		for _, r := range []string{"ok", "token-invalid", "secret-key-invalid", "unexpected-error", "token-verification-failed", "skipped"} {
+			m[[3]string{"call", kind, r}] = clerkMetrics.machineCalls.WithLabelValues(kind, r)
+		}
+	}
+	return m
+})
+
+// recordMachineCache counts a machine-token cache lookup.
+func recordMachineCache(kind machine.TokenType, result string) {
+	if c, ok := machineCounters()[[3]string{"cache", string(kind), result}]; ok {
+		c.Inc()
+	}
+}
+
+// recordMachineCall counts a Backend API verification of a machine token.
+func recordMachineCall(kind machine.TokenType, result string) {
+	if c, ok := machineCounters()[[3]string{"call", string(kind), result}]; ok {
+		c.Inc()
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/demo"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
@@ -180,6 +181,29 @@ type Handler struct {
 	// the one the URL names. See docs/organization-sync.md.
 	OrganizationSync *OrganizationSync `json:"organization_sync,omitempty"`
 
+	// AcceptsToken is Clerk's acceptsToken: the credentials this handler
+	// takes. Values: session_token (the default), api_key, m2m_token,
+	// oauth_token, or any (alone). One value behaves as Clerk's single
+	// string, several as Clerk's array. Machine tokens are read only from
+	// the Authorization header. api_key, oauth_token, any and lists need
+	// secret_key; m2m_token needs machine_secret_key or secret_key. See
+	// docs/machine-auth.md.
+	AcceptsToken []string `json:"accepts_token,omitempty"`
+
+	// MachineSecretKey is a machine's secret key (Clerk's
+	// machineSecretKey, ak_...): opaque M2M tokens are verified as that
+	// machine, so only tokens granted access to it pass. Only with
+	// accepts_token m2m_token (or any, or a list with it). Placeholders
+	// such as {env.CLERK_MACHINE_SECRET_KEY} are resolved at start.
+	MachineSecretKey string `json:"machine_secret_key,omitempty"`
+
+	// MachineCacheTTL is how long a verified machine token (an opaque one
+	// the Backend API verified, or a machine JWT) is answered from memory:
+	// a revoked API key or M2M token stops working within it. Never past
+	// the token's own expiry. 0 turns the cache off: one Backend API call
+	// per request, as Clerk's SDK does. Default: 30s.
+	MachineCacheTTL *caddy.Duration `json:"machine_cache_ttl,omitempty"`
+
 	// DisableMetrics stops this handler from counting its decisions in the
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -206,6 +230,11 @@ type Handler struct {
 	users            *users.Lookup
 	events           *eventSink
 	demo             *demo.Handler // the Clerk stand-in of demo mode (demo.go)
+	accepts          machine.Accepts
+	machine          *machine.Verifier // nil unless machine tokens are accepted
+	// sessionsAccepted: accepts_token takes session tokens (the default),
+	// so a signed-out page load may go to sign in.
+	sessionsAccepted bool
 	// engine is the decision (internal/authn), built from the fields above
 	// at Provision.
 	engine *authn.Engine
@@ -265,6 +294,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	case h.inst != nil:
 		h.signInURL = h.inst.DefaultSignInURL()
 	}
+	if err := h.provisionAccepts(); err != nil {
+		return err
+	}
 	if err := h.provisionKeys(); err != nil {
 		return err
 	}
@@ -279,6 +311,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		cacheSize = *h.CacheSize
 	}
 	h.cache = tokencache.New(cacheSize)
+	h.provisionMachine()
 	h.engine = authn.NewEngine(h.engineConfig())
 	if !h.DisableMetrics {
 		if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
@@ -317,7 +350,7 @@ func (h *Handler) resolveSettings() error {
 	}{
 		{"publishable_key", &h.PublishableKey}, {"secret_key", &h.SecretKey}, {"jwt_key", &h.JWTKey},
 		{"jwks_url", &h.JWKSURL}, {"api_url", &h.APIURL}, {"issuer", &h.Issuer}, {"proxy_url", &h.ProxyURL},
-		{"sign_in_url", &h.SignInURL}, {"domain", &h.Domain},
+		{"sign_in_url", &h.SignInURL}, {"domain", &h.Domain}, {"machine_secret_key", &h.MachineSecretKey},
 	} {
 		if !strings.Contains(*f.value, "{") {
 			continue
@@ -358,6 +391,11 @@ func (h *Handler) provisionKeys() error {
 		return fmt.Errorf("clerk_auth: proxy_url: a path (%q) needs secret_key or jwt_key: the public JWKS behind the proxy has no URL before a request gives the site's origin", h.ProxyURL)
 	case h.inst != nil:
 		jwksURL = h.inst.FrontendAPIBase() + "/.well-known/jwks.json"
+	case h.MachineSecretKey != "":
+		// An M2M-only route with a machine secret key: opaque tokens need
+		// no key set, and M2M JWTs are refused as Clerk refuses them
+		// without one (verifyMachineJwt: "Failed to resolve JWK").
+		return nil
 	default:
 		return fmt.Errorf("clerk_auth: no key to verify tokens with: set publishable_key (and secret_key or jwt_key), or the CLERK_PUBLISHABLE_KEY / CLERK_SECRET_KEY / CLERK_JWT_KEY environment variables, or use demo")
 	}
@@ -535,6 +573,7 @@ func (h *Handler) engineConfig() authn.Config {
 		SessionParam: h.sessionParam, SignInURL: h.signInURL, AuthorizedParties: h.AuthorizedParties,
 		AllowPending: h.AllowPending, Satellite: h.Satellite, SatelliteAutoSync: h.SatelliteAutoSync,
 		OrgSync: h.orgSync, Logger: h.logger, CacheHit: h.recordCacheHit, CacheMiss: h.recordCacheMiss,
+		Accepts: h.accepts, Machine: h.machine,
 	}
 }
 

@@ -21,13 +21,16 @@ import (
 type Rule struct {
 	// Kind is one of org, role, permission, feature, plan, user, claim,
 	// verified_within, email_domain, metadata, org_from_url (which needs
-	// organization_sync and takes no values).
+	// organization_sync and takes no values), and, for machine tokens,
+	// scope and machine (docs/machine-auth.md). Session rules refuse
+	// machine tokens; scope and machine refuse sessions.
 	Kind string `json:"kind"`
 
 	// Values are the alternatives the session must match: organization ids
 	// or slugs, role or permission keys (with or without Clerk's "org:"
 	// prefix), feature or plan slugs (optionally scoped "user:" / "org:"),
-	// user ids, claim or metadata values, email domains. Empty only for
+	// user ids, claim or metadata values, email domains, scopes, machine
+	// ids (mch_...). Empty only for
 	// "org" (any active organization) and "verified_within".
 	Values []string `json:"values,omitempty"`
 

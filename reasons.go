@@ -3,6 +3,7 @@ package clerkauth
 import (
 	"strings"
 
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
 )
 
@@ -41,8 +42,17 @@ var reasonCatalog = []reasonDoc{
 		"The token is not a well-formed JWT (three base64url parts with JSON inside), has a `typ` other than JWT, or is a machine token.",
 		"Send the session token itself: the `__session` cookie's value or `getToken()`'s result, whole, without quotes or a second `Bearer`."},
 	{wire.ReasonTokenTypeMismatch,
-		"The token is signed by the instance but is not a session token: an OAuth access token, a machine (M2M) token, or a JWT template token.",
-		"Send a session token (`getToken()` without a template). Machine and OAuth tokens are not accepted by clerk_auth."},
+		"The token is not of a type this route accepts (`accepts_token`, Clerk's `acceptsToken`): on a session route, an OAuth access token, a machine (M2M) token, an API key or a JWT template token; on a machine route, a session token or a machine token of another type.",
+		"Send the credential the route takes (a session token is `getToken()` without a template), or add its type to `accepts_token` (docs/machine-auth.md)."},
+	{machine.ReasonNoTokenInHeader,
+		"The route accepts only one machine token type (`accepts_token api_key`, `m2m_token` or `oauth_token`) and the request has no token in `Authorization` (Clerk's own wording, spaces included).",
+		"Send the token as `Authorization: Bearer <token>`: machine tokens are never read from cookies, `x-api-key` or the query."},
+	{wire.ReasonMissingScope,
+		"A `require scope` rule refused the request: the machine token has none of the scopes listed (a session token has no scopes at all).",
+		"Create the API key or token with one of the scopes, or list the scope it has."},
+	{wire.ReasonMachineNotAllowed,
+		"A `require machine` rule refused the request: the token's machine (an M2M token's subject, or a machine-owned API key's) is not one listed.",
+		"Add the machine id (`mch_...`) to the rule, or call with a token of a listed machine."},
 	{wire.ReasonSessionPending,
 		"The token is valid but the session is pending (`sts: pending`): the user still has tasks to finish, such as choosing an organization. Clerk's SDK treats such a session as signed out.",
 		"Let the user finish the session tasks in the frontend, or set `allow_pending` to let pending sessions in."},
@@ -146,8 +156,8 @@ var reasonCatalog = []reasonDoc{
 		"The instance's key set (JWKS) could not be fetched: the endpoint is unreachable, answered with an error, or sent something that is not a key set; and no earlier keys are held.",
 		"Check that Caddy reaches the JWKS URL (`jwks_url`, the Backend API, or the Frontend API), or set `jwt_key` to verify without the network."},
 	{wire.ReasonSecretKeyInvalid,
-		"The Backend API refused the secret key while fetching the key set.",
-		"Copy `secret_key` again from the Dashboard of the same instance as the publishable key."},
+		"The Backend API refused the secret key while fetching the key set, or the key (`secret_key`, or `machine_secret_key` for M2M tokens) that verifies machine tokens.",
+		"Copy `secret_key` (or `machine_secret_key`) again from the Dashboard of the same instance as the publishable key."},
 	{wire.ReasonJWKFailedToResolve,
 		"No key is configured to verify tokens with.",
 		"Set `publishable_key` with `secret_key` or `jwt_key` (or the CLERK_* environment variables)."},
@@ -158,8 +168,8 @@ var reasonCatalog = []reasonDoc{
 		"No session token was found.",
 		"Sign in, or send `Authorization: Bearer <token>`."},
 	{wire.ReasonUnexpectedError,
-		"Something failed that is not about the token itself.",
-		"Look at Caddy's log at debug level for the detail."},
+		"Something failed that is not about the token itself; for a machine token, the Backend API could not verify it (down, slow, 429 or 5xx, an answer that cannot be read, or the handler's budget of verify calls spent): the response is 503 with `Retry-After`.",
+		"Look at Caddy's log (warn level) for the detail; retry later. A flood of unknown tokens spends the call budget (docs/machine-auth.md)."},
 }
 
 var reasonIndex = func() map[string]reasonDoc {

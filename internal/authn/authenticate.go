@@ -131,6 +131,9 @@ func numClaimOrZero(d *tokencache.Token, claim int) float64 {
 // authenticate is authenticateRequest (@clerk/backend tokens/request.ts): a header token
 // decides alone; otherwise the cookies do.
 func (e *Engine) authenticate(ctx context.Context, a *Request) *Outcome {
+	if e.dispatchAccepts {
+		return e.authenticateAccepting(ctx, a)
+	}
 	if a.tokenInHeader != "" {
 		return e.authenticateHeader(ctx, a)
 	}

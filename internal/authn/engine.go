@@ -12,6 +12,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"go.uber.org/zap"
@@ -51,6 +52,13 @@ type Config struct {
 	// CacheHit and CacheMiss, when set, count the token cache's answers
 	// (the root's metrics).
 	CacheHit, CacheMiss func()
+	// Accepts is acceptsToken (the zero value: session_token only).
+	Accepts machine.Accepts
+	// Machine verifies opaque machine tokens and remembers verified
+	// machine JWTs; nil verifies JWTs without memory and refuses opaque
+	// tokens (the configuration requires it when an opaque kind is
+	// accepted).
+	Machine *machine.Verifier
 }
 
 // Engine decides on requests with one Config. It is safe for concurrent
@@ -75,7 +83,12 @@ type Engine struct {
 	onCacheHit        func()
 	onCacheMiss       func()
 	// nonces bounds the handshake nonce exchanges (handshake.go).
-	nonces *nonceLimiter
+	nonces  *nonceLimiter
+	accepts machine.Accepts
+	machine *machine.Verifier
+	// dispatchAccepts: acceptsToken is not the default, so requests go
+	// through its dispatch (authenticateAccepting).
+	dispatchAccepts bool
 }
 
 // NewEngine is an Engine for c.
@@ -86,7 +99,7 @@ func NewEngine(c Config) *Engine {
 		sessionParam: c.SessionParam, signInURL: c.SignInURL, authorizedParties: c.AuthorizedParties,
 		allowPending: c.AllowPending, satellite: c.Satellite, satelliteAutoSync: c.SatelliteAutoSync,
 		orgSync: c.OrgSync, logger: c.Logger, onCacheHit: c.CacheHit, onCacheMiss: c.CacheMiss,
-		nonces: newNonceLimiter(),
+		nonces: newNonceLimiter(), accepts: c.Accepts, machine: c.Machine, dispatchAccepts: acceptsMachine(c.Accepts),
 	}
 	if e.logger == nil {
 		e.logger = zap.NewNop()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/policy"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -62,6 +63,19 @@ type Outcome struct {
 	// session signed in (SignedIn, Denied).
 	Key   *keys.Key
 	Token string
+	// TokenType is Clerk's tokenType of the state (session_token, api_key,
+	// m2m_token, oauth_token; "" for Clerk's null, and on handlers that
+	// accept only session tokens).
+	TokenType machine.TokenType
+	// Machine is the verified machine token of a signed-in (or denied)
+	// machine request; Session is nil then.
+	Machine *machine.Result
+	// MachineRefused says a machine path signed the request out: no
+	// handshake and no sign-in redirect follow (Clerk never handshakes for
+	// machine tokens). MachineStatus is the Backend API's status of the
+	// failed verification (0 for none).
+	MachineRefused bool
+	MachineStatus  int
 }
 
 // Deny turns a signed-in outcome into the denied one: rule refused the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jsparse"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -50,6 +51,11 @@ type Request struct {
 	key KeyUse
 	// verified is the token that verification was about.
 	verified string
+
+	// machine is a machine JWT verified before (remembered), found when
+	// the header token was classified.
+	machine    machine.Result
+	remembered bool
 
 	// orgTarget is what organization_sync finds in the URL, once
 	// orgTargetFound (URLOrgTarget, orgsync.go).

@@ -6,6 +6,7 @@
 package clerkapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,34 @@ func (c *Client) Get(ctx context.Context, url string, limit int64) (status int, 
 		return resp.StatusCode, nil, ErrTooLarge
 	}
 	return resp.StatusCode, body, nil
+}
+
+// Post sends body to url with the given headers (which carry their own
+// Authorization: a machine verification may use a machine secret key) and
+// reads at most limit bytes of the answer, as Get does.
+func (c *Client) Post(ctx context.Context, url string, header map[string]string, body []byte, limit int64) (status int, answer []byte, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	req.Header = make(http.Header, len(header)+1)
+	req.Header.Set("User-Agent", UserAgent)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%w: %v", ErrRead, err)
+	}
+	if int64(len(answer)) > limit {
+		return resp.StatusCode, nil, ErrTooLarge
+	}
+	return resp.StatusCode, answer, nil
 }
 
 // NewHTTPClient is the HTTP client of every call that carries the secret

@@ -259,6 +259,13 @@ func VerifySignature(d *Token, keyAlg string, pub *rsa.PublicKey, prepared *rsav
 	if t := d.Header[hdrTyp]; t.Kind != jsonscan.Absent && (t.Kind != jsonscan.String || t.Str != "JWT") {
 		return &Error{Reason: wire.ReasonTokenInvalid, Message: `Invalid JWT type. Expected "JWT".`}
 	}
+	return VerifyAlgAndSignature(d, keyAlg, pub, prepared)
+}
+
+// VerifyAlgAndSignature is VerifySignature without the typ check: checks 5
+// and 6 of verifyJwt. Machine JWTs have their own typ rule (OAuth access
+// tokens are at+jwt), checked by internal/machine before this.
+func VerifyAlgAndSignature(d *Token, keyAlg string, pub *rsa.PublicKey, prepared *rsaverify.PublicKey) *Error {
 	alg := d.Alg()
 	hash, ok := algHash[alg]
 	if !ok {

@@ -66,6 +66,13 @@ func (k *Key) Verify(d *jwt.Token) *jwt.Error {
 	return jwt.VerifySignature(d, k.Alg, k.Pub, k.prepared)
 }
 
+// VerifyMachine checks d's alg against the key's and its signature, not its
+// typ: internal/machine checks a machine JWT's typ by its own rule
+// (verifyM2MJwt and verifyOAuthJwt, src/jwt/verifyMachineJwt.ts).
+func (k *Key) VerifyMachine(d *jwt.Token) *jwt.Error {
+	return jwt.VerifyAlgAndSignature(d, k.Alg, k.Pub, k.prepared)
+}
+
 // Provider resolves the key for a token's kid.
 type Provider interface {
 	KeyFor(ctx context.Context, kid string) (*Key, *jwt.Error)

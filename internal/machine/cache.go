@@ -19,7 +19,13 @@ const (
 	// DefaultSize bounds each cache, in entries.
 	DefaultSize = 10000
 	// DefaultFetchTimeout bounds one Backend API call.
-	DefaultFetchTimeout = 10 * time.Second
+	DefaultFetchTimeout = 5 * time.Second
+	// DefaultRate and DefaultBurst are the budget of Backend API calls:
+	// Clerk allows an instance 1,000 requests per 10 s in production,
+	// shared with everything that uses its secret key, and a flood of
+	// random tokens must not spend it all.
+	DefaultRate  = 100
+	DefaultBurst = 200
 	// DefaultMaxInFlight bounds distinct tokens being verified at once.
 	DefaultMaxInFlight = 256
 )
@@ -48,8 +54,20 @@ type Config struct {
 	// DefaultMaxInFlight); beyond it a request gets unexpected-error
 	// without a call. Negative: unbounded.
 	MaxInFlight int
+	// Rate is how many Backend API calls may start per second, in bursts
+	// of Burst (defaults DefaultRate, DefaultBurst); beyond it a request
+	// gets unexpected-error without a call. Negative Rate: unbounded.
+	Rate  float64
+	Burst int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnCache, when set, is told of each lookup: "hit", "negative_hit" or
+	// "miss" (metrics). Not called when the caches are off.
+	OnCache func(kind TokenType, result string)
+	// OnCall, when set, is told of each Backend API call's result: "ok",
+	// or the Error's code; and "skipped" for a request refused without a
+	// call (MaxInFlight or the call budget).
+	OnCall func(kind TokenType, result string)
 }
 
 // Verifier verifies opaque machine tokens through Fetch with a bounded
@@ -66,6 +84,9 @@ type Verifier struct {
 	mu       sync.Mutex
 	inflight map[digest]*call
 	stats    [3]kindCounters
+	// budget is the token bucket of calls (Rate, Burst), under mu.
+	budget     float64
+	budgetTime time.Time
 }
 
 type digest [sha256.Size]byte
@@ -90,7 +111,13 @@ func NewVerifier(fetch Fetch, cfg Config) *Verifier {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
-	v := &Verifier{fetch: fetch, cfg: cfg, now: cfg.Now, inflight: map[digest]*call{}}
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	v := &Verifier{fetch: fetch, cfg: cfg, now: cfg.Now, inflight: map[digest]*call{}, budget: float64(cfg.Burst)}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -114,15 +141,59 @@ func kindIndex(k TokenType) int {
 }
 
 // keyOf is SHA-256(kind index byte ‖ token); a token of usual length is
-// hashed from a stack buffer, without allocating.
-func keyOf(kind TokenType, token string) digest {
-	var buf [256]byte
+// hashed from a stack buffer, without allocating. Verified JWTs are
+// remembered under jwtTag, so that the two never meet.
+func keyOf(kind TokenType, token string) digest { return keyOfTag(byte(kindIndex(kind)), token) }
+
+const jwtTag = 8
+
+func keyOfTag(tag byte, token string) digest {
+	var buf [1024]byte
 	if len(token) < len(buf) {
-		buf[0] = byte(kindIndex(kind))
+		buf[0] = tag
 		n := copy(buf[1:], token)
 		return sha256.Sum256(buf[:1+n])
 	}
-	return sha256.Sum256(append([]byte{byte(kindIndex(kind))}, token...))
+	return sha256.Sum256(append([]byte{tag}, token...))
+}
+
+// takeBudget takes one call from the token bucket; v.mu is held.
+func (v *Verifier) takeBudget(now time.Time) bool {
+	if v.cfg.Rate < 0 {
+		return true
+	}
+	if el := now.Sub(v.budgetTime).Seconds(); el > 0 {
+		v.budget = min(float64(v.cfg.Burst), v.budget+el*v.cfg.Rate)
+	}
+	v.budgetTime = now
+	if v.budget < 1 {
+		return false
+	}
+	v.budget--
+	return true
+}
+
+func (v *Verifier) onCache(kind TokenType, result string) {
+	if v.cfg.OnCache != nil {
+		v.cfg.OnCache(kind, result)
+	}
+}
+
+func (v *Verifier) callSkipped(kind TokenType) {
+	if v.cfg.OnCall != nil {
+		v.cfg.OnCall(kind, "skipped")
+	}
+}
+
+func (v *Verifier) onCall(kind TokenType, err *Error) {
+	if v.cfg.OnCall == nil {
+		return
+	}
+	if err == nil {
+		v.cfg.OnCall(kind, "ok")
+		return
+	}
+	v.cfg.OnCall(kind, err.Code)
 }
 
 // Verify verifies token of kind (api_key, m2m_token or oauth_token). fromCache
@@ -131,34 +202,47 @@ func keyOf(kind TokenType, token string) digest {
 // unexpected-error, and the call goes on for the others and the cache.
 func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (res Result, err *Error, fromCache bool) {
 	st := &v.stats[kindIndex(kind)]
+	now := v.now()
 	if v.pos == nil && v.neg == nil {
 		st.Misses.Add(1)
+		v.mu.Lock()
+		ok := v.takeBudget(now)
+		v.mu.Unlock()
+		if !ok {
+			st.Shed.Add(1)
+			v.callSkipped(kind)
+			return Result{}, UnexpectedError(kind, 0), false
+		}
 		st.Calls.Add(1)
 		cctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 		defer cancel()
 		res, err = v.fetch(cctx, kind, token)
 		st.count(err)
+		v.onCall(kind, err)
 		return res, err, false
 	}
 	key := keyOf(kind, token)
-	now := v.now()
 	if e := v.pos.get(key, now); e != nil {
 		st.Hits.Add(1)
+		v.onCache(kind, "hit")
 		return e.res, nil, true
 	}
 	if e := v.neg.get(key, now); e != nil {
 		st.NegativeHits.Add(1)
+		v.onCache(kind, "negative_hit")
 		return Result{}, e.err, true
 	}
 	st.Misses.Add(1)
+	v.onCache(kind, "miss")
 	v.mu.Lock()
 	c, ok := v.inflight[key]
 	if ok {
 		st.Coalesced.Add(1)
 	} else {
-		if v.cfg.MaxInFlight > 0 && len(v.inflight) >= v.cfg.MaxInFlight {
+		if v.cfg.MaxInFlight > 0 && len(v.inflight) >= v.cfg.MaxInFlight || !v.takeBudget(now) {
 			v.mu.Unlock()
 			st.Shed.Add(1)
+			v.callSkipped(kind)
 			return Result{}, UnexpectedError(kind, 0), false
 		}
 		c = &call{done: make(chan struct{})}
@@ -181,6 +265,7 @@ func (v *Verifier) run(ctx context.Context, c *call, key digest, kind TokenType,
 	defer cancel()
 	c.res, c.err = v.fetch(ctx, kind, token)
 	st.count(c.err)
+	v.onCall(kind, c.err)
 	now := v.now()
 	switch {
 	case c.err == nil && v.pos != nil:
@@ -198,6 +283,57 @@ func (v *Verifier) run(ctx context.Context, c *call, key digest, kind TokenType,
 	delete(v.inflight, key)
 	v.mu.Unlock()
 	close(c.done)
+}
+
+// LookupJWT returns what RememberJWT kept for token (a verified machine
+// JWT; Result.Kind says of which kind) and its ref, while it is fresh. The
+// caller checks that ref (the key that verified it) still holds. Nothing is
+// found with the positive cache off. A hit costs a digest of the token and
+// a map lookup: the token is not decoded.
+func (v *Verifier) LookupJWT(token string) (Result, any, bool) {
+	if v.pos == nil {
+		return Result{}, nil, false
+	}
+	e := v.pos.get(keyOfTag(jwtTag, token), v.now())
+	if e == nil {
+		return Result{}, nil, false
+	}
+	v.onCache(e.res.Kind, "hit")
+	return e.res, e.ref, true
+}
+
+// CountJWTMiss reports a machine JWT of kind that LookupJWT did not find
+// (metrics): its kind is known only once it is decoded.
+func (v *Verifier) CountJWTMiss(kind TokenType) {
+	if v.pos != nil {
+		v.onCache(kind, "miss")
+	}
+}
+
+// RememberJWT keeps a verified machine JWT's result for TTL, never past
+// its expiry (exp: the claims verified until then), with ref, the key that
+// verified it. A JWT's signature cannot be revoked, but the key can leave
+// the key set: the caller checks ref on every hit.
+func (v *Verifier) RememberJWT(token string, res Result, ref any) {
+	if v.pos == nil {
+		return
+	}
+	now := v.now()
+	exp := now.Add(v.cfg.TTL)
+	if !res.Expiry.IsZero() && res.Expiry.Before(exp) {
+		exp = res.Expiry
+	}
+	if !exp.After(now) {
+		return
+	}
+	v.pos.put(keyOfTag(jwtTag, token), &cacheEntry{res: res, ref: ref, expires: exp.UnixNano()}, now)
+}
+
+// ForgetJWT drops what RememberJWT kept for token (its key left the set).
+func (v *Verifier) ForgetJWT(token string) {
+	if v.pos != nil {
+		v.pos.remove(keyOfTag(jwtTag, token))
+	}
 }
 
 // Len returns the entries held by the positive and negative caches.
@@ -271,6 +407,7 @@ type cacheEntry struct {
 	key     digest
 	res     Result
 	err     *Error
+	ref     any   // RememberJWT's key
 	expires int64 // Unix nanoseconds
 	used    atomic.Bool
 }
@@ -338,6 +475,16 @@ func (c *ttlCache) put(k digest, e *cacheEntry, now time.Time) {
 		sh.hand = (sh.hand + 1) % len(sh.ring)
 		return
 	}
+}
+
+// remove makes k's entry expired; its slot is reused by CLOCK.
+func (c *ttlCache) remove(k digest) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if i, ok := sh.index[k]; ok {
+		sh.ring[i] = &cacheEntry{key: k} // expired: the next sweep takes it
+	}
+	sh.mu.Unlock()
 }
 
 func (c *ttlCache) len() int {

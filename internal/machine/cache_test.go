@@ -161,7 +161,9 @@ func TestVerifierFloodBounded(t *testing.T) {
 		return Result{}, notFound
 	}}
 	const bound = 1000
-	v := NewVerifier(f.fetch, Config{TTL: time.Minute, NegativeTTL: time.Minute, Size: 100, NegativeSize: bound})
+	// Rate -1: the call budget (TestVerifierCallBudget) would stop the flood
+	// before it reaches the bound.
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, NegativeTTL: time.Minute, Size: 100, NegativeSize: bound, Rate: -1})
 	ctx := context.Background()
 	v.Verify(ctx, APIKey, "ak_good")
 	r := rand.New(rand.NewPCG(3, 4))
@@ -177,6 +179,61 @@ func TestVerifierFloodBounded(t *testing.T) {
 	}
 	if _, _, hit := v.Verify(ctx, APIKey, "ak_good"); !hit {
 		t.Error("the flood evicted a verified token")
+	}
+}
+
+// TestVerifierCallBudget: a flood of distinct tokens gets at most Burst
+// calls at once and Rate per second after that; the rest are
+// unexpected-error without a call, not cached, and a token verified before
+// the flood is still answered from the cache.
+func TestVerifierCallBudget(t *testing.T) {
+	for _, cacheOn := range []bool{true, false} {
+		clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		var calls atomic.Int64
+		f := &fakeFetch{answer: func(tok string) (Result, *Error) {
+			calls.Add(1)
+			if tok == "ak_good" {
+				return ok(tok)
+			}
+			return Result{}, &Error{Kind: APIKey, Code: CodeTokenInvalid, Status: 404, negative: true}
+		}}
+		var skipped atomic.Int64
+		cfg := Config{Now: clk.Now, Rate: 10, Burst: 20, OnCall: func(_ TokenType, r string) {
+			if r == "skipped" {
+				skipped.Add(1)
+			}
+		}}
+		if cacheOn {
+			cfg.TTL, cfg.NegativeTTL = time.Minute, time.Minute
+		}
+		v := NewVerifier(f.fetch, cfg)
+		ctx := context.Background()
+		v.Verify(ctx, APIKey, "ak_good")
+		for i := range 500 {
+			v.Verify(ctx, APIKey, fmt.Sprintf("ak_flood_%d", i))
+		}
+		if got := calls.Load(); got != 20 {
+			t.Errorf("cache %v: %d calls in a burst, want 20", cacheOn, got)
+		}
+		if skipped.Load() != 481 {
+			t.Errorf("cache %v: %d skipped, want 481", cacheOn, skipped.Load())
+		}
+		_, err, _ := v.Verify(ctx, APIKey, "ak_flood_499")
+		if err == nil || err.Code != CodeUnexpectedError || err.Status != 0 {
+			t.Errorf("cache %v: over budget: %+v", cacheOn, err)
+		}
+		if cacheOn {
+			if _, err, hit := v.Verify(ctx, APIKey, "ak_good"); err != nil || !hit {
+				t.Errorf("the verified token is not answered from the cache: %v %v", err, hit)
+			}
+		}
+		clk.Add(time.Second)
+		for i := range 100 {
+			v.Verify(ctx, APIKey, fmt.Sprintf("ak_later_%d", i))
+		}
+		if got := calls.Load(); got != 30 {
+			t.Errorf("cache %v: %d calls after one second, want 30", cacheOn, got)
+		}
 	}
 }
 
@@ -259,4 +316,48 @@ func BenchmarkCacheHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestVerifierRemembersJWTs: a verified machine JWT is answered with its
+// key until the TTL or its expiry, whichever is first; ForgetJWT drops it;
+// the opaque caches never answer for it; with the cache off nothing is kept.
+func TestVerifierRemembersJWTs(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	v := NewVerifier(func(context.Context, TokenType, string) (Result, *Error) {
+		return Result{}, UnexpectedError(M2MToken, 500)
+	},
+		Config{TTL: 30 * time.Second, Now: clk.Now})
+	key := new(int)
+	res := Result{Kind: M2MToken, Subject: "mch_1", Expiry: clk.Now().Add(10 * time.Second)}
+	v.RememberJWT("a.b.c", res, key)
+	if got, ref, ok := v.LookupJWT("a.b.c"); !ok || ref != key || got.Subject != "mch_1" {
+		t.Fatalf("lookup: %+v %v %v", got, ref, ok)
+	}
+	if _, err, _ := v.Verify(context.Background(), M2MToken, "a.b.c"); err == nil {
+		t.Error("the opaque cache answered for a remembered JWT")
+	}
+	clk.Add(10 * time.Second)
+	if _, _, ok := v.LookupJWT("a.b.c"); ok {
+		t.Error("answered past the token's expiry")
+	}
+	res.Expiry = time.Time{}
+	v.RememberJWT("a.b.c", res, key)
+	clk.Add(29 * time.Second)
+	if _, _, ok := v.LookupJWT("a.b.c"); !ok {
+		t.Error("forgotten within the TTL")
+	}
+	v.ForgetJWT("a.b.c")
+	if _, _, ok := v.LookupJWT("a.b.c"); ok {
+		t.Error("answered after ForgetJWT")
+	}
+	v.RememberJWT("a.b.c", res, key)
+	clk.Add(31 * time.Second)
+	if _, _, ok := v.LookupJWT("a.b.c"); ok {
+		t.Error("answered past the TTL")
+	}
+	off := NewVerifier(nil, Config{Now: clk.Now})
+	off.RememberJWT("a.b.c", res, key)
+	if _, _, ok := off.LookupJWT("a.b.c"); ok {
+		t.Error("kept with the cache off")
+	}
 }

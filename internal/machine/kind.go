@@ -327,23 +327,47 @@ const ReasonNoTokenInHeader = "No token in header"
 // ReasonTokenTypeMismatch and an empty message. For any and session_token
 // it reports no mismatch: those paths check later (see IsMachineJWT).
 func (a Accepts) Mismatch(headerToken string) (stateType TokenType, mismatch bool) {
+	var kind TokenType
+	if headerToken != "" {
+		kind, _ = MachineTokenType(headerToken)
+	}
+	return a.MismatchOf(headerToken != "", kind)
+}
+
+// MismatchOf is Mismatch for a header token already classified: present
+// says there is one, kind is MachineTokenType's answer ("" for a token
+// that is not a machine token; IsMachineToken holds exactly when
+// MachineTokenType answers).
+func (a Accepts) MismatchOf(present bool, kind TokenType) (stateType TokenType, mismatch bool) {
 	if a.list {
-		return "", !a.Allows(HeaderTokenType(headerToken))
+		t := SessionToken
+		if present && kind != "" {
+			t = kind
+		}
+		return "", !a.Allows(t)
 	}
 	t, _ := a.Single()
 	switch t {
 	case Any, SessionToken, "":
 		return "", false
 	}
-	if headerToken == "" {
+	if !present {
 		return "", false // ReasonNoTokenInHeader, decided by the caller
 	}
-	if !IsMachineToken(headerToken) {
-		return t, true
-	}
-	mt, ok := MachineTokenType(headerToken)
-	if !ok || !a.Allows(mt) {
+	if kind == "" || !a.Allows(kind) {
 		return t, true
 	}
 	return "", false
+}
+
+// DecodeJWT is Clerk's decodeJwt for a machine JWT's checks: the JSON
+// header and payload (numbers as float64), nil when one is not a JSON
+// object; ok is false where decodeJwt returns errors (the caller answers
+// token-invalid, as verifyMachineAuthToken does, src/tokens/verify.ts).
+func DecodeJWT(token string) (header, payload map[string]any, ok bool) {
+	if !IsJWTFormat(token) {
+		return nil, nil, false
+	}
+	d, ok := decodeJWTParts(token)
+	return d.header, d.payload, ok
 }

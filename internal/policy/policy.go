@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/users"
@@ -42,6 +43,10 @@ const (
 	KindMetadata       = "metadata"
 	KindImpersonated   = "impersonated" // deny impersonated
 	KindOrgFromURL     = "org_from_url" // organization_sync's URL (the root's orgsync.go)
+	// KindScope and KindMachine are about machine tokens
+	// (docs/machine-auth.md): a session has neither scopes nor a machine.
+	KindScope   = "scope"
+	KindMachine = "machine"
 )
 
 // Reverification levels of Clerk's SessionVerificationLevel.
@@ -61,6 +66,14 @@ type Rule struct {
 	// allowURL, when set, answers instead of allow, from the organization
 	// the request's URL names (require org_from_url).
 	allowURL func(s *session.Session, t orgsync.Target) bool
+	// allowMachine answers for a machine token; a rule without it is about
+	// sessions and refuses every machine token, with its own reason (a
+	// machine token has no role, no organization membership...). A rule
+	// with it and without allow refuses every session.
+	allowMachine func(m *machine.Result) bool
+	// notForMachines: the rule does not apply to machine tokens (deny
+	// impersonated: no one impersonates a machine token).
+	notForMachines bool
 }
 
 // Reverification is Clerk's ReverificationConfig object.
@@ -111,7 +124,7 @@ func Compile(rules []Spec, denyImpersonated bool, orgFromURL URLCheck) (*Policy,
 		}
 	}
 	if denyImpersonated {
-		p.rules = append(p.rules, Rule{Name: "deny impersonated", Text: "deny impersonated", Reason: wire.ReasonImpersonationDenied, allow: notImpersonated})
+		p.rules = append(p.rules, Rule{Name: "deny impersonated", Text: "deny impersonated", Reason: wire.ReasonImpersonationDenied, allow: notImpersonated, notForMachines: true})
 	}
 	p.rules = append(p.rules, userRules...)
 	return p, nil
@@ -250,8 +263,23 @@ func compileRule(r Spec) (Rule, error) {
 			return fail("takes no values (the URL names the organization)")
 		}
 		c.Reason, c.allowURL = wire.ReasonOrganizationNotFromURL, noURLCheck
+	case KindScope:
+		c.Reason = wire.ReasonMissingScope
+		c.allowMachine = func(m *machine.Result) bool {
+			return anyOf(values, func(v string) bool { return slices.Contains(m.Scopes, v) })
+		}
+	case KindMachine:
+		for _, v := range values {
+			if !strings.HasPrefix(v, machine.M2MSubjectPrefix) {
+				return fail("%q is not a machine id (mch_...)", v)
+			}
+		}
+		c.Reason = wire.ReasonMachineNotAllowed
+		c.allowMachine = func(m *machine.Result) bool {
+			return strings.HasPrefix(m.Subject, machine.M2MSubjectPrefix) && slices.Contains(values, m.Subject)
+		}
 	default:
-		return Rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain, metadata or org_from_url)", r.Kind)
+		return Rule{}, fmt.Errorf("require: unknown rule %q (want org, role, permission, feature, plan, user, claim, verified_within, email_domain, metadata, org_from_url, scope or machine)", r.Kind)
 	}
 	if r.Kind != KindOrg && r.Kind != KindVerifiedWithin && r.Kind != KindOrgFromURL {
 		if err := needValues(); err != nil {
@@ -298,6 +326,29 @@ func (p *Policy) Evaluate(s *session.Session, user func() (*users.Details, error
 	if p == nil {
 		return nil
 	}
+	return p.evaluateSession(s, user, urlOrg)
+}
+
+// EvaluateMachine runs the rules in order on a verified machine token: the
+// scope and machine rules answer for it, deny impersonated does not apply,
+// and every other rule (about sessions) refuses it with its reason. No
+// rule looks a user up for a machine token.
+func (p *Policy) EvaluateMachine(m *machine.Result) *Denial {
+	if p == nil {
+		return nil
+	}
+	for i := range p.rules {
+		r := &p.rules[i]
+		switch {
+		case r.notForMachines:
+		case r.allowMachine == nil || !r.allowMachine(m):
+			return &Denial{Rule: r, Reason: r.Reason}
+		}
+	}
+	return nil
+}
+
+func (p *Policy) evaluateSession(s *session.Session, user func() (*users.Details, error), urlOrg orgsync.Target) *Denial {
 	var u *users.Details
 	var lookupErr error
 	looked := false
@@ -319,7 +370,7 @@ func (p *Policy) Evaluate(s *session.Session, user func() (*users.Details, error
 			if !r.allowURL(s, urlOrg) {
 				return &Denial{Rule: r, Reason: r.Reason}
 			}
-		} else if !r.allow(s, u) {
+		} else if r.allow == nil || !r.allow(s, u) {
 			return &Denial{Rule: r, Reason: r.Reason}
 		}
 	}

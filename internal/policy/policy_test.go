@@ -9,6 +9,7 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/jsonscan"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/orgsync"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/users"
@@ -116,5 +117,67 @@ func TestCheckNamesTheRule(t *testing.T) {
 	}
 	if err := Check(Spec{Kind: KindVerifiedWithin, Within: 10 * time.Minute, Level: "multi_factor"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMachineRules: scope and machine rules answer for machine tokens and
+// refuse sessions; every session rule refuses a machine token with its own
+// reason, without a user lookup; deny impersonated does not apply.
+func TestMachineRules(t *testing.T) {
+	apiKey := &machine.Result{Kind: machine.APIKey, Subject: "user_1", UserID: "user_1", Scopes: []string{"orders:read", "orders:write"}}
+	m2m := &machine.Result{Kind: machine.M2MToken, Subject: "mch_a", MachineID: "mch_a", Scopes: []string{"mch_b"}}
+	machineKey := &machine.Result{Kind: machine.APIKey, Subject: "mch_a", Scopes: []string{}}
+	sess := newSession(t, map[string]any{"sub": "user_1", "sid": "sess_1"})
+	for _, tc := range []struct {
+		rule    Spec
+		m       *machine.Result
+		want    string // "" lets in
+		session string // what the session gets
+	}{
+		{Spec{Kind: KindScope, Values: []string{"orders:read"}}, apiKey, "", wire.ReasonMissingScope},
+		{Spec{Kind: KindScope, Values: []string{"admin", "orders:write"}}, apiKey, "", wire.ReasonMissingScope},
+		{Spec{Kind: KindScope, Values: []string{"admin"}}, apiKey, wire.ReasonMissingScope, wire.ReasonMissingScope},
+		{Spec{Kind: KindScope, Values: []string{"mch_b"}}, m2m, "", wire.ReasonMissingScope},
+		{Spec{Kind: KindMachine, Values: []string{"mch_a"}}, m2m, "", wire.ReasonMachineNotAllowed},
+		{Spec{Kind: KindMachine, Values: []string{"mch_a"}}, machineKey, "", wire.ReasonMachineNotAllowed},
+		{Spec{Kind: KindMachine, Values: []string{"mch_z", "mch_y"}}, m2m, wire.ReasonMachineNotAllowed, wire.ReasonMachineNotAllowed},
+		{Spec{Kind: KindMachine, Values: []string{"mch_a"}}, apiKey, wire.ReasonMachineNotAllowed, wire.ReasonMachineNotAllowed},
+		{Spec{Kind: KindUser, Values: []string{"user_1"}}, apiKey, wire.ReasonUserNotAllowed, ""},
+		{Spec{Kind: KindRole, Values: []string{"admin"}}, apiKey, wire.ReasonMissingRole, wire.ReasonMissingRole},
+		{Spec{Kind: KindOrg}, apiKey, wire.ReasonMissingOrganization, wire.ReasonMissingOrganization},
+		{Spec{Kind: KindEmailDomain, Values: []string{"example.com"}}, apiKey, wire.ReasonEmailDomainNotAllowed, wire.ReasonUserLookupFailed},
+	} {
+		p, err := Compile([]Spec{tc.rule}, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if dn := p.EvaluateMachine(tc.m); dn != nil {
+			got = dn.Reason
+		}
+		if got != tc.want {
+			t.Errorf("%s on %s %s: %q, want %q", text(tc.rule), tc.m.Kind, tc.m.Subject, got, tc.want)
+		}
+		got = ""
+		noUser := func() (*users.Details, error) { return nil, errors.New("no lookup here") }
+		if dn := p.Evaluate(sess, noUser, orgsync.Target{}); dn != nil {
+			got = dn.Reason
+		}
+		if got != tc.session {
+			t.Errorf("%s on a session: %q, want %q", text(tc.rule), got, tc.session)
+		}
+	}
+	p, err := Compile(nil, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dn := p.EvaluateMachine(apiKey); dn != nil {
+		t.Errorf("deny impersonated refused a machine token: %+v", dn)
+	}
+	if _, err := Compile([]Spec{{Kind: KindMachine, Values: []string{"user_1"}}}, false, nil); err == nil || !strings.Contains(err.Error(), "require machine") {
+		t.Errorf("require machine user_1: %v", err)
+	}
+	if _, err := Compile([]Spec{{Kind: KindScope}}, false, nil); err == nil || !strings.Contains(err.Error(), "require scope") {
+		t.Errorf("require scope without values: %v", err)
 	}
 }

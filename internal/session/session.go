@@ -416,6 +416,8 @@ func (s *Session) Placeholder(key string) (any, bool) {
 		return AnySignedIn, true
 	case "http.auth.clerk.reason":
 		return AnyNoReason, true
+	case "http.auth.clerk.token_type":
+		return anySessionToken, true
 	}
 	for i, name := range IdentityPlaceholders {
 		if key == name {
@@ -451,6 +453,9 @@ func StatusValue(status string) any {
 	}
 	return status
 }
+
+// anySessionToken is {http.auth.clerk.token_type} of a session, boxed once.
+var anySessionToken any = "session_token"
 
 // AnySignedIn and AnyNoReason are placeholder values, boxed once.
 var AnySignedIn, anySignedOut, anyHandshake, AnyNoReason any = wire.StatusSignedIn, wire.StatusSignedOut, wire.StatusHandshake, ""

@@ -77,6 +77,12 @@ const (
 	ReasonMissingMetadata        = "missing-metadata"
 	// ReasonOrganizationNotFromURL: require org_from_url (orgsync.go).
 	ReasonOrganizationNotFromURL = "organization-not-from-url"
+	// ReasonMissingScope: require scope (a machine token without any of
+	// the scopes, or a session, which has none).
+	ReasonMissingScope = "missing-scope"
+	// ReasonMachineNotAllowed: require machine (the principal is not one
+	// of the machines listed).
+	ReasonMachineNotAllowed = "machine-not-allowed"
 	// ReasonUserLookupFailed: a rule needs the user's details and the
 	// Backend API did not give them in time.
 	ReasonUserLookupFailed = "user-lookup-failed"
@@ -127,6 +133,17 @@ const (
 	HeaderOrgRole   = "X-Clerk-Org-Role"
 	HeaderOrgSlug   = "X-Clerk-Org-Slug"
 	HeaderActorID   = "X-Clerk-Actor-Id"
+
+	// Machine tokens' headers (docs/machine-auth.md). X-Clerk-User-Id
+	// carries only ever a user id: a machine or an organization is named
+	// here, never there.
+	HeaderTokenType  = "X-Clerk-Token-Type"
+	HeaderSubject    = "X-Clerk-Subject"
+	HeaderMachineID  = "X-Clerk-Machine-Id"
+	HeaderTokenID    = "X-Clerk-Token-Id"
+	HeaderScopes     = "X-Clerk-Scopes"
+	HeaderAPIKeyName = "X-Clerk-Api-Key-Name"
+	HeaderClientID   = "X-Clerk-Client-Id"
 
 	// Request headers whose values name other headers: reverse_proxy
 	// deletes what Connection names (hop-by-hop), Proxy-Connection is its
