@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -652,5 +653,34 @@ http://127.0.0.1:%d {
 	}
 	if strings.Join(users, ",") != "org_1,mch_1" {
 		t.Errorf("access log user_id values %q, want org_1,mch_1", users)
+	}
+}
+
+// TestMachineDiagnose: clerk-diagnose on a route that takes API keys names
+// the token kind, its subject and scopes, and a rule that refuses it.
+func TestMachineDiagnose(t *testing.T) {
+	api := newFakeMachineAPI(t)
+	caddyfile := filepath.Join(t.TempDir(), "Caddyfile")
+	_ = os.WriteFile(caddyfile, []byte(`app.example.com {
+	clerk_auth {
+		secret_key sk_test_diagnose
+		api_url `+api.URL+`
+		accepts_token api_key
+		require scope orders:read
+	}
+	respond "app"
+}
+`), 0o644)
+	base := []string{"--config", caddyfile, "--url", "https://app.example.com/api"}
+	out, err := runDiagnoseCommand(t, append(base, "--authorization", "Bearer "+akUser)...)
+	if err != nil || !strings.Contains(out, "decision:  signed-in") || !strings.Contains(out, `machine:   api_key ak_id_1 (subject user_1, scopes "orders:read")`) {
+		t.Errorf("API key: err %v, output:\n%s", err, out)
+	}
+	if strings.Contains(out, akUser) {
+		t.Error("the output shows the API key")
+	}
+	out, err = runDiagnoseCommand(t, append(base, "--authorization", "Bearer "+akUnknown)...)
+	if diagnoseExitCodeOf(err) != diagnoseExitSignedOut || !strings.Contains(out, "reason:    token-invalid") {
+		t.Errorf("unknown key: err %v, output:\n%s", err, out)
 	}
 }
