@@ -72,6 +72,15 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"upstream_headers", "upstream_headers: missing value"},
 		{"upstream_headers some", `upstream_headers: must be identity, all or off, not "some"`},
 		{"upstream_headers all off", "upstream_headers: takes one value"},
+		{"accepts_token", "accepts_token: no token type given"},
+		{"accepts_token api_keys", `accepts_token: unknown token type "api_keys"`},
+		{"accepts_token any api_key", "accepts_token: any must be the only value"},
+		{"accepts_token api_key\naccepts_token any", "accepts_token: any must be the only value"},
+		{"machine_secret_key", "machine_secret_key: missing value"},
+		{"machine_cache_ttl soon", `machine_cache_ttl: "soon" is not a duration`},
+		{"machine_cache_ttl -1s", `machine_cache_ttl: "-1s" is not a duration`},
+		{"require scope", "require scope: needs at least one value"},
+		{"require machine user_1", `require machine: "user_1" is not a machine id`},
 	}
 	for _, tc := range cases {
 		d := caddyfile.NewTestDispenser("clerk_auth {\n" + tc.body + "\n}")

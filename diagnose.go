@@ -671,6 +671,17 @@ func (dg *diagnosis) write(w io.Writer) {
 		} else {
 			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The token is valid: the request goes on with the user's identity in the {http.auth.user.*} placeholders and in the X-Clerk-* headers that upstream_headers passes on."))
 		}
+	} else if d.Status == wire.StatusSignedIn && d.Machine != nil {
+		m := d.Machine
+		if d.Kind == authn.Denied {
+			fmt.Fprintf(w, "rule:      %s\n", d.Rule.Text)
+		}
+		fmt.Fprintf(w, "machine:   %s %s (subject %s, scopes %q)\n", m.Kind, m.ID, m.Subject, m.ScopeText)
+		if d.Kind == authn.Denied {
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The "+string(m.Kind)+" is valid, but the rule \""+d.Rule.Text+"\" refuses it: Caddy answers 403 with X-Clerk-Auth-Reason: "+d.Reason+"."))
+		} else {
+			fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent("The "+string(m.Kind)+" is valid: the request goes on with its subject in {http.auth.user.id} and the machine token's X-Clerk-* headers (docs/machine-auth.md)."))
+		}
 	} else if doc, ok := explainReason(d.Reason); ok {
 		fmt.Fprintf(w, "\nWhat it means:\n%s\n", indent(doc.Meaning))
 		fmt.Fprintf(w, "What to do:\n%s\n", indent(doc.Fix))

@@ -144,7 +144,7 @@ func machineValues(m *machine.Result) [len(machineHeaders)]string {
 	if strings.HasPrefix(m.UserID, "user_") {
 		userID = m.UserID
 	}
-	return [...]string{string(m.Kind), m.Subject, userID, m.OrgID, m.MachineID, m.ID, strings.Join(m.Scopes, " "), m.Name, m.ClientID}
+	return [...]string{string(m.Kind), m.Subject, userID, m.OrgID, m.MachineID, m.ID, m.ScopeText, m.Name, m.ClientID}
 }
 
 // publishMachine sets the headers of a verified machine token (unless

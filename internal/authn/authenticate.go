@@ -135,9 +135,9 @@ func (e *Engine) authenticate(ctx context.Context, a *Request) *Outcome {
 		return e.authenticateAccepting(ctx, a)
 	}
 	if a.tokenInHeader != "" {
-		return e.authenticateHeader(ctx, a)
+		return withTokenType(e.authenticateHeader(ctx, a))
 	}
-	return e.authenticateCookie(ctx, a)
+	return withTokenType(e.authenticateCookie(ctx, a))
 }
 
 // authenticateHeader is authenticateRequestWithTokenInHeader (@clerk/backend

@@ -77,7 +77,10 @@ func (e *Engine) classifyHeaderToken(a *Request) machine.TokenType {
 			e.machine.ForgetJWT(tok)
 		}
 	}
-	kind, _ := machine.MachineTokenType(tok)
+	kind, header, payload, decoded := machine.Classify(tok)
+	if decoded {
+		a.jwtHeader, a.jwtPayload, a.jwtDecoded = header, payload, true
+	}
 	return kind
 }
 
@@ -159,7 +162,7 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 // its key, and served from memory while the key set holds that key
 // (classifyHeaderToken).
 func (e *Engine) verifyMachineJWT(ctx context.Context, a *Request, tok string) (machine.Result, *machine.Error) {
-	header, payload, ok := machine.DecodeJWT(tok)
+	header, payload, ok := a.jwtHeader, a.jwtPayload, a.jwtDecoded
 	if !ok || header == nil || payload == nil {
 		return machine.Result{}, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
 	}

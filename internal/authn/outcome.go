@@ -64,8 +64,8 @@ type Outcome struct {
 	Key   *keys.Key
 	Token string
 	// TokenType is Clerk's tokenType of the state (session_token, api_key,
-	// m2m_token, oauth_token; "" for Clerk's null, and on handlers that
-	// accept only session tokens).
+	// m2m_token, oauth_token; "" for Clerk's null: an acceptsToken array
+	// that refused the token's type).
 	TokenType machine.TokenType
 	// Machine is the verified machine token of a signed-in (or denied)
 	// machine request; Session is nil then.

@@ -56,6 +56,11 @@ type Request struct {
 	// the header token was classified.
 	machine    machine.Result
 	remembered bool
+	// jwtHeader and jwtPayload are the header token decoded as Clerk's
+	// decodeJwt does, when jwtDecoded (classifyHeaderToken): decoded once
+	// for the type and the claim checks.
+	jwtHeader, jwtPayload map[string]any
+	jwtDecoded            bool
 
 	// orgTarget is what organization_sync finds in the URL, once
 	// orgTargetFound (URLOrgTarget, orgsync.go).

@@ -192,6 +192,10 @@ type Result struct {
 	// Scopes are the token's scopes; for M2M tokens, the machines it may
 	// call.
 	Scopes []string
+	// ScopeText is Scopes joined by spaces (RFC 6749's scope syntax), made
+	// once for headers and placeholders; "" when a scope holds a space or
+	// a control character (it could not be read back).
+	ScopeText string
 	// Name is an API key's name.
 	Name string
 	// ClientID is an OAuth token's OAuth application client id.
@@ -356,7 +360,20 @@ func ParseResult(kind TokenType, status int, body []byte, now time.Time) (Result
 			res.Audience = stringList(aud)
 		}
 	}
+	res.ScopeText = scopeText(res.Scopes)
 	return res, nil
+}
+
+// scopeText is ScopeText of scopes.
+func scopeText(scopes []string) string {
+	for _, s := range scopes {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c == 0x7f {
+				return ""
+			}
+		}
+	}
+	return strings.Join(scopes, " ")
 }
 
 // expirationTime reads a Backend API expiration (see ParseResult).

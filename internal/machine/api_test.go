@@ -97,7 +97,7 @@ func TestParseResultSignedIn(t *testing.T) {
 		t.Fatal(e)
 	}
 	want := Result{Kind: APIKey, ID: "ak_0123456789abcdef0123456789abcdef", Subject: "user_2abc", UserID: "user_2abc",
-		Scopes: []string{"read", "write"}, Name: "ci", Claims: map[string]any{"foo": "bar"}, Expiry: time.UnixMilli(1780401600000)}
+		Scopes: []string{"read", "write"}, ScopeText: "read write", Name: "ci", Claims: map[string]any{"foo": "bar"}, Expiry: time.UnixMilli(1780401600000)}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("api key: %+v", r)
 	}
@@ -232,5 +232,21 @@ func TestCheckOAuthAudience(t *testing.T) {
 	r, _ := ParseResult(APIKey, 200, []byte(apiKeyBody), now)
 	if r.CheckOAuthAudience([]string{"a"}) != nil {
 		t.Error("audience applied to an API key")
+	}
+}
+
+// TestScopeText: the scopes as one header value, or none when a scope
+// could not be read back from it.
+func TestScopeText(t *testing.T) {
+	for _, tc := range []struct {
+		scopes []string
+		want   string
+	}{
+		{nil, ""}, {[]string{}, ""}, {[]string{"read"}, "read"}, {[]string{"read", "org:write"}, "read org:write"},
+		{[]string{"two words"}, ""}, {[]string{"a", "b\x01"}, ""}, {[]string{"tab\there"}, ""},
+	} {
+		if got := scopeText(tc.scopes); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.scopes, got, tc.want)
+		}
 	}
 }

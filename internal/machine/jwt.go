@@ -194,6 +194,7 @@ func CheckJWTClaims(kind TokenType, payload map[string]any, opts JWTOptions, now
 	if res.Scopes == nil {
 		res.Scopes = []string{}
 	}
+	res.ScopeText = scopeText(res.Scopes)
 	return res, nil
 }
 

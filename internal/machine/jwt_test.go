@@ -101,7 +101,7 @@ func TestCheckJWTClaimsResults(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	want := Result{Kind: M2MToken, ID: "mt_1", Subject: "mch_1", MachineID: "mch_1", Scopes: []string{"mch_a", "mch_b"},
+	want := Result{Kind: M2MToken, ID: "mt_1", Subject: "mch_1", MachineID: "mch_1", Scopes: []string{"mch_a", "mch_b"}, ScopeText: "mch_a mch_b",
 		Claims: map[string]any{"scopes": "mch_a mch_b", "foo": 1.0}, Expiry: time.Unix(1666648550, 0)}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("m2m: %+v", r)

@@ -173,20 +173,32 @@ func IsMachineToken(token string) bool {
 // ak_ is api_key. Where Clerk throws "Unknown machine token type", ok is
 // false.
 func MachineTokenType(token string) (t TokenType, ok bool) {
+	t, _, _, _ = Classify(token)
+	return t, t != ""
+}
+
+// Classify is MachineTokenType ("" where it is not a machine token) with
+// what it decoded of a JWT-format token: the JSON header and payload as
+// DecodeJWT gives them (decoded false where decodeJwt fails), so that a
+// request decodes its token once.
+func Classify(token string) (t TokenType, header, payload map[string]any, decoded bool) {
 	var d decodedJWT
-	decoded := false
 	if IsJWTFormat(token) {
 		d, decoded = decodeJWTParts(token)
 	}
+	return typeOf(token, d, decoded), d.header, d.payload, decoded
+}
+
+func typeOf(token string, d decodedJWT, decoded bool) TokenType {
 	switch {
 	case strings.HasPrefix(token, M2MTokenPrefix) || decoded && d.isM2M():
-		return M2MToken, true
+		return M2MToken
 	case strings.HasPrefix(token, OAuthTokenPrefix) || decoded && d.isOAuth():
-		return OAuthToken, true
+		return OAuthToken
 	case strings.HasPrefix(token, APIKeyPrefix):
-		return APIKey, true
+		return APIKey
 	}
-	return "", false
+	return ""
 }
 
 // HeaderTokenType is the type Clerk gives a header token when it checks an
@@ -358,16 +370,4 @@ func (a Accepts) MismatchOf(present bool, kind TokenType) (stateType TokenType, 
 		return t, true
 	}
 	return "", false
-}
-
-// DecodeJWT is Clerk's decodeJwt for a machine JWT's checks: the JSON
-// header and payload (numbers as float64), nil when one is not a JSON
-// object; ok is false where decodeJwt returns errors (the caller answers
-// token-invalid, as verifyMachineAuthToken does, src/tokens/verify.ts).
-func DecodeJWT(token string) (header, payload map[string]any, ok bool) {
-	if !IsJWTFormat(token) {
-		return nil, nil, false
-	}
-	d, ok := decodeJWTParts(token)
-	return d.header, d.payload, ok
 }
