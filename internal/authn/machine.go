@@ -164,7 +164,9 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 func (e *Engine) verifyMachineJWT(ctx context.Context, a *Request, tok string) (machine.Result, *machine.Error) {
 	header, payload, ok := a.jwtHeader, a.jwtPayload, a.jwtDecoded
 	if !ok || header == nil || payload == nil {
-		return machine.Result{}, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: "Invalid JWT form. A JWT consists of three parts separated by dots."}
+		// Only JWT-format strings get here, three parts always: decodeJwt's
+		// failure is then its "could not be decoded" (src/jwt/verifyJwt.ts).
+		return machine.Result{}, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: jwt.ErrDecode.Message}
 	}
 	kind := machine.OAuthToken
 	if sub, _ := payload["sub"].(string); strings.HasPrefix(sub, machine.M2MSubjectPrefix) {
