@@ -1026,6 +1026,17 @@ func (g *mcGenerator) oauthJWTCases() {
 			g.add("oauth-jwt/"+x.name, accepts, mcBearer(x.tok), nil, x.opts...)
 		}
 	}
+	// typ JWT and no mch_ subject: not a machine token (isOAuthJwt), a
+	// session token under any.
+	typJWT := g.sign(nil, oauthJWTParts, mcHdr("typ", "JWT"))
+	g.add("oauth-jwt/typ-jwt", []string{"oauth_token"}, mcBearer(typJWT), nil)
+	g.add("oauth-jwt/typ-jwt", []string{"any"}, mcBearer(typJWT), nil)
+	// A payload that is JSON null: isOAuthJwt reads only the header;
+	// verifyMachineAuthToken then reads payload.sub of null.
+	h, _ := oauthJWTParts()
+	nullPayload := testkit.RawURL(mcJSON(h)) + "." + testkit.RawURL("null") + "." + testkit.RawURL("sig")
+	g.add("oauth-jwt/payload-null", []string{"oauth_token"}, mcBearer(nullPayload), nil)
+	g.add("oauth-jwt/payload-null", []string{"any"}, mcBearer(nullPayload), nil)
 	// sub mch_ wins over typ at+jwt: an M2M token (getMachineTokenType).
 	both := g.sign(nil, oauthJWTParts, mcClm("sub", "mch_2sender"))
 	g.add("oauth-jwt/mch-subject", []string{"oauth_token"}, mcBearer(both), nil)
@@ -1048,6 +1059,7 @@ func (g *mcGenerator) malformedCases() {
 		{"empty-signature", emptySig, nil},
 		{"two-parts", testkit.RawURL(mcJSON(h)) + "." + testkit.RawURL(mcJSON(c)), nil},
 		{"prefix-only", "ak_", nil},
+		{"jwt-form-garbage", "abc.def.ghi", nil},
 		{"ak-del-byte", "ak_live_del\x7fbyte0001", []string{"not-ascii"}},
 		{"ak-latin1", "ak_live_caf\u00e90001", []string{"not-ascii"}},
 		{"mt-del-byte", "mt_del\x7fbyte0001", []string{"not-ascii"}},
