@@ -15,8 +15,8 @@ import (
 
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
-	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
