@@ -16,6 +16,7 @@ import (
 	"github.com/clerk-edge/clerk_auth/internal/clerkapi"
 	"github.com/clerk-edge/clerk_auth/internal/jwt"
 	"github.com/clerk-edge/clerk_auth/internal/keys"
+	"github.com/clerk-edge/clerk_auth/internal/machine"
 	"github.com/clerk-edge/clerk_auth/internal/session"
 	"github.com/clerk-edge/clerk_auth/internal/tokencache"
 	"github.com/clerk-edge/clerk_auth/internal/wire"
@@ -40,7 +41,11 @@ func (e *Engine) handshakeURL(a *Request, reason string) string {
 		// we exchange at the Backend API; without one, as a signed token.
 		appendParam(&q, wire.QueryHandshakeFormat, "nonce")
 	}
-	if t := cmp.Or(a.sessionCookie, a.tokenInHeader); t != "" {
+	// A value with a machine token's prefix (ak_, mt_, oat_) is not a
+	// session: Clerk's SDK would copy it into this URL, and so into the
+	// browser's history and the Frontend API's logs; it is left out, and
+	// the Frontend API answers as for no session.
+	if t := cmp.Or(a.sessionCookie, a.tokenInHeader); t != "" && !machine.IsMachineTokenByPrefix(t) {
 		appendParam(&q, wire.QuerySession, t)
 	}
 	if e.isDevelopment() && a.devBrowser != "" {

@@ -91,3 +91,25 @@ func TestDirectiveDomainMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestHandshakeURLLeavesMachineTokensOut: a __session cookie holding an
+// API key (or another machine token) starts the handshake as a session
+// would (session-token-but-no-client-uat), but the URL, which the browser
+// keeps in its history and the Frontend API logs, does not carry it.
+func TestHandshakeURLLeavesMachineTokensOut(t *testing.T) {
+	e := testEngine(t)
+	for _, tok := range []string{"ak_live_0123456789abcdef", "mt_0123456789abcdef", "oat_0123456789abcdef"} {
+		_, o := decide(t, e, "GET", testOrigin+"/", "Cookie", "__session="+tok, "Accept", "text/html", "Sec-Fetch-Dest", "document")
+		if o.Kind != Handshake || o.Reason != wire.ReasonSessionTokenButNoClientUAT {
+			t.Fatalf("%s: kind %d reason %q", tok[:3], o.Kind, o.Reason)
+		}
+		if strings.Contains(o.Location, tok) || strings.Contains(o.Location, wire.QuerySession+"=") {
+			t.Errorf("%s: the handshake URL carries the machine token: %s", tok[:3], o.Location)
+		}
+	}
+	session := sessionToken(t)
+	_, o := decide(t, e, "GET", testOrigin+"/", "Cookie", "__session="+session, "Accept", "text/html", "Sec-Fetch-Dest", "document")
+	if o.Kind != Handshake || !strings.Contains(o.Location, wire.QuerySession+"="+session) {
+		t.Errorf("a session cookie is no longer sent along: %s", o.Location)
+	}
+}

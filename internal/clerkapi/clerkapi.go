@@ -57,6 +57,11 @@ func (c *Client) Get(ctx context.Context, url string, limit int64) (status int, 
 		return 0, nil, fmt.Errorf("%w: %v", ErrBadURL, err)
 	}
 	req.Header = c.header.Clone()
+	return c.do(req, limit)
+}
+
+// do sends req and reads at most limit bytes of the answer.
+func (c *Client) do(req *http.Request, limit int64) (status int, body []byte, err error) {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -85,19 +90,7 @@ func (c *Client) Post(ctx context.Context, url string, header map[string]string,
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("%w: %v", ErrRead, err)
-	}
-	if int64(len(answer)) > limit {
-		return resp.StatusCode, nil, ErrTooLarge
-	}
-	return resp.StatusCode, answer, nil
+	return c.do(req, limit)
 }
 
 // NewHTTPClient is the HTTP client of every call that carries the secret

@@ -78,3 +78,48 @@ func TestErrorCodeAndRedaction(t *testing.T) {
 		t.Fatalf("redacted %q", RedactURLError(err))
 	}
 }
+
+// Post sends the body with the headers it is given (their Authorization,
+// not the client's), our User-Agent, and the same answer rules as Get:
+// redirects are answers, the limit holds, the timeout ends the call.
+func TestPost(t *testing.T) {
+	var got http.Header
+	var gotBody, gotMethod string
+	followed := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+			return
+		case "/elsewhere":
+			followed = true
+		case "/slow":
+			time.Sleep(300 * time.Millisecond)
+		}
+		got, gotMethod = r.Header.Clone(), r.Method
+		b := make([]byte, 100)
+		n, _ := r.Body.Read(b)
+		gotBody = string(b[:n])
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	c := New("sk_test_client", 100*time.Millisecond)
+	h := map[string]string{"Authorization": "Bearer ak_machine", "Content-Type": "application/json"}
+	status, body, err := c.Post(context.Background(), srv.URL+"/verify", h, []byte(`{"token":"mt_x"}`), 100)
+	if err != nil || status != 200 || string(body) != `{"ok":true}` {
+		t.Fatalf("%d %q %v", status, body, err)
+	}
+	if gotMethod != http.MethodPost || gotBody != `{"token":"mt_x"}` || got.Get("Authorization") != "Bearer ak_machine" ||
+		got.Get("User-Agent") != UserAgent || got.Get("Content-Type") != "application/json" {
+		t.Fatalf("%s %q %v", gotMethod, gotBody, got)
+	}
+	if status, _, err := c.Post(context.Background(), srv.URL+"/moved", h, nil, 100); err != nil || status != http.StatusTemporaryRedirect || followed {
+		t.Fatalf("redirect: %d %v, followed %v", status, err, followed)
+	}
+	if _, _, err := c.Post(context.Background(), srv.URL+"/verify", h, nil, 5); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if _, _, err := c.Post(context.Background(), srv.URL+"/slow", h, nil, 100); err == nil {
+		t.Fatal("the timeout did not end the call")
+	}
+}
