@@ -72,10 +72,8 @@ type Outcome struct {
 	Machine *machine.Result
 	// MachineRefused says a machine path signed the request out: no
 	// handshake and no sign-in redirect follow (Clerk never handshakes for
-	// machine tokens). MachineStatus is the Backend API's status of the
-	// failed verification (0 for none).
+	// machine tokens).
 	MachineRefused bool
-	MachineStatus  int
 }
 
 // Deny turns a signed-in outcome into the denied one: rule refused the

@@ -273,8 +273,9 @@ func VerifyAlgAndSignature(d *Token, keyAlg string, pub *rsa.PublicKey, prepared
 	}
 	if keyAlg != "" && keyAlg != alg {
 		// WebCrypto refuses to import a key for another hash than its own;
-		// Clerk reports that as a verification failure.
-		return &Error{Reason: wire.ReasonTokenVerificationFailed, Message: "Error verifying JWT signature. The key is for " + keyAlg + ", the token says " + alg + "."}
+		// Clerk reports that as a verification failure, with Node's
+		// WebCrypto error as the message (verifyJwt, src/jwt/verifyJwt.ts).
+		return &Error{Reason: wire.ReasonTokenVerificationFailed, Message: `Error verifying JWT signature. Error: JWK "alg" does not match the requested algorithm`}
 	}
 	var sigBuf [maxStackSignature]byte
 	var sum [sha512.Size]byte

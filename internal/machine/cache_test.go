@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -303,21 +304,6 @@ func TestVerifierFetchTimeout(t *testing.T) {
 	}
 }
 
-func BenchmarkCacheHit(b *testing.B) {
-	v := NewVerifier(func(context.Context, TokenType, string) (Result, *Error) { return ok("") }, Config{TTL: time.Hour, NegativeTTL: time.Hour})
-	tok := "ak_" + fmt.Sprintf("%064x", 42)
-	ctx := context.Background()
-	v.Verify(ctx, APIKey, tok)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, hit := v.Verify(ctx, APIKey, tok); !hit {
-				b.Fatal("miss")
-			}
-		}
-	})
-}
-
 // TestVerifierRemembersJWTs: a verified machine JWT is answered with its
 // key until the TTL or its expiry, whichever is first; ForgetJWT drops it;
 // the opaque caches never answer for it; with the cache off nothing is kept.
@@ -360,4 +346,34 @@ func TestVerifierRemembersJWTs(t *testing.T) {
 	if _, _, ok := off.LookupJWT("a.b.c"); ok {
 		t.Error("kept with the cache off")
 	}
+}
+
+// BenchmarkVerifierHit is the cost of a cached answer: an API key of
+// Clerk's length from the positive cache, and a remembered machine JWT of
+// a usual length.
+//
+// go test -run '^$' -bench BenchmarkVerifierHit -benchmem ./internal/machine
+func BenchmarkVerifierHit(b *testing.B) {
+	v := NewVerifier(func(context.Context, TokenType, string) (Result, *Error) { return ok("") }, Config{TTL: time.Hour})
+	key := "ak_" + strings.Repeat("0123456789abcdef", 2)
+	ctx := context.Background()
+	v.Verify(ctx, APIKey, key)
+	b.Run("api-key", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err, hit := v.Verify(ctx, APIKey, key); err != nil || !hit {
+				b.Fatal("not a hit")
+			}
+		}
+	})
+	jwt := strings.Repeat("x", 200) + "." + strings.Repeat("y", 400) + "." + strings.Repeat("z", 342)
+	v.RememberJWT(jwt, Result{Kind: M2MToken, Subject: "mch_1"}, 1)
+	b.Run("jwt", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, found := v.LookupJWT(jwt); !found {
+				b.Fatal("not found")
+			}
+		}
+	})
 }
