@@ -49,6 +49,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    accepts_token   session_token|api_key|m2m_token|oauth_token|any...
 //	    machine_secret_key <ak_...>
 //	    machine_cache_ttl  <duration>
+//	    machine_call_rate  <calls-per-second>
 //
 //	    require org [<id-or-slug>...]
 //	    require role <role>...
@@ -275,6 +276,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			cd := caddy.Duration(dur)
 			h.MachineCacheTTL = &cd
+		case "machine_call_rate":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || n <= 0 || n > 1e6 {
+				return d.Errf("machine_call_rate: %q is not a number of calls per second", v)
+			}
+			h.MachineCallRate = n
 		case "disable_metrics":
 			if err := noArgs(d); err != nil {
 				return err

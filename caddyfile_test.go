@@ -80,6 +80,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"machine_cache_ttl soon", `machine_cache_ttl: "soon" is not a duration`},
 		{"machine_cache_ttl -1s", `machine_cache_ttl: "-1s" is not a duration`},
 		{"require scope", "require scope: needs at least one value"},
+		{"machine_call_rate lots", `machine_call_rate: "lots" is not a number`},
+		{"machine_call_rate 0", `machine_call_rate: "0" is not a number`},
 		{"require machine user_1", `require machine: "user_1" is not a machine id`},
 	}
 	for _, tc := range cases {

@@ -23,6 +23,9 @@ import (
 type exampleSite struct {
 	base     string
 	upstream *recordingUpstream
+	// machineAPI is the Backend API of the handlers that take machine
+	// tokens (accepts_token): their api_url points to it.
+	machineAPI *fakeMachineAPI
 }
 
 // get sends a request to the example's site with Host set to host.
@@ -115,6 +118,52 @@ func TestExamples(t *testing.T) {
 			}
 		},
 		"multi-tenant": checkMultiTenantExample, // orgsync_test.go
+		"api-keys": func(t *testing.T, s *exampleSite) {
+			resp, body := s.get(t, "api.example.com", "/orders", "Authorization", "Bearer "+akUser, wire.HeaderUserID, "user_forged", wire.HeaderOrgID, "org_forged")
+			if resp.StatusCode != 200 || body != "upstream saw user user_1" {
+				t.Fatalf("a key with the scope: %d %q", resp.StatusCode, body)
+			}
+			up := s.upstream.last
+			if up.Get(wire.HeaderTokenType) != "api_key" || up.Get(wire.HeaderOrgID) != "" || up.Get(wire.HeaderScopes) != "orders:read" ||
+				up.Get("X-Authenticated-Principal") != "user_1" {
+				t.Errorf("upstream headers: %v", up)
+			}
+			if resp, _ := s.get(t, "api.example.com", "/orders", "Authorization", "Bearer "+akNoScope); resp.StatusCode != 403 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonMissingScope {
+				t.Errorf("a key without the scope: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
+			}
+			if resp, _ := s.get(t, "api.example.com", "/orders", "Authorization", bearer()); resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonTokenTypeMismatch {
+				t.Errorf("a session token: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
+			}
+		},
+		"m2m-service": func(t *testing.T, s *exampleSite) {
+			resp, body := s.get(t, "inventory.example.com", "/stock", "Authorization", "Bearer "+mtOrders)
+			if resp.StatusCode != 200 || s.upstream.last.Get(wire.HeaderMachineID) != "mch_orders" || s.upstream.last.Get(wire.HeaderUserID) != "" {
+				t.Fatalf("an allowed machine: %d %q, upstream %v", resp.StatusCode, body, s.upstream.last)
+			}
+			s.machineAPI.mu.Lock()
+			auth := s.machineAPI.auth["/m2m_tokens/verify"]
+			s.machineAPI.mu.Unlock()
+			if auth != "Bearer "+testMSK {
+				t.Errorf("the M2M call was not authorized with the machine secret key")
+			}
+			if resp, _ := s.get(t, "inventory.example.com", "/stock", "Authorization", "Bearer "+mtStranger); resp.StatusCode != 403 || resp.Header.Get(wire.HeaderAuthReason) != wire.ReasonMachineNotAllowed {
+				t.Errorf("another machine: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
+			}
+		},
+		"oauth-resource": func(t *testing.T, s *exampleSite) {
+			resp, body := s.get(t, "partners.example.com", "/me", "Authorization", "Bearer "+oatPartners)
+			if resp.StatusCode != 200 || s.upstream.last.Get(wire.HeaderUserID) != "user_1" || s.upstream.last.Get(wire.HeaderClientID) != "client_partner" {
+				t.Fatalf("an OAuth token for this API: %d %q, upstream %v", resp.StatusCode, body, s.upstream.last)
+			}
+			if resp, _ := s.get(t, "partners.example.com", "/me", "Authorization", "Bearer "+oatElsewhre); resp.StatusCode != 401 || resp.Header.Get(wire.HeaderAuthReason) != "token-verification-failed" {
+				t.Errorf("an OAuth token for another audience: %d %q", resp.StatusCode, resp.Header.Get(wire.HeaderAuthReason))
+			}
+			for _, tc := range []struct{ auth, typ string }{{"Bearer " + akUser, "api_key"}, {bearer(), "session_token"}} {
+				if resp, _ := s.get(t, "api.example.com", "/orders", "Authorization", tc.auth); resp.StatusCode != 200 || s.upstream.last.Get(wire.HeaderTokenType) != tc.typ {
+					t.Errorf("api.example.com with a %s: %d, X-Clerk-Token-Type %q", tc.typ, resp.StatusCode, s.upstream.last.Get(wire.HeaderTokenType))
+				}
+			}
+		},
 		"multi-session": func(t *testing.T, s *exampleSite) {
 			token := sessionToken(t, liveTimes)
 			d, _ := tokencache.Decode(token)
@@ -148,14 +197,16 @@ func TestExamples(t *testing.T) {
 			t.Setenv("CLERK_PUBLISHABLE_KEY", testPK)
 			t.Setenv("CLERK_JWT_KEY", testkit.PublicPEM(t, a))
 			t.Setenv("CLERK_SECRET_KEY", "sk_test_example")
+			t.Setenv("CLERK_MACHINE_SECRET_KEY", testMSK)
 			if name == "development-instance" {
 				t.Setenv("CLERK_PUBLISHABLE_KEY", testDevPK)
 			}
-			site := &exampleSite{upstream: newRecordingUpstream(t)}
+			site := &exampleSite{upstream: newRecordingUpstream(t), machineAPI: newFakeMachineAPI(t)}
 			cfg := adaptExample(t, path)
 			siteAddr := addr(testkit.FreePort(t))
 			site.base = "http://" + siteAddr
 			runnableExample(t, cfg, siteAddr, site.upstream.hostPort())
+			setMachineAPI(cfg, site.machineAPI.URL)
 			loadCaddy(t, cfg)
 			check(t, site)
 		})
@@ -212,6 +263,24 @@ func runnableExample(t *testing.T, cfg map[string]any, siteAddr, upstream string
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>members only</h1>"), 0o644)
 	replaceStrings(cfg, "/srv/www", dir)
+}
+
+// setMachineAPI points the api_url of every clerk_auth handler that takes
+// machine tokens at url.
+func setMachineAPI(v any, url string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x["accepts_token"]; ok && x["handler"] == "clerk_auth" {
+			x["api_url"] = url
+		}
+		for _, e := range x {
+			setMachineAPI(e, url)
+		}
+	case []any:
+		for _, e := range x {
+			setMachineAPI(e, url)
+		}
+	}
 }
 
 // replaceUpstreams points every reverse_proxy at the test upstream, over

@@ -33,8 +33,13 @@ const machineRetryAfter = "5"
 // subdirective.
 func (h *Handler) provisionAccepts() error {
 	values := h.AcceptsToken
-	if len(values) == 0 {
+	switch {
+	case values == nil:
 		values = []string{string(machine.SessionToken)}
+	case len(values) == 0:
+		// Clerk's [] refuses every request; a configuration means no such
+		// thing.
+		return fmt.Errorf("clerk_auth: %v", machine.ErrNoTokenTypes)
 	}
 	a, err := machine.ParseAcceptsToken(values)
 	if err != nil {
@@ -42,6 +47,10 @@ func (h *Handler) provisionAccepts() error {
 	}
 	h.accepts = a
 	h.sessionsAccepted = a.Allows(machine.SessionToken)
+	if h.MachineCallRate < 0 {
+		// machine.Config reads a negative rate as no budget at all.
+		return fmt.Errorf("clerk_auth: machine_call_rate: must not be negative")
+	}
 	single, isSingle := a.Single()
 	named := strings.Join(values, " ")
 	switch {
@@ -77,7 +86,7 @@ func (h *Handler) provisionMachine() {
 		// 0 is Clerk's behaviour: every request asks the Backend API.
 		neg = 0
 	}
-	cfg := machine.Config{TTL: ttl, NegativeTTL: neg, Now: func() time.Time { return h.now() }}
+	cfg := machine.Config{TTL: ttl, NegativeTTL: neg, Rate: h.MachineCallRate, Burst: 2 * int(h.MachineCallRate), Now: func() time.Time { return h.now() }}
 	if !h.DisableMetrics {
 		cfg.OnCache, cfg.OnCall = recordMachineCache, recordMachineCall
 	}
@@ -198,8 +207,9 @@ func principalID(d *authn.Outcome) string {
 }
 
 // machineUnavailable: a machine token could not be verified because the
-// Backend API did not answer (or answered 429 or 5xx, or the call budget
-// was spent): the credential may be fine, so the answer is 503, not 401.
+// Backend API did not answer (or answered 408, 429 or 5xx, or unreadably,
+// or the call budget was spent): the credential may be fine, so the answer
+// is 503, not 401. A 4xx about the token (400, 403, 422) stays a 401.
 func machineUnavailable(d *authn.Outcome) bool {
-	return d.MachineRefused && d.Reason == machine.CodeUnexpectedError
+	return d.MachineRefused && d.MachineUnavailable
 }

@@ -36,6 +36,12 @@ const (
 	oatValid  = "oat_valid_0123456789abcdef012345678"
 	oatGone   = "oat_inactive_0123456789abcdef012345"
 	testMSK   = "ak_machine_secret_0123456789abcdef01"
+	// The examples' tokens (examples_test.go).
+	akNoScope   = "ak_noscope_0123456789abcdef01234567"
+	mtOrders    = "mt_orders_0123456789abcdef0123456789"
+	mtStranger  = "mt_stranger_0123456789abcdef01234567"
+	oatPartners = "oat_partners_0123456789abcdef012345"
+	oatElsewhre = "oat_elsewhere_0123456789abcdef01234"
 )
 
 // fakeMachineAPI is the Backend API's three verify endpoints, answering
@@ -108,12 +114,31 @@ func (f *fakeMachineAPI) serve(w http.ResponseWriter, r *http.Request) {
 		case akOdd:
 			name = "line\nbreak"
 		}
+		scopes := []string{"orders:read"}
+		if tok == akNoScope {
+			scopes = []string{}
+		}
 		answer = map[string]any{"object": "api_key", "id": "ak_id_1", "type": "api_key", "subject": subject, "name": name,
-			"scopes": []string{"orders:read"}, "claims": nil, "revoked": revoked, "revocation_reason": nil,
+			"scopes": scopes, "claims": nil, "revoked": revoked, "revocation_reason": nil,
 			"expired": false, "expiration": exp, "created_at": 1, "updated_at": 1}
-	case field == "token" && tok == mtValid:
-		answer = map[string]any{"object": "machine_to_machine_token", "id": "mt_id_1", "subject": "mch_1", "scopes": []string{"mch_2"},
+	case field == "token" && (tok == mtValid || tok == mtOrders || tok == mtStranger):
+		subject, scopes := "mch_1", []string{"mch_2"}
+		switch tok {
+		case mtOrders:
+			subject, scopes = "mch_orders", []string{"mch_inventory"}
+		case mtStranger:
+			subject, scopes = "mch_stranger", []string{"mch_inventory"}
+		}
+		answer = map[string]any{"object": "machine_to_machine_token", "id": "mt_id_1", "subject": subject, "scopes": scopes,
 			"claims": nil, "revoked": revoked, "revocation_reason": nil, "expired": false, "expiration": exp, "created_at": 1, "updated_at": 1}
+	case field == "access_token" && (tok == oatPartners || tok == oatElsewhre):
+		aud := "https://partners.example.com"
+		if tok == oatElsewhre {
+			aud = "https://elsewhere.example.com"
+		}
+		answer = map[string]any{"object": "clerk_idp_oauth_access_token", "id": "oat_id_2", "client_id": "client_partner", "subject": "user_1",
+			"scopes": []string{"profile"}, "aud": []string{aud}, "revoked": false, "revocation_reason": nil, "expired": false,
+			"expiration": expiry.Unix(), "created_at": 1, "updated_at": 1}
 	case field == "access_token" && tok == oatValid:
 		answer = map[string]any{"object": "clerk_idp_oauth_access_token", "id": "oat_id_1", "client_id": "client_1", "subject": "user_1",
 			"scopes": []string{"profile", "email"}, "revoked": revoked, "revocation_reason": nil, "expired": false,
@@ -406,6 +431,12 @@ func TestMachineBackendAPITrouble(t *testing.T) {
 	if out := get(context.Background(), akUser); out.status() != 401 || out.rec.Header().Get(wire.HeaderAuthReason) != machine.CodeSecretKeyInvalid {
 		t.Errorf("Backend API 401: status %d reason %q", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
 	}
+	// A 400 is about the token, not the moment: Clerk's unexpected-error,
+	// but 401, as a refused token (and no Retry-After).
+	api.status.Store(400)
+	if out := get(context.Background(), akMachine); out.status() != 401 || out.rec.Header().Get(wire.HeaderAuthReason) != machine.CodeUnexpectedError || out.rec.Header().Get("Retry-After") != "" {
+		t.Errorf("Backend API 400: status %d reason %q", out.status(), out.rec.Header().Get(wire.HeaderAuthReason))
+	}
 	api.status.Store(0)
 	if out := get(context.Background(), akUser); out.status() != 200 {
 		t.Errorf("once the Backend API answers again: %d (a failure was cached)", out.status())
@@ -427,6 +458,14 @@ func TestMachineBackendAPITrouble(t *testing.T) {
 	}
 	if calls := api.total() - before; calls > machine.DefaultBurst+20 {
 		t.Errorf("400 random keys made %d Backend API calls, want at most the burst (%d) and what refills", calls, machine.DefaultBurst)
+	}
+	slow := machineHandler(t, api, []string{"api_key"}, func(h *Handler) { h.MachineCallRate = 5 })
+	before = api.total()
+	for i := range 100 {
+		serve(slow, newRequest(http.MethodGet, testOrigin+"/api", "Authorization", fmt.Sprintf("Bearer ak_slow_%032d", i)))
+	}
+	if calls := api.total() - before; calls < 10 || calls > 12 {
+		t.Errorf("machine_call_rate 5: %d calls for 100 random keys, want the burst of 10 (and what refills)", calls)
 	}
 
 	m2m := machineHandler(t, api, []string{"m2m_token"}, func(h *Handler) { h.MachineSecretKey = testMSK })
@@ -505,6 +544,8 @@ func TestMachineConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown type", Handler{AcceptsToken: []string{"api_keys"}}, "accepts_token"},
+		{"empty list", Handler{AcceptsToken: []string{}, SecretKey: "sk_test_x"}, "accepts_token: no token type given"},
+		{"negative call rate", Handler{AcceptsToken: []string{"api_key"}, SecretKey: "sk_test_x", MachineCallRate: -1}, "machine_call_rate"},
 		{"any with others", Handler{AcceptsToken: []string{"any", "api_key"}}, "accepts_token"},
 		{"api_key without secret_key", Handler{AcceptsToken: []string{"api_key"}, PublishableKey: testPK}, "accepts_token api_key: needs secret_key"},
 		{"oauth without secret_key", Handler{AcceptsToken: []string{"oauth_token"}, PublishableKey: testPK}, "accepts_token oauth_token: needs secret_key"},

@@ -204,6 +204,15 @@ type Handler struct {
 	// per request, as Clerk's SDK does. Default: 30s.
 	MachineCacheTTL *caddy.Duration `json:"machine_cache_ttl,omitempty"`
 
+	// MachineCallRate bounds the Backend API calls that verify machine
+	// tokens, per second (in bursts of twice as many): a cached token costs
+	// none, and beyond the budget a new token gets 503 without a call, so
+	// that a flood of random tokens cannot spend the instance's Backend
+	// API rate limit (1,000 requests per 10 s in production, 100 in
+	// development, shared with everything using the secret key). Per
+	// handler. Default: 50.
+	MachineCallRate float64 `json:"machine_call_rate,omitempty"`
+
 	// DisableMetrics stops this handler from counting its decisions in the
 	// caddy_clerk_auth_* Prometheus metrics and from registering them.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
@@ -319,7 +328,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.attachEvents(ctx)
-	if len(h.AuthorizedParties) == 0 && !h.Demo {
+	if len(h.AuthorizedParties) == 0 && !h.Demo && h.sessionsAccepted {
 		h.logger.Warn("authorized_parties is not set: tokens minted for any origin of this instance are accepted; Clerk recommends setting it")
 	}
 	if h.Demo {

@@ -141,7 +141,9 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 		merr = &machine.Error{Kind: res.Kind, Code: machine.CodeTokenInvalid, Message: "Invalid token: an identity value holds a control character"}
 	}
 	if merr != nil {
-		return machineSignedOut(merr.Kind, merr.Code, merr.FullMessage(), true)
+		o := machineSignedOut(merr.Kind, merr.Code, merr.FullMessage(), true)
+		o.MachineUnavailable = merr.Code == machine.CodeUnexpectedError && !merr.Cacheable()
+		return o
 	}
 	// The result is copied out of a: a pointer into a kept in a would
 	// move every request's state to the heap.

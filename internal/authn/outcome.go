@@ -72,8 +72,11 @@ type Outcome struct {
 	Machine *machine.Result
 	// MachineRefused says a machine path signed the request out: no
 	// handshake and no sign-in redirect follow (Clerk never handshakes for
-	// machine tokens).
-	MachineRefused bool
+	// machine tokens). MachineUnavailable says why: the Backend API could
+	// not say (no answer, 408, 429, 5xx, an unreadable answer, the call
+	// budget spent), so the credential may be fine.
+	MachineRefused     bool
+	MachineUnavailable bool
 }
 
 // Deny turns a signed-in outcome into the denied one: rule refused the

@@ -23,9 +23,9 @@ const (
 	// DefaultRate and DefaultBurst are the budget of Backend API calls:
 	// Clerk allows an instance 1,000 requests per 10 s in production,
 	// shared with everything that uses its secret key, and a flood of
-	// random tokens must not spend it all.
-	DefaultRate  = 100
-	DefaultBurst = 200
+	// random tokens at one handler must not spend it all: half of it.
+	DefaultRate  = 50
+	DefaultBurst = 100
 	// DefaultMaxInFlight bounds distinct tokens being verified at once.
 	DefaultMaxInFlight = 256
 )
