@@ -250,3 +250,49 @@ func TestScopeText(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseResultFailsClosed: whatever the Backend API answers, a token is
+// accepted only when the answer, read by encoding/json on its own, is a
+// JSON object of the kind's resource with a string id, a non-empty
+// subject (mch_ for M2M), revoked and expired false, active not false,
+// and an expiration that is absent, null or after now; and only on a 2xx.
+func FuzzParseResultFailsClosed(f *testing.F) {
+	f.Add(0, 200, []byte(apiKeyBody))
+	f.Add(0, 200, []byte(with(apiKeyBody, "revoked", "true")))
+	f.Add(0, 200, []byte(with(apiKeyBody, "expiration", "1")))
+	f.Add(1, 200, []byte(`{"object":"machine_to_machine_token","id":"mt_1","subject":"mch_1","revoked":false,"expired":false}`))
+	f.Add(2, 200, []byte(`{"active":false}`))
+	f.Add(2, 200, []byte(`{"object":"clerk_idp_oauth_access_token","id":"oat_1","subject":"user_1","revoked":false,"expired":false,"active":true}`))
+	f.Add(0, 404, []byte(`{"errors":[{"message":"x"}]}`))
+	f.Fuzz(func(t *testing.T, k, status int, body []byte) {
+		kinds := []TokenType{APIKey, M2MToken, OAuthToken}
+		kind := kinds[(k%3+3)%3]
+		res, err := ParseResult(kind, status, body, now)
+		if err != nil {
+			return
+		}
+		if status < 200 || status > 299 {
+			t.Fatalf("accepted on status %d", status)
+		}
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil {
+			t.Fatalf("accepted an answer that is not a JSON object: %q", body)
+		}
+		subject, _ := m["subject"].(string)
+		if m["object"] != objectOf[kind] || subject == "" || subject != res.Subject || m["revoked"] != false || m["expired"] != false || m["active"] == false {
+			t.Fatalf("accepted %q as %s", body, kind)
+		}
+		if _, ok := m["id"].(string); !ok {
+			t.Fatalf("accepted an answer without a string id: %q", body)
+		}
+		if kind == M2MToken && !strings.HasPrefix(subject, M2MSubjectPrefix) {
+			t.Fatalf("accepted an M2M token whose subject is no machine: %q", body)
+		}
+		if exp, ok := m["expiration"].(float64); ok {
+			at, valid := expirationTime(exp)
+			if !valid || !at.After(now) {
+				t.Fatalf("accepted an expired answer: %q", body)
+			}
+		}
+	})
+}
