@@ -453,7 +453,7 @@ func placeholdersFor(d *authn.Outcome) caddy.ReplacerFunc {
 		return d.Session.Placeholders
 	}
 	if d.Status == wire.StatusSignedIn && d.Machine != nil {
-		return machinePlaceholders(d.Machine)
+		return viewOf(d.Machine).placeholders
 	}
 	status, reason := d.Status, d.Reason
 	return func(key string) (any, bool) {

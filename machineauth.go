@@ -90,6 +90,7 @@ func (h *Handler) provisionMachine() {
 	if !h.DisableMetrics {
 		cfg.OnCache, cfg.OnCall = recordMachineCache, recordMachineCall
 	}
+	cfg.Prepare = prepareMachineView
 	h.machine = machine.NewVerifier(h.fetchMachineToken(), cfg)
 }
 
@@ -156,43 +157,78 @@ func machineValues(m *machine.Result) [len(machineHeaders)]string {
 	return [...]string{string(m.Kind), m.Subject, userID, m.OrgID, m.MachineID, m.ID, m.ScopeText, m.Name, m.ClientID}
 }
 
+// machineView is what a verified machine token publishes, made once per
+// token when the verifier shares its result (prepareMachineView), as a
+// session's values are made once per session: a cached token's request
+// then boxes no placeholder value and copies only its header values.
+type machineView struct {
+	vals [len(machineHeaders)]string
+	// headerOK says which values can travel in a header (an API key's name
+	// with a control character cannot).
+	headerOK [len(machineHeaders)]bool
+	boxes    [len(machineHeaders)]any
+	subject  any
+	// placeholders is v.placeholder, made once.
+	placeholders func(key string) (any, bool)
+}
+
+// prepareMachineView is the verifier's Prepare: it makes m's view.
+func prepareMachineView(m *machine.Result) { m.View = newMachineView(m) }
+
+func newMachineView(m *machine.Result) *machineView {
+	v := &machineView{vals: machineValues(m), subject: m.Subject}
+	for i, s := range v.vals {
+		v.boxes[i] = s
+		v.headerOK[i] = s != "" && httpguts.ValidHeaderFieldValue(s)
+	}
+	v.placeholders = v.placeholder
+	return v
+}
+
+// viewOf is m's view (made now if the verifier did not make one).
+func viewOf(m *machine.Result) *machineView {
+	if v, ok := m.View.(*machineView); ok {
+		return v
+	}
+	return newMachineView(m)
+}
+
 // publishMachine sets the headers of a verified machine token (unless
-// upstream_headers is off). A value that cannot travel in a header (an API
-// key's name with a control character, say) is left out.
+// upstream_headers is off), in one allocation. A value that cannot travel
+// in a header (an API key's name with a control character, say) is left
+// out.
 func publishMachine(r *http.Request, m *machine.Result, which upstreamHeaders) {
 	if which == upstreamOff {
 		return
 	}
+	v := viewOf(m)
 	buf := new(machineHeaderValues)
-	for i, v := range machineValues(m) {
-		if v != "" && httpguts.ValidHeaderFieldValue(v) {
-			buf[i] = v
+	for i, ok := range v.headerOK {
+		if ok {
+			buf[i] = v.vals[i]
 			r.Header[machineHeaders[i]] = buf[i : i+1 : i+1]
 		}
 	}
 }
 
-// machinePlaceholders answers the placeholders of a signed-in machine
-// token: {http.auth.user.id} is the principal (the subject: user_, org_ or
-// mch_), so that the access log's user_id names it for every kind.
-func machinePlaceholders(m *machine.Result) func(key string) (any, bool) {
-	vals := machineValues(m)
-	return func(key string) (any, bool) {
-		switch key {
-		case "http.auth.clerk.status":
-			return session.AnySignedIn, true
-		case "http.auth.clerk.reason":
-			return session.AnyNoReason, true
-		case "http.auth.user.id":
-			return m.Subject, true
-		}
-		for i, name := range machinePlaceholderNames {
-			if name != "" && key == name {
-				return vals[i], true
-			}
-		}
-		return session.OwnPlaceholder(key)
+// placeholder answers the placeholders of a signed-in machine token:
+// {http.auth.user.id} is the principal (the subject: user_, org_ or mch_),
+// so that the access log's user_id names it for every kind.
+func (v *machineView) placeholder(key string) (any, bool) {
+	switch key {
+	case "http.auth.clerk.status":
+		return session.AnySignedIn, true
+	case "http.auth.clerk.reason":
+		return session.AnyNoReason, true
+	case "http.auth.user.id":
+		return v.subject, true
 	}
+	for i, name := range machinePlaceholderNames {
+		if name != "" && key == name {
+			return v.boxes[i], true
+		}
+	}
+	return session.OwnPlaceholder(key)
 }
 
 // principalID is who a signed-in outcome is about, for logs.

@@ -71,7 +71,7 @@ func (e *Engine) classifyHeaderToken(a *Request) machine.TokenType {
 	if e.machine != nil && machine.IsJWTFormat(tok) {
 		if res, ref, ok := e.machine.LookupJWT(tok); ok {
 			if k, _ := ref.(*keys.Key); k != nil && e.keyStillHeld(k) {
-				a.machine, a.remembered = res, true
+				a.machine = res
 				return res.Kind
 			}
 			e.machine.ForgetJWT(tok)
@@ -113,12 +113,12 @@ func machineSignedOut(tokenType machine.TokenType, reason, message string, prese
 func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machine.TokenType) *Outcome {
 	tok := a.tokenInHeader
 	var (
-		res  machine.Result
+		res  *machine.Result
 		merr *machine.Error
 	)
 	switch {
-	case a.remembered:
-		res = a.machine
+	case a.machine != nil:
+		res = a.machine // a remembered machine JWT (classifyHeaderToken)
 	case machine.IsJWTFormat(tok):
 		res, merr = e.verifyMachineJWT(ctx, a, tok)
 	default:
@@ -137,7 +137,7 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 	if merr == nil {
 		merr = res.CheckOAuthAudience(e.verify.Audience)
 	}
-	if merr == nil && !publishableResult(&res) {
+	if merr == nil && !publishableResult(res) {
 		merr = &machine.Error{Kind: res.Kind, Code: machine.CodeTokenInvalid, Message: "Invalid token: an identity value holds a control character"}
 	}
 	if merr != nil {
@@ -145,11 +145,9 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 		o.MachineUnavailable = merr.Code == machine.CodeUnexpectedError && !merr.Cacheable()
 		return o
 	}
-	// The result is copied out of a: a pointer into a kept in a would
-	// move every request's state to the heap.
-	m := new(machine.Result)
-	*m = res
-	a.signedIn = Outcome{Kind: SignedIn, Status: wire.StatusSignedIn, Carrier: "header", TokenType: res.Kind, Machine: m}
+	// The result is the one the verifier shares (read-only): nothing is
+	// copied per request.
+	a.signedIn = Outcome{Kind: SignedIn, Status: wire.StatusSignedIn, Carrier: "header", TokenType: res.Kind, Machine: res}
 	return &a.signedIn
 }
 
@@ -161,12 +159,12 @@ func (e *Engine) authenticateMachine(ctx context.Context, a *Request, kind machi
 // verified token is remembered (machine_cache_ttl, never past exp) with
 // its key, and served from memory while the key set holds that key
 // (classifyHeaderToken).
-func (e *Engine) verifyMachineJWT(ctx context.Context, a *Request, tok string) (machine.Result, *machine.Error) {
+func (e *Engine) verifyMachineJWT(ctx context.Context, a *Request, tok string) (*machine.Result, *machine.Error) {
 	header, payload, ok := a.jwtHeader, a.jwtPayload, a.jwtDecoded
 	if !ok || header == nil || payload == nil {
 		// Only JWT-format strings get here, three parts always: decodeJwt's
 		// failure is then its "could not be decoded" (src/jwt/verifyJwt.ts).
-		return machine.Result{}, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: jwt.ErrDecode.Message}
+		return nil, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: jwt.ErrDecode.Message}
 	}
 	kind := machine.OAuthToken
 	if sub, _ := payload["sub"].(string); strings.HasPrefix(sub, machine.M2MSubjectPrefix) {
@@ -177,34 +175,38 @@ func (e *Engine) verifyMachineJWT(ctx context.Context, a *Request, tok string) (
 	}
 	if kind == machine.M2MToken {
 		if cat, present := header["cat"]; present && cat != machine.JWTCategoryM2M {
-			return machine.Result{}, &machine.Error{Kind: kind, Code: machine.CodeTokenInvalid, Message: "Invalid M2M JWT category."}
+			return nil, &machine.Error{Kind: kind, Code: machine.CodeTokenInvalid, Message: "Invalid M2M JWT category."}
 		}
 	}
 	if e.keys == nil {
-		return machine.Result{}, verificationFailed(kind, "Failed to resolve JWK during verification.")
+		return nil, verificationFailed(kind, "Failed to resolve JWK during verification.")
 	}
 	var d jwt.Token
 	if err := jwt.DecodeInto(&d, tok); err != nil {
-		return machine.Result{}, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: err.Message}
+		return nil, &machine.Error{Kind: machine.M2MToken, Code: machine.CodeTokenInvalid, Message: err.Message}
 	}
 	key, kerr := e.keys.KeyFor(ctx, d.Kid())
 	if kerr != nil {
-		return machine.Result{}, verificationFailed(kind, kerr.Message)
+		return nil, verificationFailed(kind, kerr.Message)
 	}
 	if merr := machine.CheckJWTHeader(kind, header); merr != nil {
-		return machine.Result{}, merr
+		return nil, merr
 	}
 	if err := key.VerifyMachine(&d); err != nil {
-		return machine.Result{}, verificationFailed(kind, err.Message)
+		return nil, verificationFailed(kind, err.Message)
 	}
 	res, merr := machine.CheckJWTClaims(kind, payload, machine.JWTOptions{Audience: e.verify.Audience, ClockSkew: e.verify.Skew}, a.now)
 	if merr != nil {
-		return machine.Result{}, merr
+		return nil, merr
 	}
-	if e.machine != nil && e.keyStillHeld(key) {
-		e.machine.RememberJWT(tok, res, key)
+	if e.machine == nil {
+		return &res, nil
 	}
-	return res, nil
+	shared := e.machine.Share(res)
+	if e.keyStillHeld(key) {
+		e.machine.RememberJWT(tok, shared, key)
+	}
+	return shared, nil
 }
 
 func verificationFailed(kind machine.TokenType, msg string) *machine.Error {

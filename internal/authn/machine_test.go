@@ -110,12 +110,12 @@ func TestMachineJWTRememberedWithItsKey(t *testing.T) {
 		t.Fatalf("first: %+v", o)
 	}
 	r, o := decide(t, e, "GET", testOrigin+"/api", "Authorization", "Bearer "+tok)
-	if o.Kind != SignedIn || !r.remembered {
-		t.Errorf("second: kind %d, remembered %v", o.Kind, r.remembered)
+	if o.Kind != SignedIn || !(r.machine != nil) {
+		t.Errorf("second: kind %d, remembered %v", o.Kind, (r.machine != nil))
 	}
 	e.keys = keys.Static{Key: keys.NewKey("other", "RS256", &b.PublicKey, "jwt_key")}
-	if r, o := decide(t, e, "GET", testOrigin+"/api", "Authorization", "Bearer "+tok); o.Kind != SignedOut || r.remembered || o.Reason != machine.CodeTokenVerificationFailed {
-		t.Errorf("after the key left: kind %d reason %q remembered %v", o.Kind, o.Reason, r.remembered)
+	if r, o := decide(t, e, "GET", testOrigin+"/api", "Authorization", "Bearer "+tok); o.Kind != SignedOut || (r.machine != nil) || o.Reason != machine.CodeTokenVerificationFailed {
+		t.Errorf("after the key left: kind %d reason %q remembered %v", o.Kind, o.Reason, (r.machine != nil))
 	}
 	if calls.Load() != 0 {
 		t.Errorf("%d Backend API calls for a JWT", calls.Load())

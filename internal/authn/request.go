@@ -53,9 +53,8 @@ type Request struct {
 	verified string
 
 	// machine is a machine JWT verified before (remembered), found when
-	// the header token was classified.
-	machine    machine.Result
-	remembered bool
+	// the header token was classified; nil otherwise. Shared, read-only.
+	machine *machine.Result
 	// jwtHeader and jwtPayload are the header token decoded as Clerk's
 	// decodeJwt does, when jwtDecoded (classifyHeaderToken): decoded once
 	// for the type and the claim checks.

@@ -207,6 +207,9 @@ type Result struct {
 	// Expiry is when the token stops being valid; zero when it does not
 	// expire.
 	Expiry time.Time
+	// View is what the caller made of the result once, before it was
+	// shared (Config.Prepare): the root's header values and placeholders.
+	View any
 	// aud is the aud value as the Backend API or the JWT gave it, for
 	// CheckOAuthAudience's messages.
 	aud any

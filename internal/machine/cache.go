@@ -64,6 +64,11 @@ type Config struct {
 	// OnCache, when set, is told of each lookup: "hit", "negative_hit" or
 	// "miss" (metrics). Not called when the caches are off.
 	OnCache func(kind TokenType, result string)
+	// Prepare, when set, is run once on each verified result before it is
+	// shared (cached, or handed to the requests waiting for it): the
+	// caller's place to make, once per token, what it publishes of it
+	// (Result.View).
+	Prepare func(*Result)
 	// OnCall, when set, is told of each Backend API call's result: "ok",
 	// or the Error's code; and "skipped" for a request refused without a
 	// call (MaxInFlight or the call budget).
@@ -93,7 +98,7 @@ type digest [sha256.Size]byte
 
 type call struct {
 	done chan struct{}
-	res  Result
+	res  *Result
 	err  *Error
 }
 
@@ -200,7 +205,9 @@ func (v *Verifier) onCall(kind TokenType, err *Error) {
 // says no call was made for this request (a hit of either cache). A call
 // that another request started is waited for; ctx ending first gives
 // unexpected-error, and the call goes on for the others and the cache.
-func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (res Result, err *Error, fromCache bool) {
+//
+// The result is shared with every request for the same token: read-only.
+func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (res *Result, err *Error, fromCache bool) {
 	st := &v.stats[kindIndex(kind)]
 	now := v.now()
 	if v.pos == nil && v.neg == nil {
@@ -211,15 +218,18 @@ func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (re
 		if !ok {
 			st.Shed.Add(1)
 			v.callSkipped(kind)
-			return Result{}, UnexpectedError(kind, 0), false
+			return nil, UnexpectedError(kind, 0), false
 		}
 		st.Calls.Add(1)
 		cctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 		defer cancel()
-		res, err = v.fetch(cctx, kind, token)
-		st.count(err)
-		v.onCall(kind, err)
-		return res, err, false
+		r, ferr := v.fetch(cctx, kind, token)
+		st.count(ferr)
+		v.onCall(kind, ferr)
+		if ferr != nil {
+			return nil, ferr, false
+		}
+		return v.Share(r), nil, false
 	}
 	key := keyOf(kind, token)
 	if e := v.pos.get(key, now); e != nil {
@@ -230,7 +240,7 @@ func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (re
 	if e := v.neg.get(key, now); e != nil {
 		st.NegativeHits.Add(1)
 		v.onCache(kind, "negative_hit")
-		return Result{}, e.err, true
+		return nil, e.err, true
 	}
 	st.Misses.Add(1)
 	v.onCache(kind, "miss")
@@ -243,7 +253,7 @@ func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (re
 			v.mu.Unlock()
 			st.Shed.Add(1)
 			v.callSkipped(kind)
-			return Result{}, UnexpectedError(kind, 0), false
+			return nil, UnexpectedError(kind, 0), false
 		}
 		c = &call{done: make(chan struct{})}
 		v.inflight[key] = c
@@ -256,16 +266,20 @@ func (v *Verifier) Verify(ctx context.Context, kind TokenType, token string) (re
 		return c.res, c.err, false
 	case <-ctx.Done():
 		st.Canceled.Add(1)
-		return Result{}, UnexpectedError(kind, 0), false
+		return nil, UnexpectedError(kind, 0), false
 	}
 }
 
 func (v *Verifier) run(ctx context.Context, c *call, key digest, kind TokenType, token string, st *kindCounters) {
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.FetchTimeout)
 	defer cancel()
-	c.res, c.err = v.fetch(ctx, kind, token)
-	st.count(c.err)
-	v.onCall(kind, c.err)
+	r, err := v.fetch(ctx, kind, token)
+	st.count(err)
+	v.onCall(kind, err)
+	if err == nil {
+		c.res = v.Share(r)
+	}
+	c.err = err
 	now := v.now()
 	switch {
 	case c.err == nil && v.pos != nil:
@@ -290,16 +304,29 @@ func (v *Verifier) run(ctx context.Context, c *call, key digest, kind TokenType,
 // caller checks that ref (the key that verified it) still holds. Nothing is
 // found with the positive cache off. A hit costs a digest of the token and
 // a map lookup: the token is not decoded.
-func (v *Verifier) LookupJWT(token string) (Result, any, bool) {
+func (v *Verifier) LookupJWT(token string) (*Result, any, bool) {
 	if v.pos == nil {
-		return Result{}, nil, false
+		return nil, nil, false
 	}
 	e := v.pos.get(keyOfTag(jwtTag, token), v.now())
 	if e == nil {
-		return Result{}, nil, false
+		return nil, nil, false
 	}
 	v.onCache(e.res.Kind, "hit")
 	return e.res, e.ref, true
+}
+
+// Share is r as the verifier shares a verified result: on the heap, with
+// Config.Prepare run on it once. JWT results go through it too
+// (internal/authn), so that a remembered JWT is prepared as an opaque
+// token is.
+func (v *Verifier) Share(r Result) *Result {
+	p := new(Result)
+	*p = r
+	if v.cfg.Prepare != nil {
+		v.cfg.Prepare(p)
+	}
+	return p
 }
 
 // CountJWTMiss reports a machine JWT of kind that LookupJWT did not find
@@ -314,7 +341,7 @@ func (v *Verifier) CountJWTMiss(kind TokenType) {
 // its expiry (exp: the claims verified until then), with ref, the key that
 // verified it. A JWT's signature cannot be revoked, but the key can leave
 // the key set: the caller checks ref on every hit.
-func (v *Verifier) RememberJWT(token string, res Result, ref any) {
+func (v *Verifier) RememberJWT(token string, res *Result, ref any) {
 	if v.pos == nil {
 		return
 	}
@@ -405,7 +432,7 @@ type ttlShard struct {
 // cacheEntry is immutable once stored, but for the CLOCK bit.
 type cacheEntry struct {
 	key     digest
-	res     Result
+	res     *Result
 	err     *Error
 	ref     any   // RememberJWT's key
 	expires int64 // Unix nanoseconds

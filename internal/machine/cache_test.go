@@ -315,7 +315,7 @@ func TestVerifierRemembersJWTs(t *testing.T) {
 		Config{TTL: 30 * time.Second, Now: clk.Now})
 	key := new(int)
 	res := Result{Kind: M2MToken, Subject: "mch_1", Expiry: clk.Now().Add(10 * time.Second)}
-	v.RememberJWT("a.b.c", res, key)
+	v.RememberJWT("a.b.c", &res, key)
 	if got, ref, ok := v.LookupJWT("a.b.c"); !ok || ref != key || got.Subject != "mch_1" {
 		t.Fatalf("lookup: %+v %v %v", got, ref, ok)
 	}
@@ -327,7 +327,7 @@ func TestVerifierRemembersJWTs(t *testing.T) {
 		t.Error("answered past the token's expiry")
 	}
 	res.Expiry = time.Time{}
-	v.RememberJWT("a.b.c", res, key)
+	v.RememberJWT("a.b.c", &res, key)
 	clk.Add(29 * time.Second)
 	if _, _, ok := v.LookupJWT("a.b.c"); !ok {
 		t.Error("forgotten within the TTL")
@@ -336,13 +336,13 @@ func TestVerifierRemembersJWTs(t *testing.T) {
 	if _, _, ok := v.LookupJWT("a.b.c"); ok {
 		t.Error("answered after ForgetJWT")
 	}
-	v.RememberJWT("a.b.c", res, key)
+	v.RememberJWT("a.b.c", &res, key)
 	clk.Add(31 * time.Second)
 	if _, _, ok := v.LookupJWT("a.b.c"); ok {
 		t.Error("answered past the TTL")
 	}
 	off := NewVerifier(nil, Config{Now: clk.Now})
-	off.RememberJWT("a.b.c", res, key)
+	off.RememberJWT("a.b.c", &res, key)
 	if _, _, ok := off.LookupJWT("a.b.c"); ok {
 		t.Error("kept with the cache off")
 	}
@@ -367,7 +367,7 @@ func BenchmarkVerifierHit(b *testing.B) {
 		}
 	})
 	jwt := strings.Repeat("x", 200) + "." + strings.Repeat("y", 400) + "." + strings.Repeat("z", 342)
-	v.RememberJWT(jwt, Result{Kind: M2MToken, Subject: "mch_1"}, 1)
+	v.RememberJWT(jwt, &Result{Kind: M2MToken, Subject: "mch_1"}, 1)
 	b.Run("jwt", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -376,4 +376,37 @@ func BenchmarkVerifierHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestVerifierSharesPreparedResults: a verified token's result is prepared
+// once and the same value answers every request for it, concurrent or
+// from the cache; a failure is not prepared.
+func TestVerifierSharesPreparedResults(t *testing.T) {
+	var prepared atomic.Int32
+	f := &fakeFetch{answer: func(tok string) (Result, *Error) {
+		if tok == "ak_bad" {
+			return Result{}, &Error{Kind: APIKey, Code: CodeTokenInvalid, Status: 404, negative: true}
+		}
+		return ok(tok)
+	}}
+	v := NewVerifier(f.fetch, Config{TTL: time.Minute, NegativeTTL: time.Minute, Prepare: func(r *Result) {
+		prepared.Add(1)
+		r.View = "made once"
+	}})
+	first, err, _ := v.Verify(context.Background(), APIKey, "ak_good")
+	if err != nil || first.View != "made once" {
+		t.Fatalf("%+v %v", first, err)
+	}
+	for range 20 {
+		if r, _, _ := v.Verify(context.Background(), APIKey, "ak_good"); r != first {
+			t.Fatal("a cached answer is another value")
+		}
+	}
+	v.Verify(context.Background(), APIKey, "ak_bad")
+	if n := prepared.Load(); n != 1 {
+		t.Errorf("prepared %d times, want 1", n)
+	}
+	if p := v.Share(Result{Kind: M2MToken}); p.View != "made once" || prepared.Load() != 2 {
+		t.Errorf("Share did not prepare: %+v", p)
+	}
 }
