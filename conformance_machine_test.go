@@ -528,17 +528,7 @@ func runMachineClerk(t *testing.T, bapi *machineFakeBAPI, cases []*mcCase) []mcO
 	t.Helper()
 	a, _ := testkit.Keys(t)
 	pemA := testkit.PublicPEM(t, a)
-	type inCase struct {
-		Name    string         `json:"name"`
-		Options map[string]any `json:"options"`
-		Method  string         `json:"method"`
-		URL     string         `json:"url"`
-		Headers [][2]string    `json:"headers"`
-	}
-	in := struct {
-		Now   int64    `json:"now"`
-		Cases []inCase `json:"cases"`
-	}{Now: testNow.UnixMilli()}
+	in := clerkInput{Now: testNow.UnixMilli()}
 	for i, c := range cases {
 		opts := map[string]any{"apiUrl": bapi.base("node", i), "authorizedParties": []string{mcOrigin}}
 		if c.apiURL != "" {
@@ -568,7 +558,7 @@ func runMachineClerk(t *testing.T, bapi *machineFakeBAPI, cases []*mcCase) []mcO
 		} else if len(c.audience) > 1 {
 			opts["audience"] = c.audience
 		}
-		in.Cases = append(in.Cases, inCase{Name: c.name, Options: opts, Method: c.method, URL: c.url(), Headers: c.headers})
+		in.Cases = append(in.Cases, clerkCase{Name: c.name, Options: opts, Method: c.method, URL: c.url(), Headers: c.headers})
 	}
 	var out struct {
 		Results []struct {

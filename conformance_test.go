@@ -377,22 +377,28 @@ func runOurs(h *Handler, c *confCase) confOutcome {
 	return out
 }
 
+// clerkInput is what the conformance runners (conformance/reference.mjs,
+// conformance/machine_authenticate.mjs) read: the frozen clock and the
+// requests, each with the options of Clerk's authenticateRequest.
+type clerkInput struct {
+	Now   int64       `json:"now"`
+	Cases []clerkCase `json:"cases"`
+}
+
+type clerkCase struct {
+	Name    string         `json:"name"`
+	Options map[string]any `json:"options"`
+	Method  string         `json:"method"`
+	URL     string         `json:"url"`
+	Headers [][2]string    `json:"headers"`
+}
+
 // runClerkReference feeds the cases to conformance/reference.mjs.
 func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOutcome {
 	t.Helper()
 	a, _ := testkit.Keys(t)
 	pemA := testkit.PublicPEM(t, a)
-	type inCase struct {
-		Name    string         `json:"name"`
-		Options map[string]any `json:"options"`
-		Method  string         `json:"method"`
-		URL     string         `json:"url"`
-		Headers [][2]string    `json:"headers"`
-	}
-	in := struct {
-		Now   int64    `json:"now"`
-		Cases []inCase `json:"cases"`
-	}{Now: testNow.UnixMilli()}
+	in := clerkInput{Now: testNow.UnixMilli()}
 	for _, c := range cases {
 		opts := map[string]any{"publishableKey": c.cfg.pk, "secretKey": confSecretKey, "jwtKey": pemA, "apiUrl": apiURL}
 		if len(c.cfg.parties) > 0 {
@@ -426,7 +432,7 @@ func runClerkReference(t *testing.T, apiURL string, cases []*confCase) []confOut
 		if len(c.cookies) > 0 {
 			headers = append(headers, [2]string{"cookie", strings.Join(c.cookies, "; ")})
 		}
-		in.Cases = append(in.Cases, inCase{Name: c.name, Options: opts, Method: c.method, URL: c.cfg.origin + c.target, Headers: headers})
+		in.Cases = append(in.Cases, clerkCase{Name: c.name, Options: opts, Method: c.method, URL: c.cfg.origin + c.target, Headers: headers})
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
