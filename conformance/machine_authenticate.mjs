@@ -25,7 +25,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Console } from 'node:console';
-import { promisify } from 'node:util';
+import { blockedFetches } from './sandbox.mjs';
 
 // Console: everything Clerk (or anything else) logs goes to stderr.
 const errConsole = new Console({ stdout: process.stderr, stderr: process.stderr });
@@ -70,36 +70,8 @@ globalThis.Date = new Proxy(RealDate, {
   },
 });
 
-// Network: loopback only. Installed before @clerk/backend is loaded, which
-// binds fetch when its runtime module loads.
-const realFetch = globalThis.fetch;
-const isLocal = u => {
-  try {
-    const url = new URL(u);
-    return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
-  } catch {
-    return false;
-  }
-};
-const blockedFetches = [];
-globalThis.fetch = function conformanceFetch(resource, init) {
-  const url = typeof resource === 'string' ? resource : resource instanceof URL ? resource.href : resource?.url;
-  if (isLocal(url)) return realFetch(resource, init);
-  blockedFetches.push(String(url));
-  return Promise.reject(new Error('network disabled in conformance runner'));
-};
-
-// Immediate retries: @clerk/shared's retry() (the JWKS fetch: 5 attempts,
-// backoff from 125 ms) sleeps with setTimeout; timers scheduled from its
-// module fire at once, every other timer is untouched.
-const realSetTimeout = globalThis.setTimeout;
-const RETRY_MODULE = /[\\/]@clerk[\\/]shared[\\/]dist[\\/]retry\.m?js/;
-function conformanceSetTimeout(callback, delay, ...args) {
-  if (delay > 0 && RETRY_MODULE.test(new Error().stack || '')) delay = 0;
-  return realSetTimeout(callback, delay, ...args);
-}
-if (realSetTimeout[promisify.custom]) conformanceSetTimeout[promisify.custom] = realSetTimeout[promisify.custom];
-globalThis.setTimeout = conformanceSetTimeout;
+// Network only to loopback, and immediate retries: sandbox.mjs, imported
+// above (before @clerk/backend).
 
 const { createClerkClient } = await import('@clerk/backend');
 

@@ -10,7 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Console } from 'node:console';
-import { promisify } from 'node:util';
+import { blockedFetches } from './sandbox.mjs';
 
 // ---------------------------------------------------------------------------
 // 1. Console: everything Clerk (or anything else) logs goes to stderr.
@@ -72,46 +72,8 @@ const FrozenDate = new Proxy(RealDate, {
 });
 globalThis.Date = FrozenDate;
 
-// ---------------------------------------------------------------------------
-// 5. Network: only http://127.0.0.1 / http://localhost (a local fake Backend
-//    API) is reachable. Must be installed before @clerk/backend is loaded,
-//    because its runtime binds `fetch` at module load.
-// ---------------------------------------------------------------------------
-const realFetch = globalThis.fetch;
-const isLocal = u => {
-  try {
-    const url = new URL(u);
-    return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost');
-  } catch {
-    return false;
-  }
-};
-const blockedFetches = [];
-globalThis.fetch = function conformanceFetch(resource, init) {
-  const url = typeof resource === 'string' ? resource : resource instanceof URL ? resource.href : resource?.url;
-  if (isLocal(url)) return realFetch(resource, init);
-  blockedFetches.push(String(url));
-  return Promise.reject(new Error('network disabled in conformance runner'));
-};
-
-// ---------------------------------------------------------------------------
-// 6. Immediate retries: @clerk/shared's retry() (used for the Backend API JWKS
-//    fetch: 5 attempts, exponential backoff from 125 ms with jitter, ~2-4 s per
-//    failing lookup) sleeps with `new Promise(s => setTimeout(s, ms))`. Timers
-//    scheduled from @clerk/shared/dist/retry.* fire with delay 0; every other
-//    timer is untouched.
-// ---------------------------------------------------------------------------
-const realSetTimeout = globalThis.setTimeout;
-const RETRY_MODULE = /[\\/]@clerk[\\/]shared[\\/]dist[\\/]retry\.m?js/;
-function conformanceSetTimeout(callback, delay, ...args) {
-  if (delay > 0) {
-    const stack = new Error().stack || '';
-    if (RETRY_MODULE.test(stack)) delay = 0;
-  }
-  return realSetTimeout(callback, delay, ...args);
-}
-if (realSetTimeout[promisify.custom]) conformanceSetTimeout[promisify.custom] = realSetTimeout[promisify.custom];
-globalThis.setTimeout = conformanceSetTimeout;
+// 5 and 6. Network only to loopback, and immediate retries: sandbox.mjs,
+// imported above (before @clerk/backend).
 
 // ---------------------------------------------------------------------------
 // 7. Clerk (loaded only now, after the patches above).
