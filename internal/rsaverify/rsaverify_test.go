@@ -45,7 +45,9 @@ func sum(hash crypto.Hash, msg []byte) []byte {
 }
 
 // both runs the prepared verifier and crypto/rsa on the same input and
-// fails when they disagree; it returns the prepared verifier's answer.
+// fails when they disagree; it returns the prepared verifier's answer. A
+// key verified by the 2048-bit assembly (mont.go) is also verified without
+// it, with filippo.io/bigmod as on other machines, and that must agree too.
 func both(t *testing.T, k *testKey, hash crypto.Hash, digest, sig []byte) error {
 	t.Helper()
 	got := k.prepared.VerifyPKCS1v15(hash, digest, sig)
@@ -53,7 +55,27 @@ func both(t *testing.T, k *testKey, hash crypto.Hash, digest, sig []byte) error 
 	if (got == nil) != (want == nil) {
 		t.Fatalf("%s, %v, digest %x, sig %x: prepared says %v, crypto/rsa says %v", k.name, hash, digest, sig, got, want)
 	}
+	if k.prepared.m2048 != nil {
+		withBigmod := *k.prepared
+		withBigmod.m2048 = nil
+		if g := withBigmod.VerifyPKCS1v15(hash, digest, sig); (g == nil) != (want == nil) {
+			t.Fatalf("%s, %v, digest %x, sig %x: prepared with bigmod says %v, crypto/rsa says %v", k.name, hash, digest, sig, g, want)
+		}
+	}
 	return got
+}
+
+// The 2048-bit keys take the assembly where it runs, and only they do.
+func TestMont2048Keys(t *testing.T) {
+	for _, k := range testKeys(t) {
+		want := hasMont2048 && k.pub.N.BitLen() == 2048
+		if got := k.prepared.m2048 != nil; got != want {
+			t.Errorf("%s: assembly path %v, want %v", k.name, got, want)
+		}
+	}
+	if !hasMont2048 {
+		t.Log("no 2048-bit assembly on this machine: bigmod verifies every prepared key")
+	}
 }
 
 func TestPreparedOnlyWithinBounds(t *testing.T) {
@@ -404,6 +426,20 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			}
 		})
+		if k.prepared.m2048 != nil {
+			// The same key without the 2048-bit assembly: bigmod's
+			// ExpShortVarTime, as before it and on other machines.
+			withBigmod := *k.prepared
+			withBigmod.m2048 = nil
+			b.Run(fmt.Sprintf("prepared-bigmod/%d", k.pub.N.BitLen()), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if withBigmod.VerifyPKCS1v15(crypto.SHA256, d[:], sig) != nil {
+						b.Fatal("refused")
+					}
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("prepare/%d", k.pub.N.BitLen()), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
