@@ -126,11 +126,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		hdr.Set("Retry-After", machineRetryAfter)
 		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("clerk_auth: machine token not verified: %s", d.Reason))
 	}
-	// Machine tokens never go to sign in, nor does a route that takes no
-	// session (Clerk never handshakes for them either).
-	if !h.sessionsAccepted || d.MachineRefused {
-		// no redirect
-	} else if target := h.engine.SignInRedirect(&a.Request); target != "" {
+	if target := h.signInRedirect(a, d); target != "" {
 		hdr.Set("Location", target)
 		hdr.Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusTemporaryRedirect)
@@ -142,6 +138,16 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	hdr.Set("WWW-Authenticate", challenge)
 	return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("clerk_auth: signed out: %s", d.Reason))
+}
+
+// signInRedirect is where a signed-out request goes to sign in, "" for
+// none. Machine tokens never go to sign in, nor does anything on a route
+// that takes no session (Clerk never handshakes for them either).
+func (h *Handler) signInRedirect(a *authRequest, d *authn.Outcome) string {
+	if !h.sessionsAccepted || d.MachineRefused {
+		return ""
+	}
+	return h.engine.SignInRedirect(&a.Request)
 }
 
 // isBuiltLocation tells whether a redirect target has the shape of the
@@ -369,7 +375,7 @@ func (h *Handler) publishIdentity(r *http.Request, d *authn.Outcome) {
 		publishMachine(r, d.Machine, h.headers)
 		return
 	}
-	publishSession(r, d.Session, h.headers, h.accepts.AcceptsMachine())
+	publishSession(r, d.Session, h.headers, h.machine != nil)
 }
 
 // upstreamHeaders is which session headers go on to the next handlers
